@@ -1,0 +1,115 @@
+"""The `distillery` console script.
+
+distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K] [fault flags]
+distillery store import FILE.jsonl --db PATH [--skip-invalid]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from pipelines.store.database import StoreDatabase
+from pipelines.store.faults import FaultConfig
+from pipelines.store.server import serve
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="distillery", description="Stored completions into datasets you own."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    store = commands.add_parser("store", help="the local stored-completions store").add_subparsers(
+        dest="store_command", required=True
+    )
+
+    serve_cmd = store.add_parser("serve", help="serve the stored-completions API over HTTP")
+    serve_cmd.add_argument("--db", required=True, help="SQLite file (created when missing)")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    serve_cmd.add_argument(
+        "--api-key",
+        default=os.environ.get("DISTILLERY_STORE_API_KEY"),
+        help="require this key on every request (default: $DISTILLERY_STORE_API_KEY, else none)",
+    )
+    serve_cmd.add_argument("--access-log", action="store_true", help="log every request")
+    faults = serve_cmd.add_argument_group(
+        "test controls", "fault injection and the /_admin routes; for tests, never for real data"
+    )
+    faults.add_argument("--test-controls", action="store_true", help="serve /_admin routes")
+    faults.add_argument("--fault-latency-ms", type=float, default=0.0)
+    faults.add_argument("--fault-error-rate", type=float, default=0.0, help="share answered 503")
+    faults.add_argument("--fault-rate-limit-every", type=int, default=0, help="every Nth is 429")
+    faults.add_argument("--fault-retry-after-ms", type=int, default=50)
+    faults.add_argument("--fault-drop-rate", type=float, default=0.0, help="share dropped")
+    faults.add_argument("--fault-insufficient-quota", action="store_true")
+    faults.add_argument("--fault-seed", type=int, default=0)
+    serve_cmd.set_defaults(run=_serve)
+
+    import_cmd = store.add_parser("import", help="import a JSONL export into the store")
+    import_cmd.add_argument("file", help="JSONL: one stored completion per line")
+    import_cmd.add_argument("--db", required=True, help="SQLite file (created when missing)")
+    import_cmd.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="import the valid lines even if some are invalid (default: import nothing)",
+    )
+    import_cmd.set_defaults(run=_import)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    faults = FaultConfig(
+        latency_ms=args.fault_latency_ms,
+        error_rate=args.fault_error_rate,
+        rate_limit_every=args.fault_rate_limit_every,
+        retry_after_ms=args.fault_retry_after_ms,
+        drop_rate=args.fault_drop_rate,
+        insufficient_quota=args.fault_insufficient_quota,
+        seed=args.fault_seed,
+    )
+    serve(
+        args.db,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        faults=faults,
+        test_controls=args.test_controls,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    db = StoreDatabase(args.db)
+    try:
+        report = db.import_file(args.file, skip_invalid=args.skip_invalid)
+        total = db.count()
+    finally:
+        db.close()
+    for line_number, reason in report.invalid:
+        print(f"{args.file}:{line_number}: {reason}", file=sys.stderr)
+    if report.invalid and not args.skip_invalid:
+        print(
+            f"nothing imported: {len(report.invalid)} invalid line(s);"
+            " fix them or pass --skip-invalid",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"imported {report.inserted + report.replaced} completions into {args.db}"
+        f" ({report.inserted} new, {report.replaced} replaced, {len(report.invalid)} skipped;"
+        f" {total} stored)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""The Starlette application: stored-completions routes in OpenAI's and Azure's URL shapes.
+
+Surfaces:
+    /v1/chat/completions…                         OpenAI (Authorization: Bearer)
+    /openai/v1/chat/completions…                  Azure v1 (api-key header or Bearer)
+    /openai/chat/completions…?api-version=…       Azure classic (api-version required)
+    /openai/deployments/{d}/chat/completions      where AzureOpenAI(azure_deployment=…) sends `list`
+    /_admin/…                                     test controls: faults, request counts, import
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pipelines.store.database import Page, StoreDatabase
+from pipelines.store.errors import APIError, bad_parameter, not_found
+from pipelines.store.faults import FaultConfig, FaultInjector
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+METADATA_MAX_PAIRS = 16
+METADATA_MAX_KEY_CHARS = 64
+METADATA_MAX_VALUE_CHARS = 512
+
+
+def create_app(
+    db: StoreDatabase,
+    *,
+    api_key: str | None = None,
+    faults: FaultConfig | None = None,
+    test_controls: bool = False,
+) -> FaultInjector:
+    """Build the store's ASGI app.
+
+    Args:
+        db: The store to serve.
+        api_key: When set, every request must carry it (Bearer, or Azure's `api-key` header).
+        faults: Faults to inject from the start (see `FaultConfig`).
+        test_controls: Serve `/_admin/faults`, `/_admin/stats` and `/_admin/import`.
+
+    Returns:
+        The app, wrapped in the fault injector (whose `stats()` counts requests by kind).
+    """
+    api_routes = [
+        Route("/chat/completions", _list_completions, methods=["GET"]),
+        Route("/chat/completions/{completion_id}", _retrieve, methods=["GET"]),
+        Route("/chat/completions/{completion_id}", _update, methods=["POST"]),
+        Route("/chat/completions/{completion_id}", _delete, methods=["DELETE"]),
+        Route("/chat/completions/{completion_id}/messages", _list_messages, methods=["GET"]),
+    ]
+    deployment_routes = [
+        Route("/deployments/{deployment}/chat/completions", _list_completions, methods=["GET"])
+    ]
+    routes = [
+        Mount("/v1", routes=api_routes),
+        Mount("/openai/v1", routes=api_routes),
+        Mount("/openai", routes=api_routes + deployment_routes),
+    ]
+    if test_controls:
+        routes.append(Mount("/_admin", routes=_admin_routes()))
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            APIError: lambda _request, exc: exc.to_response(),
+            404: _unknown_route,
+            405: _unknown_route,
+        },
+    )
+    app.state.db = db
+    injector = FaultInjector(_AccessGuard(app, api_key=api_key), faults)
+    app.state.injector = injector
+    return injector
+
+
+# -- API routes --------------------------------------------------------------------------------
+
+
+async def _list_completions(request: Request) -> Response:
+    query = request.query_params
+    page = _db(request).list_completions(
+        limit=_limit(query.get("limit")),
+        order=_order(query.get("order")),
+        after=query.get("after"),
+        model=query.get("model"),
+        metadata=_metadata_filter(request),
+    )
+    if page is None:
+        raise not_found(f"No chat completion found with id '{query.get('after')}'.", param="after")
+    return _list_response(page)
+
+
+async def _retrieve(request: Request) -> Response:
+    body = _db(request).get(request.path_params["completion_id"])
+    if body is None:
+        raise _unknown_completion(request)
+    return _json_text(body)
+
+
+async def _update(request: Request) -> Response:
+    try:
+        payload = json.loads(await request.body() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise APIError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("metadata"), dict):
+        raise bad_parameter("metadata", "`metadata` is required and must be an object.")
+    db = _db(request)
+    completion_id = request.path_params["completion_id"]
+    current = db.metadata_of(completion_id)
+    if current is None:
+        raise _unknown_completion(request)
+    _check_metadata(current, payload["metadata"])
+    return _json_text(db.update_metadata(completion_id, payload["metadata"]) or "")
+
+
+async def _delete(request: Request) -> Response:
+    completion_id = request.path_params["completion_id"]
+    if not _db(request).delete(completion_id):
+        raise _unknown_completion(request)
+    return JSONResponse({"id": completion_id, "object": "chat.completion.deleted", "deleted": True})
+
+
+async def _list_messages(request: Request) -> Response:
+    query = request.query_params
+    completion_id = request.path_params["completion_id"]
+    page = _db(request).list_messages(
+        completion_id,
+        limit=_limit(query.get("limit")),
+        order=_order(query.get("order")),
+        after=query.get("after"),
+    )
+    if page is None:
+        if _db(request).get(completion_id) is None:
+            raise _unknown_completion(request)
+        raise not_found(f"No message found with id '{query.get('after')}'.", param="after")
+    return _list_response(page)
+
+
+async def _unknown_route(request: Request, exc: Exception) -> Response:
+    return APIError(
+        404, f"Invalid URL ({request.method} {request.url.path})", code="unknown_url"
+    ).to_response()
+
+
+# -- admin routes (test controls) --------------------------------------------------------------
+
+
+def _admin_routes() -> list[Route]:
+    async def get_faults(request: Request) -> Response:
+        return JSONResponse(request.app.state.injector.config.to_dict())
+
+    async def put_faults(request: Request) -> Response:
+        try:
+            config = FaultConfig.from_dict(await request.json())
+        except (ValueError, TypeError) as err:
+            raise APIError(400, f"Invalid fault configuration: {err}") from None
+        request.app.state.injector.configure(config)
+        return JSONResponse(config.to_dict())
+
+    async def get_stats(request: Request) -> Response:
+        return JSONResponse(request.app.state.injector.stats())
+
+    async def post_import(request: Request) -> Response:
+        # Body: JSONL in the `distillery store import` format; the whole body imports or nothing.
+        text = (await request.body()).decode("utf-8")
+        report = _db(request).import_lines(text.splitlines())
+        if report.invalid:
+            lines = "; ".join(f"line {n}: {reason}" for n, reason in report.invalid)
+            raise APIError(400, f"Nothing imported. Invalid lines: {lines}")
+        return JSONResponse({"inserted": report.inserted, "replaced": report.replaced})
+
+    return [
+        Route("/faults", get_faults, methods=["GET"]),
+        Route("/faults", put_faults, methods=["PUT"]),
+        Route("/stats", get_stats, methods=["GET"]),
+        Route("/import", post_import, methods=["POST"]),
+    ]
+
+
+# -- access: API key and api-version -----------------------------------------------------------
+
+
+class _AccessGuard:
+    """Checks the API key (when the store has one) and Azure's required `api-version`."""
+
+    def __init__(self, app: ASGIApp, *, api_key: str | None) -> None:
+        self.app = app
+        self.api_key = api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            error = self._refusal(Request(scope))
+            if error is not None:
+                await error.to_response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, request: Request) -> APIError | None:
+        path = request.url.path
+        azure = path.startswith("/openai/")
+        if self.api_key is not None:
+            presented = _bearer(request) or (request.headers.get("api-key") if azure else None)
+            if not presented:
+                return APIError(
+                    401,
+                    "You didn't provide an API key. Send it in the Authorization header as"
+                    " 'Bearer YOUR_KEY'" + (" or in the api-key header." if azure else "."),
+                    code="missing_api_key",
+                )
+            if not hmac.compare_digest(presented.encode(), self.api_key.encode()):
+                # Never echo the presented key, not even a prefix: it may be a real secret.
+                return APIError(401, "Incorrect API key provided.", code="invalid_api_key")
+        if (
+            azure
+            and not path.startswith("/openai/v1/")
+            and not request.query_params.get("api-version")
+        ):
+            return APIError(
+                400,
+                "Missing required query parameter 'api-version'.",
+                param="api-version",
+                code="missing_required_parameter",
+            )
+        return None
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+# -- parameters --------------------------------------------------------------------------------
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise bad_parameter("limit", f"Invalid 'limit': expected an integer from 1 to {MAX_LIMIT}.")
+    return limit
+
+
+def _order(raw: str | None) -> str:
+    if raw is None:
+        return "asc"
+    if raw not in ("asc", "desc"):
+        raise bad_parameter("order", f"Invalid 'order': expected 'asc' or 'desc', got '{raw}'.")
+    return raw
+
+
+def _metadata_filter(request: Request) -> dict[str, str]:
+    """`metadata[k]=v` query pairs, as the SDK serialises a metadata dict; all must match."""
+    pairs: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name.startswith("metadata[") and name.endswith("]"):
+            pairs[name[len("metadata[") : -1]] = value
+        elif name == "metadata":
+            raise bad_parameter("metadata", "Invalid 'metadata': use metadata[key]=value pairs.")
+    return pairs
+
+
+def _check_metadata(current: dict[str, str], changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if len(key) > METADATA_MAX_KEY_CHARS:
+            raise bad_parameter(
+                "metadata",
+                f"Invalid 'metadata': key '{key[:20]}…' is longer than"
+                f" {METADATA_MAX_KEY_CHARS} characters.",
+            )
+        if value is not None and not isinstance(value, str):
+            raise bad_parameter(
+                "metadata", f"Invalid 'metadata': value of '{key}' is not a string."
+            )
+        if isinstance(value, str) and len(value) > METADATA_MAX_VALUE_CHARS:
+            raise bad_parameter(
+                "metadata",
+                f"Invalid 'metadata': value of '{key}' is longer than"
+                f" {METADATA_MAX_VALUE_CHARS} characters.",
+            )
+    merged = {**current, **changes}
+    if sum(value is not None for value in merged.values()) > METADATA_MAX_PAIRS:
+        raise bad_parameter(
+            "metadata", f"Invalid 'metadata': at most {METADATA_MAX_PAIRS} pairs are allowed."
+        )
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+def _db(request: Request) -> StoreDatabase:
+    return request.app.state.db
+
+
+def _unknown_completion(request: Request) -> APIError:
+    completion_id = request.path_params["completion_id"]
+    return not_found(f"No chat completion found with id '{completion_id}'.")
+
+
+def _json_text(text: str) -> Response:
+    return Response(text, media_type="application/json")
+
+
+def _list_response(page: Page) -> Response:
+    # Items are stored JSON texts; splice them in rather than parse and re-serialise each one.
+    tail = json.dumps(
+        {"first_id": page.first_id, "last_id": page.last_id, "has_more": page.has_more}
+    )
+    return _json_text('{"object":"list","data":[' + ",".join(page.items) + "]," + tail[1:])

@@ -1,0 +1,403 @@
+"""SQLite storage behind the local store: completions, their input messages, metadata pairs.
+
+Each completion is kept as the exact JSON text it was imported with (unknown fields included) and
+served back verbatim; the columns beside it exist only to filter and order. Records that the
+pipeline will later quarantine (no choices, odd content, no `created`) are stored and served like
+any other.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS completions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- insertion order: the tie-breaker after `created`
+    id TEXT NOT NULL UNIQUE,
+    created_sort INTEGER NOT NULL,           -- `created` when it is a number, else 0
+    model TEXT,                              -- NULL when the record's model is not a string
+    body TEXT NOT NULL                       -- completion JSON as imported, minus input_messages
+);
+CREATE INDEX IF NOT EXISTS completions_order ON completions (created_sort, seq);
+CREATE TABLE IF NOT EXISTS messages (
+    completion_seq INTEGER NOT NULL REFERENCES completions (seq) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    body TEXT NOT NULL,                      -- the message JSON with its id `<completion_id>-<idx>`
+    PRIMARY KEY (completion_seq, idx)
+);
+CREATE TABLE IF NOT EXISTS metadata (
+    completion_seq INTEGER NOT NULL REFERENCES completions (seq) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (completion_seq, key)
+);
+CREATE INDEX IF NOT EXISTS metadata_pairs ON metadata (key, value);
+"""
+
+
+class InvalidRecord(ValueError):
+    """An import line the store cannot serve at all (not JSON, not an object, no string id)."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One completion ready to insert: its serving JSON plus the columns used to filter it."""
+
+    id: str
+    created_sort: int
+    model: str | None
+    body: str
+    metadata: dict[str, str]
+    messages: list[str]
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows added, rows replaced (same id), and lines refused with reasons."""
+
+    inserted: int = 0
+    replaced: int = 0
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list call, as raw JSON texts ready to embed in the response."""
+
+    items: list[str]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+def parse_record(line: str) -> StoredRecord:
+    """Parse one import line: a completion as `GET /chat/completions/{id}` returns it, plus its
+    input messages under `input_messages`.
+
+    Raises:
+        InvalidRecord: when the line cannot be served at all. Everything else, however malformed for
+            training, is kept as given.
+    """
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise InvalidRecord(f"not valid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(obj, dict):
+        raise InvalidRecord(f"expected a JSON object, got {type(obj).__name__}")
+    completion_id = obj.get("id")
+    if not isinstance(completion_id, str) or not completion_id:
+        raise InvalidRecord("missing a non-empty string `id`")
+    input_messages = obj.pop("input_messages", [])
+    if input_messages is None:
+        input_messages = []
+    if not isinstance(input_messages, list) or not all(isinstance(m, dict) for m in input_messages):
+        raise InvalidRecord("`input_messages` must be a list of JSON objects")
+    created = obj.get("created")
+    created_sort = int(created) if _is_number(created) else 0
+    model = obj.get("model") if isinstance(obj.get("model"), str) else None
+    return StoredRecord(
+        id=completion_id,
+        created_sort=created_sort,
+        model=model,
+        body=_dumps(obj),
+        metadata=_string_pairs(obj.get("metadata")),
+        messages=[
+            _dumps(_with_message_id(message, f"{completion_id}-{index}"))
+            for index, message in enumerate(input_messages)
+        ],
+    )
+
+
+class StoreDatabase:
+    """Thread-safe access to one store file. Every method is one short transaction.
+
+    Args:
+        path: The SQLite file; created with its schema when missing.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the server's threads; the lock serialises access to it.
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def import_lines(self, lines: Iterable[str], *, skip_invalid: bool = False) -> ImportReport:
+        """Import JSONL lines in one transaction.
+
+        Args:
+            lines: Import lines; blank lines are ignored.
+            skip_invalid: Import the valid lines even when some are invalid. By default one invalid
+                line aborts the whole import and nothing is written.
+
+        Returns:
+            The report; with `skip_invalid=False` and invalid lines, nothing was imported.
+        """
+        report = ImportReport()
+        records: list[StoredRecord] = []
+        for line_number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(parse_record(line))
+            except InvalidRecord as err:
+                report.invalid.append((line_number, str(err)))
+        if report.invalid and not skip_invalid:
+            return report
+        with self._transaction() as conn:
+            for record in records:
+                if self._upsert(conn, record):
+                    report.inserted += 1
+                else:
+                    report.replaced += 1
+        return report
+
+    def import_file(self, path: str | Path, *, skip_invalid: bool = False) -> ImportReport:
+        with open(path, encoding="utf-8") as lines:
+            return self.import_lines(lines, skip_invalid=skip_invalid)
+
+    def update_metadata(self, completion_id: str, changes: dict[str, str | None]) -> str | None:
+        """Merge `changes` into a completion's metadata (a `None` value removes the key).
+
+        Returns:
+            The updated completion JSON, or None when the id is unknown.
+        """
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT seq, body FROM completions WHERE id = ?", (completion_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            seq, body = row
+            obj = json.loads(body)
+            metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            for key, value in changes.items():
+                if value is None:
+                    metadata.pop(key, None)
+                else:
+                    metadata[key] = value
+            obj["metadata"] = metadata
+            new_body = _dumps(obj)
+            conn.execute("UPDATE completions SET body = ? WHERE seq = ?", (new_body, seq))
+            conn.execute("DELETE FROM metadata WHERE completion_seq = ?", (seq,))
+            conn.executemany(
+                "INSERT INTO metadata (completion_seq, key, value) VALUES (?, ?, ?)",
+                [(seq, k, v) for k, v in _string_pairs(metadata).items()],
+            )
+            return new_body
+
+    def delete(self, completion_id: str) -> bool:
+        with self._transaction() as conn:
+            cursor = conn.execute("DELETE FROM completions WHERE id = ?", (completion_id,))
+            return cursor.rowcount > 0
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, completion_id: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body FROM completions WHERE id = ?", (completion_id,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def metadata_of(self, completion_id: str) -> dict[str, str] | None:
+        body = self.get(completion_id)
+        return None if body is None else _string_pairs(json.loads(body).get("metadata"))
+
+    def count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM completions").fetchone()[0]
+
+    def ids(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._conn.execute("SELECT id FROM completions")}
+
+    def list_completions(
+        self,
+        *,
+        limit: int,
+        order: str,
+        after: str | None = None,
+        model: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Page | None:
+        """One page of completions ordered by `created`, then insertion.
+
+        Returns:
+            The page, or None when `after` names no stored completion.
+        """
+        direction, comparison = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        where: list[str] = []
+        params: list[Any] = []
+        with self._lock:
+            if after is not None:
+                cursor = self._conn.execute(
+                    "SELECT created_sort, seq FROM completions WHERE id = ?", (after,)
+                ).fetchone()
+                if cursor is None:
+                    return None
+                where.append(f"(created_sort, seq) {comparison} (?, ?)")
+                params.extend(cursor)
+            if model is not None:
+                where.append("model = ?")
+                params.append(model)
+            for key, value in (metadata or {}).items():
+                where.append(
+                    "EXISTS (SELECT 1 FROM metadata m"
+                    " WHERE m.completion_seq = c.seq AND m.key = ? AND m.value = ?)"
+                )
+                params.extend((key, value))
+            sql = (
+                "SELECT id, body FROM completions c"
+                + (" WHERE " + " AND ".join(where) if where else "")
+                + f" ORDER BY created_sort {direction}, seq {direction} LIMIT ?"
+            )
+            rows = self._conn.execute(sql, (*params, limit + 1)).fetchall()
+        return _page(rows, limit)
+
+    def list_messages(
+        self, completion_id: str, *, limit: int, order: str, after: str | None = None
+    ) -> Page | None:
+        """One page of a completion's input messages in index order.
+
+        Returns:
+            The page, or None when the completion is unknown or `after` names none of its messages.
+        """
+        direction, comparison = ("ASC", ">") if order == "asc" else ("DESC", "<")
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT seq FROM completions WHERE id = ?", (completion_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            params: list[Any] = [row[0]]
+            where = "completion_seq = ?"
+            if after is not None:
+                after_index = _message_index(completion_id, after)
+                exists = (
+                    after_index is not None
+                    and self._conn.execute(
+                        "SELECT 1 FROM messages WHERE completion_seq = ? AND idx = ?",
+                        (row[0], after_index),
+                    ).fetchone()
+                )
+                if not exists:
+                    return None
+                where += f" AND idx {comparison} ?"
+                params.append(after_index)
+            rows = self._conn.execute(
+                f"SELECT ? || '-' || idx, body FROM messages WHERE {where}"
+                f" ORDER BY idx {direction} LIMIT ?",
+                (completion_id, *params, limit + 1),
+            ).fetchall()
+        return _page(rows, limit)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn, self._lock)
+
+    @staticmethod
+    def _upsert(conn: sqlite3.Connection, record: StoredRecord) -> bool:
+        """Insert or replace one record, keeping the original insertion order on replace.
+
+        Returns:
+            True when the id was new.
+        """
+        existing = conn.execute("SELECT seq FROM completions WHERE id = ?", (record.id,)).fetchone()
+        if existing is None:
+            seq = conn.execute(
+                "INSERT INTO completions (id, created_sort, model, body) VALUES (?, ?, ?, ?)",
+                (record.id, record.created_sort, record.model, record.body),
+            ).lastrowid
+        else:
+            seq = existing[0]
+            conn.execute(
+                "UPDATE completions SET created_sort = ?, model = ?, body = ? WHERE seq = ?",
+                (record.created_sort, record.model, record.body, seq),
+            )
+            conn.execute("DELETE FROM messages WHERE completion_seq = ?", (seq,))
+            conn.execute("DELETE FROM metadata WHERE completion_seq = ?", (seq,))
+        conn.executemany(
+            "INSERT INTO messages (completion_seq, idx, body) VALUES (?, ?, ?)",
+            [(seq, index, body) for index, body in enumerate(record.messages)],
+        )
+        conn.executemany(
+            "INSERT INTO metadata (completion_seq, key, value) VALUES (?, ?, ?)",
+            [(seq, key, value) for key, value in record.metadata.items()],
+        )
+        return existing is None
+
+
+class _Transaction:
+    """`with` block holding the lock and one BEGIN IMMEDIATE … COMMIT (ROLLBACK on error)."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()
+
+
+def _page(rows: list[tuple[str, str]], limit: int) -> Page:
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        items=[body for _, body in rows],
+        first_id=rows[0][0] if rows else None,
+        last_id=rows[-1][0] if rows else None,
+        has_more=has_more,
+    )
+
+
+def _message_index(completion_id: str, message_id: str) -> int | None:
+    prefix = f"{completion_id}-"
+    suffix = message_id[len(prefix) :] if message_id.startswith(prefix) else ""
+    return int(suffix) if suffix.isdigit() else None
+
+
+def _with_message_id(message: dict[str, Any], message_id: str) -> dict[str, Any]:
+    # The id leads, as in the API; any id the export carried is replaced by the positional one.
+    return {"id": message_id, **{k: v for k, v in message.items() if k != "id"}}
+
+
+def _string_pairs(metadata: object) -> dict[str, str]:
+    """The filterable part of a metadata value: its string → string pairs."""
+    if not isinstance(metadata, dict):
+        return {}
+    return {k: v for k, v in metadata.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _dumps(obj: object) -> str:
+    # Compact and UTF-8 as given: the served text is what the record said, key order included.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

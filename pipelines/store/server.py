@@ -1,0 +1,138 @@
+"""Run the local store over HTTP: in the foreground (`distillery store serve`) or on a background
+thread of the current process (the embedded default when no provider is configured)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import uvicorn
+
+from pipelines.store.app import create_app
+from pipelines.store.database import StoreDatabase
+from pipelines.store.faults import FaultConfig, FaultInjector
+
+
+@dataclass(frozen=True)
+class RunningStore:
+    """A store listening on loopback.
+
+    Attributes:
+        url: Root URL, e.g. ``http://127.0.0.1:54321``; OpenAI clients use ``url + "/v1"``.
+        db: The database it serves.
+        app: The app, whose `stats()` and `configure()` reach the request counters and faults.
+    """
+
+    url: str
+    db: StoreDatabase
+    app: FaultInjector
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+
+def serve(
+    db_path: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str | None = None,
+    faults: FaultConfig | None = None,
+    test_controls: bool = False,
+    access_log: bool = False,
+    announce: TextIO = sys.stdout,
+) -> None:
+    """Serve the store until interrupted; prints one line with its URL once it is listening.
+
+    Args:
+        db_path: SQLite file to serve (created when missing).
+        host: Interface to bind; loopback by default.
+        port: Port to bind; 0 picks a free one (the announced URL says which).
+        api_key: Require this key on every request.
+        faults: Faults to inject from the start.
+        test_controls: Serve the `/_admin` routes (faults, stats, import).
+        access_log: Log every request (uvicorn's access log).
+        announce: Where the URL line goes.
+    """
+    db = StoreDatabase(db_path)
+    app = create_app(db, api_key=api_key, faults=faults, test_controls=test_controls)
+    sock = _bind(host, port)
+    url = _url(sock)
+    server = _AnnouncingServer(
+        uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="off"),
+        on_started=lambda: print(f"distillery store listening on {url}", file=announce, flush=True),
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        db.close()
+
+
+@contextlib.contextmanager
+def running_store(
+    db_path: str | Path,
+    *,
+    api_key: str | None = None,
+    faults: FaultConfig | None = None,
+) -> Iterator[RunningStore]:
+    """Serve the store on a loopback port from a background thread for the `with` block.
+
+    The embedded default uses this: the SDK still speaks real HTTP, just to this process.
+    """
+    db = StoreDatabase(db_path)
+    app = create_app(db, api_key=api_key, faults=faults, test_controls=True)
+    sock = _bind("127.0.0.1", 0)
+    started = threading.Event()
+    server = _AnnouncingServer(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"),
+        on_started=started.set,
+    )
+    # uvicorn installs signal handlers only on the main thread; on this one it must not try.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="distillery-store", daemon=True
+    )
+    thread.start()
+    try:
+        if not started.wait(timeout=30):
+            raise RuntimeError("the local store did not start within 30 s")
+        yield RunningStore(url=_url(sock), db=db, app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        db.close()
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that calls `on_started` once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(256)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
