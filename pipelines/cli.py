@@ -7,6 +7,7 @@ distillery store import FILE.jsonl --db PATH [--skip-invalid]
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -62,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
         help="import the valid lines even if some are invalid (default: import nothing)",
     )
     import_cmd.set_defaults(run=_import)
+
+    ingest_cmd = commands.add_parser(
+        "ingest", help="sync stored completions from the configured source into the lake"
+    )
+    ingest_cmd.add_argument(
+        "--data-dir", help="data directory (default: $DISTILLERY_DATA_DIR, else ./distillery-data)"
+    )
+    ingest_cmd.add_argument("--full-refresh", action="store_true", help="re-list everything")
+    ingest_cmd.add_argument("--concurrency", type=int, default=8, help="messages calls in flight")
+    ingest_cmd.set_defaults(run=_ingest)
     return parser
 
 
@@ -108,6 +119,29 @@ def _import(args: argparse.Namespace) -> int:
         f" ({report.inserted} new, {report.replaced} replaced, {len(report.invalid)} skipped;"
         f" {total} stored)"
     )
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    # Imported here: `distillery store …` should not pay for polars and pyarrow.
+    from pipelines.ingest import IngestSettings, ingest_completions
+    from pipelines.lake import data_dir_from_env
+    from pipelines.paging import SourceAccessError, SourceUnavailableError
+    from pipelines.sources import SourceConfigError, open_source
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("distillery").setLevel(logging.INFO)
+    data_dir = args.data_dir or data_dir_from_env()
+    settings = IngestSettings(concurrency=args.concurrency, full_refresh=args.full_refresh)
+    try:
+        with open_source() as (client, source, requests):
+            report = ingest_completions(
+                client, source=source, data_dir=data_dir, settings=settings, requests=requests
+            )
+    except (SourceAccessError, SourceUnavailableError, SourceConfigError) as err:
+        print(f"distillery: error: {err}", file=sys.stderr)
+        return 2
+    print(report.summary())
     return 0
 
 

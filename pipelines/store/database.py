@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines import jsontext
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- insertion order: the tie-breaker after `created`
@@ -106,10 +108,10 @@ def parse_record(line: str) -> StoredRecord:
         id=completion_id,
         created_sort=created_sort,
         model=model,
-        body=_dumps(obj),
+        body=jsontext.dumps(obj),
         metadata=_string_pairs(obj.get("metadata")),
         messages=[
-            _dumps(_with_message_id(message, f"{completion_id}-{index}"))
+            jsontext.dumps(_with_message_id(message, f"{completion_id}-{index}"))
             for index, message in enumerate(input_messages)
         ],
     )
@@ -194,7 +196,7 @@ class StoreDatabase:
                 else:
                     metadata[key] = value
             obj["metadata"] = metadata
-            new_body = _dumps(obj)
+            new_body = jsontext.dumps(obj)
             conn.execute("UPDATE completions SET body = ? WHERE seq = ?", (new_body, seq))
             conn.execute("DELETE FROM metadata WHERE completion_seq = ?", (seq,))
             conn.executemany(
@@ -396,8 +398,3 @@ def _string_pairs(metadata: object) -> dict[str, str]:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _dumps(obj: object) -> str:
-    # Compact and UTF-8 as given: the served text is what the record said, key order included.
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

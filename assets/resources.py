@@ -1,0 +1,60 @@
+"""Resources: where the data directory is, and which source to read.
+
+Credentials never pass through Dagster config: the `openai` SDK reads `OPENAI_API_KEY` /
+`AZURE_OPENAI_API_KEY` from the environment of the run itself (`pipelines.sources`), so no key can
+reach run config, the event log or the UI.
+"""
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import dagster as dg
+import openai
+
+from pipelines.ingest import IngestSettings
+from pipelines.lake import DEFAULT_DATA_DIR
+from pipelines.sources import RequestCounter, SourceInfo, open_source
+
+
+class DataDirectory(dg.ConfigurableResource):
+    """Root of the lake and the artifacts (`DISTILLERY_DATA_DIR`)."""
+
+    path: str = DEFAULT_DATA_DIR
+
+
+class StoredCompletionsSource(dg.ConfigurableResource):
+    """The stored-completions API to read: OpenAI, Azure OpenAI or the local store.
+
+    `kind` empty means: as `DISTILLERY_SOURCE` or the credentials in the environment say, and the
+    bundled sample when there are none.
+    """
+
+    kind: str = ""
+    concurrency: int = 8
+    overlap_seconds: int = 3600
+    full_refresh_every_days: float = 7.0
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[tuple[openai.OpenAI, SourceInfo, RequestCounter]]:
+        env = dict(os.environ)
+        if self.kind:
+            env["DISTILLERY_SOURCE"] = self.kind
+        with open_source(env) as opened:
+            yield opened
+
+    def settings(self, *, full_refresh: bool) -> IngestSettings:
+        return IngestSettings(
+            concurrency=self.concurrency,
+            overlap_seconds=self.overlap_seconds,
+            full_refresh=full_refresh,
+            full_refresh_every_days=self.full_refresh_every_days,
+        )
+
+
+def env_or_default(name: str, default: str) -> str | dg.EnvVar:
+    """`dg.EnvVar(name)` when the variable is set, else `default`.
+
+    A plain `dg.EnvVar` fails the run when its variable is unset, and these settings are optional.
+    """
+    return dg.EnvVar(name) if os.environ.get(name) else default
