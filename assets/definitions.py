@@ -1,5 +1,47 @@
 """The one `Definitions` of the code location that workspace.yaml points at."""
 
+import os
+
 import dagster as dg
 
-defs = dg.Definitions()
+from assets.completions import completions_quarantine_share, completions_tables
+from assets.ingestion import raw_completions
+from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
+from pipelines.lake import DEFAULT_DATA_DIR
+from pipelines.sources import resolve_source_kind
+
+ingest_completions_job = dg.define_asset_job(
+    "ingest_completions_job",
+    selection=[raw_completions],
+    description="Sync stored completions from the configured source into the raw lake.",
+)
+
+build_datasets_job = dg.define_asset_job(
+    "build_datasets_job",
+    selection=dg.AssetSelection.all(),
+    description="The main job: ingest, then every table built from the lake.",
+)
+
+# Daily, well inside OpenAI's ~30-day retention. On by default only when a real source is
+# configured: the bundled sample does not change.
+_real_source = resolve_source_kind(os.environ) != "local"
+daily_ingest_schedule = dg.ScheduleDefinition(
+    name="daily_ingest_schedule",
+    job=ingest_completions_job,
+    cron_schedule="0 3 * * *",
+    execution_timezone="UTC",
+    default_status=(
+        dg.DefaultScheduleStatus.RUNNING if _real_source else dg.DefaultScheduleStatus.STOPPED
+    ),
+)
+
+defs = dg.Definitions(
+    assets=[raw_completions, completions_tables],
+    asset_checks=[completions_quarantine_share],
+    jobs=[ingest_completions_job, build_datasets_job],
+    schedules=[daily_ingest_schedule],
+    resources={
+        "data_dir": DataDirectory(path=env_or_default("DISTILLERY_DATA_DIR", DEFAULT_DATA_DIR)),
+        "source": StoredCompletionsSource(kind=env_or_default("DISTILLERY_SOURCE", "")),
+    },
+)

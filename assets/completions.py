@@ -1,0 +1,120 @@
+"""Group `curation`: the validated `completions` table and its quarantine."""
+
+import dagster as dg
+import polars as pl
+
+from assets.resources import DataDirectory
+from pipelines.completions import build_completions, completions_path, quarantine_path
+from pipelines.reporting import counts_table, markdown_table
+
+
+class QuarantineCheckConfig(dg.Config):
+    """When quarantine stops being a warning."""
+
+    max_quarantine_share: float = 0.2
+    """Above this share of records in quarantine the check fails as an error and blocks."""
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "completions",
+            description="One typed row per stored completion that passed every pandera check "
+            "(schemas.Completions): request settings, the input conversation, the output "
+            "message, usage and content-filter flags, raw JSON kept. lake/completions.parquet.",
+            group_name="curation",
+            kinds={"polars", "pandera", "parquet"},
+            deps=["raw_completions"],
+        ),
+        dg.AssetSpec(
+            "completions_quarantine",
+            description="Every record that failed a check, whole, with each reason "
+            "(schemas.CompletionsQuarantine). With completions it accounts for every record.",
+            group_name="curation",
+            kinds={"polars", "pandera", "parquet"},
+            deps=["raw_completions"],
+        ),
+    ],
+)
+def completions_tables(data_dir: DataDirectory):
+    """Normalize the raw lake with explicit polars schemas and validate it with pandera."""
+    validated = build_completions(data_dir.path)
+    completions, quarantine = validated.completions, validated.quarantine
+    yield dg.MaterializeResult(
+        asset_key="completions",
+        metadata={
+            "dagster/row_count": completions.height,
+            "rows_in": completions.height + quarantine.height,
+            "rows_quarantined": quarantine.height,
+            "path": dg.MetadataValue.path(str(completions_path(data_dir.path))),
+            "preview": dg.MetadataValue.md(markdown_table(_preview(completions))),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="completions_quarantine",
+        metadata={
+            "dagster/row_count": quarantine.height,
+            "reasons": dg.MetadataValue.md(
+                counts_table(validated.reason_counts(), key="failed check", value="records")
+            ),
+            "path": dg.MetadataValue.path(str(quarantine_path(data_dir.path))),
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    quarantine.select(
+                        "id",
+                        "model",
+                        pl.col("reasons")
+                        .list.eval(pl.element().struct.field("message"))
+                        .list.join("; ")
+                        .alias("reasons"),
+                    ),
+                    max_chars=120,
+                )
+            ),
+        },
+    )
+
+
+@dg.asset_check(asset="completions_quarantine", blocking=True)
+def completions_quarantine_share(
+    config: QuarantineCheckConfig, data_dir: DataDirectory
+) -> dg.AssetCheckResult:
+    """Warns when any record is quarantined; fails (and blocks downstream) above the share."""
+    quarantined = pl.scan_parquet(quarantine_path(data_dir.path)).select(pl.len()).collect().item()
+    valid = pl.scan_parquet(completions_path(data_dir.path)).select(pl.len()).collect().item()
+    total = quarantined + valid
+    share = quarantined / total if total else 0.0
+    reasons = (
+        pl.scan_parquet(quarantine_path(data_dir.path))
+        .select(pl.col("reasons").list.eval(pl.element().struct.field("check")))
+        .explode("reasons")
+        .group_by("reasons")
+        .len()
+        .sort("len", descending=True)
+        .collect()
+    )
+    too_many = share > config.max_quarantine_share
+    return dg.AssetCheckResult(
+        passed=quarantined == 0,
+        severity=dg.AssetCheckSeverity.ERROR if too_many else dg.AssetCheckSeverity.WARN,
+        description=f"{quarantined:,} of {total:,} records quarantined ({share:.1%});"
+        f" the limit is {config.max_quarantine_share:.0%}",
+        metadata={
+            "quarantined": quarantined,
+            "records": total,
+            "share": round(share, 4),
+            "reasons": dg.MetadataValue.md(counts_table(dict(reasons.iter_rows()), key="check")),
+        },
+    )
+
+
+def _preview(completions: pl.DataFrame) -> pl.DataFrame:
+    return completions.select(
+        "id",
+        "created",
+        "model",
+        pl.col("messages").list.len().alias("input_messages"),
+        "finish_reason",
+        "total_tokens",
+        pl.col("output_content").alias("output"),
+    )

@@ -1,0 +1,150 @@
+"""`completions`: one typed, validated row per stored completion.
+
+The checks are what makes a record unusable for training. They run on eager frames with
+`lazy=True`, so every failure of every record comes back at once; `pipelines.validate` sends the
+failing records to `completions_quarantine` with each failed check's message.
+"""
+
+from typing import Annotated
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+
+from schemas.types import KNOWN_ROLES, MESSAGE, METADATA_PAIR, TOOL_CALL
+
+MAX_CONTENT_BYTES = 1_000_000
+"""Largest message text accepted (bytes): far above any model's context, so only broken records."""
+
+_messages = pl.col("messages")
+
+
+def _all_messages(condition: pl.Expr) -> pl.Expr:
+    """True when `condition` (over one message struct) holds for every message of the row."""
+    return _messages.list.eval(condition).list.all().fill_null(True)
+
+
+class Completions(pa.DataFrameModel):
+    """Stored completions, normalized: request settings, the input conversation, the output
+    message, usage and content-filter flags, with the raw JSON kept beside them."""
+
+    id: str = pa.Field(unique=True, description="Stored completion id, e.g. chatcmpl-…")
+    created: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
+        nullable=True, description="When the request was made (UTC)."
+    )
+    model: str = pa.Field(nullable=True, description="Model that produced the completion.")
+    source: str = pa.Field(isin=["openai", "azure", "local"], description="API read from.")
+    ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
+        description="When distillery fetched this version of the record (UTC)."
+    )
+    deleted_at_source: bool = pa.Field(description="Gone from the source at the last refresh.")
+    temperature: float = pa.Field(nullable=True, description="Request temperature.")
+    top_p: float = pa.Field(nullable=True, description="Request nucleus-sampling top_p.")
+    presence_penalty: float = pa.Field(nullable=True, description="Request presence penalty.")
+    frequency_penalty: float = pa.Field(nullable=True, description="Request frequency penalty.")
+    seed: pl.Int64 = pa.Field(nullable=True, description="Request seed.")
+    response_format: str = pa.Field(nullable=True, description="JSON of response_format.")
+    tool_choice: str = pa.Field(nullable=True, description="JSON of tool_choice.")
+    tools: str = pa.Field(nullable=True, description="JSON array of the tool definitions.")
+    parallel_tool_calls: bool = pa.Field(nullable=True, description="Request setting, if given.")
+    service_tier: str = pa.Field(nullable=True, description="Tier that served the request.")
+    system_fingerprint: str = pa.Field(nullable=True, description="Backend fingerprint.")
+    request_id: str = pa.Field(nullable=True, description="Provider request id.")
+    input_user: str = pa.Field(nullable=True, description="End-user id sent with the request.")
+    metadata: pl.List(METADATA_PAIR) = pa.Field(  # type: ignore[valid-type]
+        description="Metadata as key/value pairs, so any key survives."
+    )
+    messages: pl.List(MESSAGE) = pa.Field(  # type: ignore[valid-type]
+        description="The stored input messages, in index order."
+    )
+    choice_count: pl.Int32 = pa.Field(description="Number of choices; choices[0] is the output.")
+    output_content: str = pa.Field(nullable=True, description="Text of choices[0].message.")
+    output_refusal: str = pa.Field(nullable=True, description="Refusal of choices[0].message.")
+    output_tool_calls: pl.List(TOOL_CALL) = pa.Field(  # type: ignore[valid-type]
+        nullable=True, description="Tool calls of choices[0].message."
+    )
+    finish_reason: str = pa.Field(nullable=True, description="Why generation of choices[0] ended.")
+    content_filtered: bool = pa.Field(
+        description="Azure: a prompt or output content filter fired (filtered: true)."
+    )
+    content_filter_categories: pl.List(pl.String) = pa.Field(  # type: ignore[valid-type]
+        description="Azure: the categories whose filter fired, e.g. violence."
+    )
+    prompt_tokens: pl.Int64 = pa.Field(nullable=True, description="usage.prompt_tokens.")
+    completion_tokens: pl.Int64 = pa.Field(nullable=True, description="usage.completion_tokens.")
+    total_tokens: pl.Int64 = pa.Field(nullable=True, description="usage.total_tokens.")
+    text_repaired: bool = pa.Field(
+        description="Text held lone surrogates (invalid UTF-8), replaced with U+FFFD here."
+    )
+    completion_json: str = pa.Field(description="The completion as the API returned it.")
+    messages_json: str = pa.Field(description="The input messages as the API returned them.")
+
+    class Config:
+        strict = True
+        coerce = True
+
+    @pa.dataframe_check(error="the completion has no choices, so there is no output to learn")
+    def has_choices(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("choice_count") > 0)
+
+    @pa.dataframe_check(error="created is missing: the record cannot be placed in time")
+    def has_created(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("created").is_not_null())
+
+    @pa.dataframe_check(error="usage is missing: token counts are unknown")
+    def has_usage(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("total_tokens").is_not_null())
+
+    @pa.dataframe_check(error="a message's content is a number, boolean or object, not text")
+    def text_content(cls, data: PolarsData) -> pl.LazyFrame:
+        text_types = ["string", "null", "array"]
+        return data.lazyframe.select(
+            _all_messages(pl.element().struct.field("content_type").is_in(text_types))
+        )
+
+    @pa.dataframe_check(error=f"a message has a role outside {', '.join(KNOWN_ROLES)}")
+    def known_roles(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            _all_messages(pl.element().struct.field("role").is_in(list(KNOWN_ROLES)))
+        )
+
+    @pa.dataframe_check(error="the output message has no content, no tool calls and no refusal")
+    def output_present(cls, data: PolarsData) -> pl.LazyFrame:
+        has_output = (
+            pl.col("output_content").is_not_null()
+            | pl.col("output_refusal").is_not_null()
+            | (pl.col("output_tool_calls").list.len() > 0).fill_null(False)
+        )
+        # A record without choices fails has_choices; do not report it twice. An output the
+        # content filter blocked is explained, and curation drops it as content-filtered.
+        explained = (pl.col("choice_count") == 0) | (pl.col("finish_reason") == "content_filter")
+        return data.lazyframe.select(has_output | explained)
+
+    @pa.dataframe_check(error="a tool message has no tool_call_id")
+    def tool_messages_have_call_id(cls, data: PolarsData) -> pl.LazyFrame:
+        element = pl.element().struct
+        return data.lazyframe.select(
+            _all_messages(
+                (element.field("role") != "tool") | element.field("tool_call_id").is_not_null()
+            )
+        )
+
+    @pa.dataframe_check(error="a tool message answers a tool_call_id no earlier message called")
+    def tool_call_ids_match(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            _all_messages(pl.element().struct.field("tool_call_matched").fill_null(True))
+        )
+
+    @pa.dataframe_check(error="text held invalid UTF-8 (lone surrogates)")
+    def valid_text(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(~pl.col("text_repaired"))
+
+    @pa.dataframe_check(error=f"a message is longer than {MAX_CONTENT_BYTES:,} bytes")
+    def content_within_bound(cls, data: PolarsData) -> pl.LazyFrame:
+        longest = _messages.list.eval(
+            pl.element().struct.field("content").str.len_bytes()
+        ).list.max()
+        output = pl.col("output_content").str.len_bytes()
+        return data.lazyframe.select(
+            (longest.fill_null(0) <= MAX_CONTENT_BYTES) & (output.fill_null(0) <= MAX_CONTENT_BYTES)
+        )

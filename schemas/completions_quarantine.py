@@ -1,0 +1,35 @@
+"""`completions_quarantine`: every raw record that failed validation, with all of its reasons."""
+
+from typing import Annotated
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+
+REASON = pl.Struct({"check": pl.String, "message": pl.String})
+
+
+class CompletionsQuarantine(pa.DataFrameModel):
+    """Records kept out of `completions`, whole, with every check they failed. Together the two
+    tables account for every record of the raw lake."""
+
+    id: str = pa.Field(unique=True, description="Stored completion id.")
+    created: pl.Int64 = pa.Field(nullable=True, description="Unix seconds, as the API gave them.")
+    model: str = pa.Field(nullable=True, description="Model, when the record names one.")
+    source: str = pa.Field(isin=["openai", "azure", "local"], description="API read from.")
+    ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
+        description="When distillery fetched this version of the record (UTC)."
+    )
+    reasons: pl.List(REASON) = pa.Field(  # type: ignore[valid-type]
+        description="Each failed check: its name and a human-readable message."
+    )
+    completion_json: str = pa.Field(description="The completion as the API returned it.")
+    messages_json: str = pa.Field(description="The input messages as the API returned them.")
+
+    class Config:
+        strict = True
+        coerce = True
+
+    @pa.dataframe_check(error="a quarantined record must carry at least one reason")
+    def has_reasons(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("reasons").list.len() > 0)

@@ -1,0 +1,71 @@
+"""The completions assets and the quarantine check through `dagster.materialize`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.completions import completions_quarantine_share, completions_tables
+from assets.ingestion import raw_completions
+from assets.resources import DataDirectory, StoredCompletionsSource
+
+
+def build(data_dir: Path, *, max_share: float | None = None) -> dg.ExecuteInProcessResult:
+    config = (
+        {
+            "ops": {
+                "completions_quarantine_completions_quarantine_share": {
+                    "config": {"max_quarantine_share": max_share}
+                }
+            }
+        }
+        if max_share is not None
+        else None
+    )
+    return dg.materialize(
+        [raw_completions, completions_tables, completions_quarantine_share],
+        resources={
+            "data_dir": DataDirectory(path=str(data_dir)),
+            "source": StoredCompletionsSource(),
+        },
+        run_config=config,
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DISTILLERY_SOURCE", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_sample_build_reports_counts_reasons_and_a_warning(
+    tmp_path: Path, no_credentials: None
+) -> None:
+    result = build(tmp_path)
+
+    assert result.success
+    events = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    completions, quarantine = events["completions"], events["completions_quarantine"]
+    assert completions["dagster/row_count"].value + quarantine["dagster/row_count"].value == 300
+    assert quarantine["dagster/row_count"].value == 7
+    assert "| known_roles | 1 |" in quarantine["reasons"].value
+    assert "| id | created | model |" in completions["preview"].value
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert check.description.startswith("7 of 300 records quarantined (2.3%)")
+
+
+def test_a_quarantine_share_above_the_limit_is_an_error(
+    tmp_path: Path, no_credentials: None
+) -> None:
+    result = build(tmp_path, max_share=0.01)
+
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert "the limit is 1%" in check.description
