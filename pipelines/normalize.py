@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import polars as pl
 
 from pipelines import jsontext
@@ -55,6 +56,12 @@ _PARSED_COLUMNS = [
     "total_tokens",
     "text_repaired",
 ]
+_PARSED_SCHEMA = pl.Schema(
+    {name: pl.Int64 if name == "created" else COMPLETIONS_SCHEMA[name] for name in _PARSED_COLUMNS}
+)
+# Rows normalized at a time: bounds the transient memory of the Python objects and of the JSON
+# decoder (about 12 kB per row at once) whatever the size of the lake.
+_CHUNK_ROWS = 20_000
 _JSON_TYPES = {str: "string", type(None): "null", list: "array", dict: "object", bool: "boolean"}
 
 
@@ -68,17 +75,13 @@ def normalize_completions(raw: pl.DataFrame) -> pl.DataFrame:
         One row per input row, in the same order, with the columns of `schemas.Completions`
         (not yet validated).
     """
-    parsed = [
-        _normalize_record(completion_json, messages_json)
-        for completion_json, messages_json in zip(
-            raw["completion_json"], raw["messages_json"], strict=True
-        )
-    ]
-    columns = list(zip(*parsed, strict=True)) if parsed else [[] for _ in _PARSED_COLUMNS]
-    computed = pl.DataFrame(
-        dict(zip(_PARSED_COLUMNS, columns, strict=True)),
-        schema={name: COMPLETIONS_SCHEMA[name] for name in _PARSED_COLUMNS if name != "created"}
-        | {"created": pl.Int64},
+    computed = pl.concat(
+        [
+            _typed_columns(raw.slice(offset, _CHUNK_ROWS))
+            for offset in range(0, raw.height, _CHUNK_ROWS)
+        ]
+        or [_PARSED_SCHEMA.to_frame()],
+        rechunk=False,
     )
     return (
         pl.concat(
@@ -103,6 +106,22 @@ def normalize_completions(raw: pl.DataFrame) -> pl.DataFrame:
     )  # type: ignore[arg-type]
 
 
+def _typed_columns(raw: pl.DataFrame) -> pl.DataFrame:
+    """The parsed columns of one chunk of raw rows."""
+    # Python walks each record once and writes its typed values as JSON text; polars decodes that
+    # text with the explicit schema in Rust. Building nested columns from Python objects directly
+    # costs about four times as much.
+    typed_json = pl.Series(
+        "typed",
+        [
+            orjson.dumps(dict(zip(_PARSED_COLUMNS, _normalize_record(c, m), strict=True)))
+            for c, m in zip(raw["completion_json"], raw["messages_json"], strict=True)
+        ],
+        dtype=pl.Binary,
+    ).cast(pl.String)
+    return typed_json.str.json_decode(pl.Struct(_PARSED_SCHEMA)).struct.unnest()
+
+
 def conversation_from_row(row: dict[str, Any]) -> list[dict[str, Any]]:
     """Rebuild the conversation of a `completions` row: input messages, then the output message.
 
@@ -123,8 +142,8 @@ def conversation_from_row(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _normalize_record(completion_json: str, messages_json: str) -> tuple[Any, ...]:
-    completion = _as_dict(json.loads(completion_json))
-    raw_messages = json.loads(messages_json)
+    completion = _as_dict(_loads(completion_json))
+    raw_messages = _loads(messages_json)
     repaired = [False]
 
     def text(value: Any) -> str | None:
@@ -264,6 +283,15 @@ def _clean_text(value: str, repaired: list[bool]) -> str:
         repaired[0] = True
         return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in value)
     return value
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # orjson refuses lone surrogates, which JSON allows; the standard library keeps them so
+        # the record can be flagged (text_repaired) instead of failing the whole build.
+        return json.loads(text)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
