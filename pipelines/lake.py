@@ -50,9 +50,12 @@ def data_dir_from_env(env: dict[str, str] | None = None) -> Path:
 
 @dataclass(frozen=True)
 class LakePaths:
-    """Paths of the raw lake under one data directory."""
+    """Paths of the raw lake under one data directory (a `str` is accepted too)."""
 
     data_dir: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
 
     @property
     def raw_completions(self) -> Path:

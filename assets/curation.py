@@ -1,0 +1,72 @@
+"""Group `curation`: one `curated_<recipe>` asset per recipe of the recipes file."""
+
+import dagster as dg
+import polars as pl
+
+from assets.resources import DataDirectory
+from pipelines.completions import read_completions
+from pipelines.curate import CuratedCompletions, curate_completions, write_curated
+from pipelines.recipes import Recipe
+from pipelines.reporting import counts_table, markdown_table
+from pipelines.steps import steps_frame
+
+
+def curated_asset(recipe: Recipe) -> dg.AssetsDefinition:
+    """The asset that curates `completions` by `recipe`."""
+
+    @dg.asset(
+        name=f"curated_{recipe.name}",
+        group_name="curation",
+        kinds={"polars", "parquet"},
+        deps=["completions"],
+        description=f"`completions` curated by recipe `{recipe.name}`: filters, PII and secret "
+        "redaction, exact dedup, near-duplicate clusters. "
+        + (recipe.description or "")
+        + f" lake/curated/{recipe.name}.parquet.",
+    )
+    def curated(context: dg.AssetExecutionContext, data_dir: DataDirectory) -> dg.MaterializeResult:
+        curated = curate_completions(read_completions(data_dir.path), recipe)
+        path = write_curated(data_dir.path, curated)
+        context.log.info(f"curated_{recipe.name}: {curated.rows.height:,} rows at {path.resolve()}")
+        return dg.MaterializeResult(metadata=curation_metadata(curated, str(path)))
+
+    return curated
+
+
+def curation_metadata(curated: CuratedCompletions, path: str) -> dict[str, object]:
+    rows = curated.rows
+    redact = next(step for step in curated.steps if step.step == "redact")
+    redacted_share = redact.counts.get("records_redacted", 0) / rows.height if rows.height else 0.0
+    return {
+        "dagster/row_count": rows.height,
+        "rows_in": curated.steps[0].rows_in,
+        "steps": dg.MetadataValue.md(markdown_table(steps_frame(curated.steps), max_rows=50)),
+        "drops_by_reason": dg.MetadataValue.md(
+            counts_table(curated.drops_by_reason(), key="reason")
+        ),
+        "redactions_by_kind": dg.MetadataValue.md(
+            counts_table(
+                {k: v for k, v in redact.counts.items() if k != "records_redacted"}, key="kind"
+            )
+        ),
+        "redacted_record_share": round(redacted_share, 4),
+        "near_duplicate_clusters": curated.near_dup.clusters_with_duplicates
+        if curated.near_dup
+        else 0,
+        "path": dg.MetadataValue.path(path),
+        "preview": dg.MetadataValue.md(
+            markdown_table(
+                rows.select(
+                    "id",
+                    "model",
+                    "redactions",
+                    "duplicate_count",
+                    "cluster_id",
+                    pl.col("messages")
+                    .list.eval(pl.element().struct.field("content"))
+                    .list.last()
+                    .alias("last_input"),
+                )
+            )
+        ),
+    }

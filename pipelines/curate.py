@@ -1,0 +1,117 @@
+"""Curation: a recipe's filters, redaction, exact dedup and near-duplicate clusters, in order.
+
+`curate_completions` is what the `curated_<recipe>` assets call; a notebook can call the steps
+one by one (`select_completions`, `redact_completions`, `dedupe_exact`, `dedupe_near`) and look at
+each report.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.atomic import atomic_path
+from pipelines.dedup import dedupe_exact, is_survivor, prompt_text
+from pipelines.filters import select_completions
+from pipelines.near_dedup import NearDupStats, cluster_near_duplicates
+from pipelines.recipes import NearDedup, Recipe
+from pipelines.redact import RAW_JSON_COLUMNS, redact_completions
+from pipelines.steps import StepReport
+
+# The raw JSON stays in the lake; curated rows are what gets exported, so they carry only the
+# (redacted) typed columns, whether or not redaction is on.
+
+
+@dataclass(frozen=True)
+class CuratedCompletions:
+    """A recipe's curated rows and the report of every step that made them."""
+
+    recipe: Recipe
+    rows: pl.DataFrame
+    steps: list[StepReport]
+    near_dup: NearDupStats | None
+
+    def drops_by_reason(self) -> dict[str, int]:
+        return {reason: n for step in self.steps for reason, n in step.dropped.items()}
+
+
+def curate_completions(completions: pl.DataFrame, recipe: Recipe) -> CuratedCompletions:
+    """Run a recipe's curation over the `completions` table.
+
+    Returns:
+        Curated rows with `redactions`, `redacted_kinds`, `dedup_hash`, `duplicate_count`,
+        `cluster_id` and `cluster_size` added, and one `StepReport` per step.
+    """
+    steps = []
+    rows, report = select_completions(completions.drop(RAW_JSON_COLUMNS), recipe.select)
+    steps.append(report)
+    rows, report = redact_completions(rows, recipe.redact)
+    steps.append(report)
+    rows, report = dedupe_exact(rows, recipe.dedup.exact)
+    steps.append(report)
+    rows, report, stats = dedupe_near(rows, recipe.dedup.near)
+    steps.append(report)
+    return CuratedCompletions(recipe=recipe, rows=rows, steps=steps, near_dup=stats)
+
+
+def dedupe_near(
+    completions: pl.DataFrame, options: NearDedup
+) -> tuple[pl.DataFrame, StepReport, NearDupStats | None]:
+    """Cluster near-duplicate prompts; keep one row per cluster (newest) or all of them.
+
+    Adds `cluster_id` (the smallest id in the cluster; every row has one, singletons their own)
+    and `cluster_size`. With near dedup disabled every row is its own cluster.
+    """
+    if not options.enabled or completions.is_empty():
+        clustered = completions.with_columns(
+            pl.col("id").alias("cluster_id"), pl.lit(1, pl.UInt32).alias("cluster_size")
+        )
+        return clustered, StepReport("near_dedup", completions.height, completions.height), None
+    clusters, stats = cluster_near_duplicates(
+        completions.select("id", prompt_text().alias("prompt_text")),
+        threshold=options.threshold,
+        num_perm=options.num_perm,
+        shingle=options.shingle,
+    )
+    clustered = completions.join(clusters, on="id", how="left", maintain_order="left")
+    if options.keep == "all":
+        report = StepReport("near_dedup", completions.height, clustered.height)
+        return clustered, report, stats
+    survivors = clustered.filter(is_survivor("cluster_id", newest=True))
+    dropped = clustered.height - survivors.height
+    report = StepReport(
+        "near_dedup",
+        clustered.height,
+        survivors.height,
+        dropped={"near_duplicate": dropped} if dropped else {},
+        counts={"clusters_with_duplicates": stats.clusters_with_duplicates},
+    )
+    return survivors, report, stats
+
+
+def curated_path(data_dir: str | Path, recipe: str) -> Path:
+    return Path(data_dir) / "lake" / "curated" / f"{recipe}.parquet"
+
+
+def write_curated(data_dir: str | Path, curated: CuratedCompletions) -> Path:
+    """Write the curated rows, and beside them the step reports (for the version's manifest)."""
+    target = curated_path(data_dir, curated.recipe.name)
+    with atomic_path(target.with_suffix(".steps.json")) as temporary:
+        temporary.write_text(json.dumps([asdict(step) for step in curated.steps], indent=2))
+    with atomic_path(target) as temporary:
+        curated.rows.write_parquet(temporary, compression="zstd")
+    return target
+
+
+def read_curated(data_dir: str | Path, recipe: str) -> pl.DataFrame:
+    return pl.read_parquet(curated_path(data_dir, recipe))
+
+
+def read_curation_steps(data_dir: str | Path, recipe: str) -> list[StepReport]:
+    path = curated_path(data_dir, recipe).with_suffix(".steps.json")
+    if not path.exists():
+        return []
+    return [StepReport(**step) for step in json.loads(path.read_text())]

@@ -1,0 +1,126 @@
+"""Exact deduplication by a stable hash of the normalized conversation, and the texts it uses.
+
+The hash is sha256 (polars-hash), never `pl.Expr.hash`, whose values change between polars
+versions: dedup hashes are persisted and compared across runs and splits.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import polars_hash as plh
+
+from pipelines.recipes import ExactDedup
+from pipelines.steps import StepReport
+
+# Separators that cannot occur in normal text, so "a"+"bc" and "ab"+"c" never hash alike.
+_FIELD, _MESSAGE = "\x1f", "\x1e"
+
+
+def message_texts() -> pl.Expr:
+    """Per message: role, text (or content parts) and tool calls, as one string each."""
+    message = pl.element().struct
+    calls = message.field("tool_calls").list.eval(
+        pl.concat_str(
+            [
+                pl.element().struct.field("function").struct.field("name"),
+                pl.element().struct.field("function").struct.field("arguments"),
+            ],
+            separator="(",
+            ignore_nulls=True,
+        )
+    )
+    return pl.col("messages").list.eval(
+        pl.concat_str(
+            [
+                message.field("role"),
+                pl.coalesce(message.field("content"), message.field("content_parts")),
+                calls.list.join(","),
+            ],
+            separator=_FIELD,
+            ignore_nulls=True,
+        )
+    )
+
+
+def output_text() -> pl.Expr:
+    calls = pl.col("output_tool_calls").list.eval(
+        pl.concat_str(
+            [
+                pl.element().struct.field("function").struct.field("name"),
+                pl.element().struct.field("function").struct.field("arguments"),
+            ],
+            separator="(",
+            ignore_nulls=True,
+        )
+    )
+    return pl.concat_str(
+        [pl.col("output_content"), pl.col("output_refusal"), calls.list.join(",")],
+        separator=_FIELD,
+        ignore_nulls=True,
+    )
+
+
+def prompt_text() -> pl.Expr:
+    """The conversation's input text, space-joined: what near-duplicate detection compares.
+
+    System and developer messages are left out: an application sends the same instructions with
+    every request, and counting them would make unrelated questions look alike.
+    """
+    message = pl.element().struct
+    return (
+        pl.col("messages")
+        .list.eval(
+            pl.when(~message.field("role").is_in(["system", "developer"])).then(
+                message.field("content")
+            )
+        )
+        .list.drop_nulls()
+        .list.join(" ")
+    )
+
+
+def is_survivor(group: str, *, newest: bool) -> pl.Expr:
+    """True for the one row of each `group` that survives: the newest (or oldest) by `created`,
+    ties broken by the smallest id. One filter, input order kept."""
+    order = pl.col("id").sort_by(
+        [pl.col("created"), pl.col("id")], descending=[newest, False], nulls_last=True
+    )
+    return pl.col("id") == order.first().over(group)
+
+
+def conversation_key(options: ExactDedup) -> pl.Expr:
+    """The normalized conversation the exact-dedup hash is taken of."""
+    text = message_texts().list.join(_MESSAGE)
+    if options.scope == "input_output":
+        text = pl.concat_str([text, output_text()], separator=_MESSAGE)
+    if options.fold_whitespace:
+        text = text.str.replace_all(r"\s+", " ").str.strip_chars()
+    if options.fold_case:
+        text = text.str.to_lowercase()
+    return text
+
+
+def dedupe_exact(completions: pl.DataFrame, options: ExactDedup) -> tuple[pl.DataFrame, StepReport]:
+    """Keep one row per identical conversation.
+
+    Adds `dedup_hash` (sha256 hex of the normalized conversation) and `duplicate_count` (rows that
+    shared it, the survivor included). The survivor is the newest (`keep="newest"`) or oldest
+    completion by `created`, ties broken by id, so the choice is deterministic.
+    """
+    hashed = (
+        completions.with_columns(conversation_key(options).alias("_key"))
+        .with_columns(plh.col("_key").chash.sha2_256().alias("dedup_hash"))
+        .drop("_key")
+        .with_columns(pl.len().over("dedup_hash").cast(pl.UInt32).alias("duplicate_count"))
+    )
+    if not options.enabled:
+        return hashed, StepReport("exact_dedup", completions.height, completions.height)
+    survivors = hashed.filter(is_survivor("dedup_hash", newest=options.keep == "newest"))
+    dropped = completions.height - survivors.height
+    report = StepReport(
+        "exact_dedup",
+        completions.height,
+        survivors.height,
+        dropped={"exact_duplicate": dropped} if dropped else {},
+    )
+    return survivors, report

@@ -1,0 +1,186 @@
+"""Recipes: named dataset definitions, read from YAML and validated by pydantic.
+
+A recipe says which completions to take, how to redact and deduplicate them, how to split them and
+what to export. One lake feeds many recipes. `DISTILLERY_RECIPES` names the file; without it the
+bundled `default_recipes.yaml` (one recipe, `default`) is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+BUNDLED_RECIPES = Path(str(files("pipelines") / "default_recipes.yaml"))
+REDACTION_KINDS = ("secret", "email", "card", "ip", "phone")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class RecipeError(ValueError):
+    """A recipes file that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    # A misspelt key must be an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Selection(_Strict):
+    """Which completions a recipe takes. Every condition must hold."""
+
+    models: list[str] = Field(default_factory=list, description="Exact names or globs; empty: any.")
+    metadata: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="key: value, or key: [any, of, these]."
+    )
+    created_from: datetime | None = Field(None, description="Inclusive lower bound (UTC if naive).")
+    created_to: datetime | None = Field(None, description="Exclusive upper bound (UTC if naive).")
+    finish_reasons: list[str] = Field(default_factory=lambda: ["stop", "tool_calls"])
+    refusals: Literal["exclude", "include", "only"] = "exclude"
+    content_filtered: Literal["exclude", "include"] = "exclude"
+    tool_use: Literal["any", "only", "none"] = "any"
+    min_total_tokens: int | None = Field(None, ge=0)
+    max_total_tokens: int | None = Field(None, ge=0)
+    include_deleted: bool = Field(False, description="Keep completions deleted at the source.")
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> Selection:
+        if self.created_from and self.created_to and self.created_from >= self.created_to:
+            raise ValueError("created_from must be before created_to")
+        low, high = self.min_total_tokens, self.max_total_tokens
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_total_tokens must not exceed max_total_tokens")
+        return self
+
+
+class Redaction(_Strict):
+    """PII and secret handling: replace with typed placeholders, drop the record, or leave it."""
+
+    mode: Literal["redact", "drop", "off"] = "redact"
+    kinds: list[Literal["secret", "email", "card", "ip", "phone"]] = Field(
+        default_factory=lambda: list(REDACTION_KINDS)
+    )
+
+
+class ExactDedup(_Strict):
+    """Exact duplicates by a stable hash of the normalized conversation."""
+
+    enabled: bool = True
+    scope: Literal["input", "input_output"] = "input_output"
+    fold_case: bool = True
+    fold_whitespace: bool = True
+    keep: Literal["newest", "oldest"] = "newest"
+
+
+class NearDedup(_Strict):
+    """Near-duplicate clusters by MinHash LSH over the prompt text, checked by true Jaccard."""
+
+    enabled: bool = True
+    threshold: float = Field(0.8, gt=0, le=1)
+    num_perm: int = Field(128, ge=16, le=1024)
+    shingle: Literal["words", "word_bigrams"] = "words"
+    keep: Literal["one", "all"] = Field("one", description="One row per cluster, or all of them.")
+
+
+class Dedup(_Strict):
+    exact: ExactDedup = Field(default_factory=ExactDedup)
+    near: NearDedup = Field(default_factory=NearDedup)
+
+
+class Split(_Strict):
+    """How rows are assigned to train / validation / eval."""
+
+    train: float = Field(0.8, ge=0, le=1)
+    validation: float = Field(0.1, ge=0, le=1)
+    eval: float = Field(0.1, ge=0, le=1)
+    seed: int = 0
+    group_by: str = Field(
+        "cluster", description="`cluster` (near-duplicate cluster) or `metadata.<key>`."
+    )
+    stratify_by: str | None = Field(None, description="`metadata.<key>` to balance across splits.")
+    by_time: bool = Field(False, description="Newest share goes to eval, then validation.")
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> Split:
+        if abs(self.train + self.validation + self.eval - 1) > 1e-9:
+            raise ValueError("train + validation + eval must add up to 1")
+        return self
+
+    @field_validator("group_by", "stratify_by")
+    @classmethod
+    def _known_key(cls, value: str | None) -> str | None:
+        if value is None or value == "cluster" or value.startswith("metadata."):
+            return value
+        raise ValueError("use `cluster` or `metadata.<key>`")
+
+
+class Export(_Strict):
+    """What a dataset version contains."""
+
+    train_on: Literal["all", "last_assistant"] = Field(
+        "all", description="Which assistant turns carry weight 1 in fine-tuning lines."
+    )
+    min_train_examples: int = Field(10, ge=1, description="Refuse to publish below this.")
+
+
+class Recipe(_Strict):
+    """A named dataset definition."""
+
+    name: str
+    description: str = ""
+    select: Selection = Field(default_factory=Selection)
+    redact: Redaction = Field(default_factory=Redaction)
+    dedup: Dedup = Field(default_factory=Dedup)
+    split: Split = Field(default_factory=Split)
+    export: Export = Field(default_factory=Export)
+    target_model: str = Field("gpt-4.1-mini", description="Sets the per-example token limit.")
+
+    @field_validator("name")
+    @classmethod
+    def _asset_safe_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("lower-case letters, digits and _, starting with a letter")
+        return value
+
+
+def recipes_path(env: Mapping[str, str] | None = None) -> Path:
+    """`DISTILLERY_RECIPES`, else the bundled default."""
+    env = os.environ if env is None else env
+    return Path(env["DISTILLERY_RECIPES"]) if env.get("DISTILLERY_RECIPES") else BUNDLED_RECIPES
+
+
+def load_recipes(path: str | Path | None = None) -> dict[str, Recipe]:
+    """Read and validate a recipes file: `recipes: {name: {...}, ...}`.
+
+    Raises:
+        RecipeError: The file is missing, not YAML, or a field is wrong; the message names the file
+            and the field (e.g. `recipes.default.split.train`).
+    """
+    path = Path(path) if path is not None else recipes_path()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(f"{path}: recipes file not found") from None
+    except yaml.YAMLError as err:
+        raise RecipeError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("recipes"), dict):
+        raise RecipeError(f"{path}: expected a mapping with a `recipes:` mapping of name → recipe")
+    recipes = {}
+    for name, body in document["recipes"].items():
+        try:
+            recipes[name] = Recipe.model_validate({**(body or {}), "name": name})
+        except ValidationError as err:
+            problems = "; ".join(
+                f"recipes.{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in err.errors()
+            )
+            raise RecipeError(f"{path}: {problems}") from None
+    if not recipes:
+        raise RecipeError(f"{path}: no recipes defined")
+    return recipes

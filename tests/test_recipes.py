@@ -1,0 +1,61 @@
+"""Recipe files: the bundled default, and errors that name the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.recipes import BUNDLED_RECIPES, RecipeError, load_recipes, recipes_path
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipes.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_bundled_default_recipe() -> None:
+    recipes = load_recipes(BUNDLED_RECIPES)
+
+    default = recipes["default"]
+    assert default.redact.mode == "redact"
+    assert default.select.finish_reasons == ["stop", "tool_calls"]
+    assert (default.dedup.near.threshold, default.split.group_by) == (0.8, "cluster")
+
+
+def test_the_environment_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "recipes:\n  mine: {select: {models: ['gpt-4.1*']}}\n")
+
+    assert recipes_path({"DISTILLERY_RECIPES": str(path)}) == path
+    assert recipes_path({}) == BUNDLED_RECIPES
+    assert load_recipes(path)["mine"].select.models == ["gpt-4.1*"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "recipes:\n  r: {split: {train: 0.9}}\n",
+            "recipes.r.split: Value error, train + validation",
+        ),
+        ("recipes:\n  r: {select: {refusal: exclude}}\n", "recipes.r.select.refusal: Extra inputs"),
+        ("recipes:\n  r: {redact: {mode: mask}}\n", "recipes.r.redact.mode: Input should be"),
+        ("recipes:\n  Bad-Name: {}\n", "recipes.Bad-Name.name: Value error, lower-case"),
+        ("recipes: [1, 2]\n", "expected a mapping with a `recipes:` mapping"),
+        ("recipes:\n  r: {select: [\n", "not valid YAML"),
+    ],
+)
+def test_errors_name_the_file_and_the_field(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+
+    with pytest.raises(RecipeError) as caught:
+        load_recipes(path)
+
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match=r"nope\.yaml: recipes file not found"):
+        load_recipes(tmp_path / "nope.yaml")
