@@ -5,10 +5,19 @@ import os
 import dagster as dg
 
 from assets.completions import completions_quarantine_share, completions_tables
+from assets.curation import curated_asset
+from assets.export import dataset_asset
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
 from pipelines.lake import DEFAULT_DATA_DIR
+from pipelines.recipes import load_recipes
 from pipelines.sources import resolve_source_kind
+
+# One curated asset per recipe; a broken recipes file fails loading with a message naming the file
+# and field, which the UI and `dagster` show as the code location's error.
+recipes = load_recipes()
+curated_assets = [curated_asset(recipe) for recipe in recipes.values()]
+dataset_assets = [dataset_asset(recipe) for recipe in recipes.values()]
 
 ingest_completions_job = dg.define_asset_job(
     "ingest_completions_job",
@@ -19,7 +28,8 @@ ingest_completions_job = dg.define_asset_job(
 build_datasets_job = dg.define_asset_job(
     "build_datasets_job",
     selection=dg.AssetSelection.all(),
-    description="The main job: ingest, then every table built from the lake.",
+    description="The main job: ingest, validate, curate every recipe and publish its dataset"
+    " version.",
 )
 
 # Daily, well inside OpenAI's ~30-day retention. On by default only when a real source is
@@ -35,11 +45,19 @@ daily_ingest_schedule = dg.ScheduleDefinition(
     ),
 )
 
+daily_build_datasets_schedule = dg.ScheduleDefinition(
+    name="daily_build_datasets_schedule",
+    job=build_datasets_job,
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    default_status=daily_ingest_schedule.default_status,
+)
+
 defs = dg.Definitions(
-    assets=[raw_completions, completions_tables],
+    assets=[raw_completions, completions_tables, *curated_assets, *dataset_assets],
     asset_checks=[completions_quarantine_share],
     jobs=[ingest_completions_job, build_datasets_job],
-    schedules=[daily_ingest_schedule],
+    schedules=[daily_ingest_schedule, daily_build_datasets_schedule],
     resources={
         "data_dir": DataDirectory(path=env_or_default("DISTILLERY_DATA_DIR", DEFAULT_DATA_DIR)),
         "source": StoredCompletionsSource(kind=env_or_default("DISTILLERY_SOURCE", "")),

@@ -1,0 +1,98 @@
+"""Group `export`: one `dataset_<recipe>` asset per recipe, publishing dataset versions."""
+
+import dagster as dg
+import polars as pl
+
+from assets.resources import DataDirectory
+from pipelines.completions import read_completions
+from pipelines.curate import read_curated, read_curation_steps
+from pipelines.lake import LakePaths, read_state
+from pipelines.recipes import Recipe
+from pipelines.reporting import counts_table, markdown_table
+from pipelines.versions import DatasetRefused, DatasetVersion, build_dataset_version, input_snapshot
+
+CHECKS = {
+    "fine_tuning_format": "Every train/validation line passes the fine-tuning format checker.",
+    "min_train_examples": "At least the provider's minimum of training examples.",
+    "tokens_within_limit": "Every example fits the target model's per-example token limit.",
+    "split_overlap": "No id, dedup hash or group appears in two splits.",
+}
+
+
+def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
+    """The asset that publishes dataset versions of `recipe`."""
+    key = f"dataset_{recipe.name}"
+
+    @dg.asset(
+        name=key,
+        group_name="export",
+        kinds={"jsonl", "parquet"},
+        deps=[f"curated_{recipe.name}"],
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=key, description=text, blocking=True)
+            for name, text in CHECKS.items()
+        ],
+        description=f"Dataset versions of recipe `{recipe.name}` under artifacts/{recipe.name}/: "
+        "leakage-safe splits as fine-tuning JSONL, evaluation JSONL and Hugging Face Parquet, "
+        "a dataset card and a manifest. The data version is the content-addressed version id.",
+    )
+    def dataset(context: dg.AssetExecutionContext, data_dir: DataDirectory):
+        try:
+            version = build_dataset_version(
+                data_dir.path,
+                read_curated(data_dir.path, recipe.name),
+                recipe,
+                curation_steps=read_curation_steps(data_dir.path, recipe.name),
+                inputs=input_snapshot(read_completions(data_dir.path)),
+                source=read_state(LakePaths(data_dir.path)).get("source"),
+            )
+        except DatasetRefused as refused:
+            raise dg.Failure(description=str(refused)) from None
+        context.log.info(
+            f"dataset version {version.version} of recipe {recipe.name}"
+            f" {'written' if version.created else 'unchanged, already'} at {version.path.resolve()}"
+        )
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(version.version),
+            metadata=version_metadata(version),
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=check.name,
+                    passed=check.passed,
+                    description=check.message,
+                    metadata=check.metadata,
+                )
+                for check in version.checks
+            ],
+        )
+
+    return dataset
+
+
+def version_metadata(version: DatasetVersion) -> dict[str, object]:
+    manifest = version.manifest
+    splits = manifest["splits"]
+    return {
+        "version": version.version,
+        "new_version": version.created,
+        "path": dg.MetadataValue.path(str(version.path.resolve())),
+        "dagster/row_count": sum(split["rows"] for split in splits.values()),
+        **{f"{name}_rows": split["rows"] for name, split in splits.items()},
+        **{f"{name}_tokens": split["tokens"] for name, split in splits.items()},
+        "drops_by_reason": dg.MetadataValue.md(
+            counts_table(manifest.get("drops_by_reason", {}), key="reason")
+        ),
+        "files": dg.MetadataValue.md(markdown_table(_files_frame(manifest["files"]), max_rows=20)),
+        "dataset_card": dg.MetadataValue.md(
+            (version.path / "README.md").read_text(encoding="utf-8").split("---\n", 2)[-1]
+        ),
+    }
+
+
+def _files_frame(files: dict[str, dict]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {"file": name, "bytes": entry["bytes"], "sha256": entry["sha256"][:16] + "…"}
+            for name, entry in files.items()
+        ]
+    )

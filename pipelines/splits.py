@@ -1,0 +1,139 @@
+"""Leakage-safe, deterministic train / validation / eval assignment.
+
+Rows are grouped (by near-duplicate cluster by default, or by a metadata key) and whole groups are
+assigned, so exact and near duplicates, or one user's conversations, never straddle splits. The
+order of groups comes from a seeded sha256 of the group key, never from `pl.Expr.hash` (which
+changes between polars versions), so the same inputs and seed always give the same splits.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import polars_hash as plh
+
+from pipelines.recipes import Split
+
+SPLITS = ("train", "validation", "eval")
+
+
+def assign_splits(curated: pl.DataFrame, split: Split) -> pl.DataFrame:
+    """Add `split` (train | validation | eval) and `split_group` to every curated row.
+
+    By default a group's split depends only on its key and the seed: its seeded hash, read as a
+    number in [0, 1), falls in the train, validation or eval band. So a group keeps its split as the
+    data grows, and an example trained on in one version is never evaluated on in the next.
+
+    With `stratify_by`, groups are instead ordered by hash within each stratum and filled into
+    train, then validation, then eval until each holds its fraction of the stratum's rows: exact
+    proportions per stratum, at the price of that stability. With `by_time` the order is oldest
+    first, so the newest share lands in eval. Either way, when there are at least as many groups as
+    non-zero fractions, every such split gets at least one group, however small the data.
+    """
+    if curated.is_empty():
+        return curated.with_columns(
+            pl.lit(None, pl.String).alias("split_group"), pl.lit(None, pl.String).alias("split")
+        )
+    rows = curated.with_columns(
+        _group_key(split.group_by).alias("split_group"),
+        _stratum(split.stratify_by).alias("_stratum"),
+    )
+    groups = (
+        rows.group_by("split_group")
+        .agg(
+            pl.len().alias("rows"),
+            pl.col("created").max().alias("newest"),
+            # A group whose rows disagree on the stratum takes its most common one.
+            pl.col("_stratum").mode().sort().first().alias("_stratum"),
+        )
+        .with_columns(
+            plh.concat_str(pl.lit(f"{split.seed}:"), pl.col("split_group"))
+            .chash.sha2_256()
+            .alias("_hash")
+        )
+    )
+    fractions = {"train": split.train, "validation": split.validation, "eval": split.eval}
+    if split.by_time or split.stratify_by:
+        order = ["newest", "split_group"] if split.by_time else ["_hash"]
+        assigned = pl.concat(
+            [
+                _fill(stratum.sort(order), fractions)
+                for _, stratum in groups.sort("_stratum").group_by("_stratum", maintain_order=True)
+            ]
+        )
+    else:
+        assigned = _by_hash_band(groups.sort("_hash"), fractions)
+    return rows.join(assigned.select("split_group", "split"), on="split_group", how="left").drop(
+        "_stratum"
+    )
+
+
+def _by_hash_band(groups: pl.DataFrame, fractions: dict[str, float]) -> pl.DataFrame:
+    """Assign each group by where its hash, as a number in [0, 1), falls."""
+    wanted = [name for name in SPLITS if fractions[name] > 0]
+    # 13 hex digits: 52 bits, exact in a float64.
+    position = pl.col("_hash").str.slice(0, 13).str.to_integer(base=16) / float(16**13)
+    band = pl.lit(wanted[-1])
+    running = 1.0
+    for name in reversed(wanted[:-1]):
+        running -= fractions[wanted[wanted.index(name) + 1]]
+        band = pl.when(position < running).then(pl.lit(name)).otherwise(band)
+    labels = groups.select(band.alias("split"))["split"].to_list()
+    labels = _give_every_split_a_group(labels, wanted)
+    return groups.with_columns(pl.Series("split", labels, dtype=pl.String))
+
+
+def _fill(groups: pl.DataFrame, fractions: dict[str, float]) -> pl.DataFrame:
+    """Assign ordered groups to splits by cumulative row share."""
+    total = groups["rows"].sum()
+    wanted = [name for name in SPLITS if fractions[name] > 0]
+    bounds, running = [], 0.0
+    for name in wanted:
+        running += fractions[name]
+        bounds.append((name, running))
+    labels, seen = [], 0
+    for size in groups["rows"]:
+        # The group's midpoint decides, so a large group lands where most of it belongs.
+        midpoint = (seen + size / 2) / total
+        labels.append(next((name for name, bound in bounds if midpoint < bound), wanted[-1]))
+        seen += size
+    labels = _give_every_split_a_group(labels, wanted)
+    return groups.with_columns(pl.Series("split", labels, dtype=pl.String))
+
+
+def _give_every_split_a_group(labels: list[str], wanted: list[str]) -> list[str]:
+    """Move single groups from the fullest split into empty ones, when there are enough groups.
+
+    With time or hash order kept: the group moved is the last of the donor's run, next to the
+    empty split's place in the order.
+    """
+    if len(labels) < len(wanted):
+        return labels
+    for empty in [name for name in wanted if name not in labels]:
+        donor = max(wanted, key=labels.count)
+        positions = [i for i, label in enumerate(labels) if label == donor]
+        take = positions[-1] if wanted.index(empty) > wanted.index(donor) else positions[0]
+        labels[take] = empty
+    return labels
+
+
+def _group_key(group_by: str) -> pl.Expr:
+    if group_by == "cluster":
+        return pl.col("cluster_id")
+    return _metadata_value(group_by.removeprefix("metadata.")).fill_null(
+        pl.concat_str(pl.lit("id:"), pl.col("id"))
+    )
+
+
+def _stratum(stratify_by: str | None) -> pl.Expr:
+    if stratify_by is None:
+        return pl.lit("")
+    return _metadata_value(stratify_by.removeprefix("metadata.")).fill_null("")
+
+
+def _metadata_value(key: str) -> pl.Expr:
+    pair = pl.element().struct
+    return (
+        pl.col("metadata")
+        .list.eval(pl.element().filter(pair.field("key") == key).struct.field("value"))
+        .list.first()
+    )

@@ -1,0 +1,89 @@
+"""The main job from the shell, as README's first command runs it, and refusal through Dagster."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.curation import curated_asset
+from assets.export import dataset_asset
+from assets.resources import DataDirectory
+from pipelines.completions import build_completions
+from pipelines.recipes import Recipe
+from pipelines.versions import latest_version
+from tests.test_ingest import ingest
+
+VERSION_LINE = re.compile(
+    r"dataset version (\w+) of recipe default (written|unchanged, already) at (\S+)"
+)
+
+
+def run_main_job(cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DISTILLERY_"))
+    }
+    env["DAGSTER_HOME"] = str(cwd / "dagster_home")
+    (cwd / "dagster_home").mkdir(exist_ok=True)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    return subprocess.run(
+        [dagster, "job", "execute", "-m", "assets.definitions", "-j", "build_datasets_job"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_readme_main_command_builds_a_version_from_the_sample(tmp_path: Path) -> None:
+    first = run_main_job(tmp_path)
+
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output[-4000:]
+    version, state, path = VERSION_LINE.search(output).groups()  # type: ignore[union-attr]
+    assert state == "written"
+    expected = tmp_path / "distillery-data" / "artifacts" / "default" / version
+    assert Path(path) == expected.resolve()
+    manifest = json.loads((expected / "manifest.json").read_text())
+    assert manifest["source"]["kind"] == "local"
+    assert manifest["splits"]["train"]["rows"] >= 10
+    assert latest_version(tmp_path / "distillery-data", "default") == version
+
+    second = run_main_job(tmp_path)
+
+    assert second.returncode == 0, (second.stdout + second.stderr)[-3000:]
+    again = VERSION_LINE.search(second.stdout + second.stderr)
+    assert again and again.groups()[:2] == (version, "unchanged, already")
+    assert {p.name for p in expected.parent.iterdir()} == {"LATEST", version}
+
+
+def test_fewer_than_ten_examples_fail_the_asset_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DISTILLERY_SOURCE", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    ingest({}, tmp_path)
+    build_completions(tmp_path)
+    tiny = Recipe.model_validate(
+        {"name": "tiny", "select": {"metadata": {"app": "math-tutor"}, "max_total_tokens": 60}}
+    )
+
+    result = dg.materialize(
+        [curated_asset(tiny), dataset_asset(tiny)],
+        resources={"data_dir": DataDirectory(path=str(tmp_path))},
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "fine-tuning needs at least 10" in failure.step_failure_data.error.message
+    assert latest_version(tmp_path, "tiny") is None

@@ -1,0 +1,270 @@
+"""Dataset versions: leakage, files that check and round-trip, manifest, idempotence, atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from pipelines import dataset_files
+from pipelines.curate import curate_completions
+from pipelines.export_lines import fine_tuning_line
+from pipelines.finetune_check import check_fine_tuning_lines
+from pipelines.normalize import conversation_from_row, normalize_completions
+from pipelines.recipes import Recipe
+from pipelines.sample import SAMPLE_PATH
+from pipelines.validate import validate_completions
+from pipelines.versions import (
+    DatasetRefused,
+    build_dataset_version,
+    diff_versions,
+    latest_version,
+    list_versions,
+)
+from tests.frames import completions_frame, raw_frame
+from tests.records import completion_record
+
+
+@pytest.fixture(scope="module")
+def sample_completions() -> pl.DataFrame:
+    records = [json.loads(line) for line in SAMPLE_PATH.read_text().splitlines()]
+    return validate_completions(normalize_completions(raw_frame(records))).completions
+
+
+def publish(data_dir: Path, completions: pl.DataFrame, recipe: Recipe):
+    curated = curate_completions(completions, recipe)
+    return build_dataset_version(data_dir, curated.rows, recipe, curation_steps=curated.steps)
+
+
+def question(i: int, text: str, **extra: Any) -> dict[str, Any]:
+    return completion_record(
+        f"q{i:03d}",
+        created=1_760_000_000 + i,
+        input_messages=[{"role": "user", "content": text}],
+        answer=f"Answer {i}.",
+        **extra,
+    )
+
+
+def planted_records() -> list[dict[str, Any]]:
+    """60 distinct questions, plus exact and near copies and users with several conversations."""
+    vocabulary = [f"{stem}{n}" for stem in ("tax", "rust", "sql", "tea", "jazz") for n in range(40)]
+    records = [
+        question(i, " ".join(random.Random(i).sample(vocabulary, 9)) + " matters")
+        for i in range(60)
+    ]
+    for i in range(60, 70):  # exact copies of q000..q009 (same text and answer)
+        original = records[i - 60]
+        copy = json.loads(json.dumps(original))
+        copy.update(id=f"q{i:03d}", created=original["created"] + 1000)
+        records.append(copy)
+    for i in range(70, 80):  # near copies: one word changed
+        base = records[i - 50]["input_messages"][0]["content"]
+        records.append(question(i, base.replace("matters", "counts")))
+    for i in range(80, 110):  # ten users with three conversations each
+        records.append(
+            question(i, f"Plan a trip to city {i} in spring", metadata={"user_id": f"u{i % 10}"})
+        )
+    return records
+
+
+def test_duplicates_and_groups_never_straddle_splits(tmp_path: Path) -> None:
+    completions = completions_frame(planted_records())
+    keep_all = Recipe.model_validate(
+        {"name": "r", "dedup": {"exact": {"enabled": True}, "near": {"keep": "all"}}}
+    )
+    by_user = Recipe.model_validate(
+        {"name": "u", "dedup": {"near": {"keep": "all"}}, "split": {"group_by": "metadata.user_id"}}
+    )
+
+    clustered = publish(tmp_path, completions, keep_all)
+    grouped = publish(tmp_path, completions, by_user)
+
+    rows = _split_rows(clustered.path)
+    near = rows.filter(pl.col("completion_id").is_in([f"q{i:03d}" for i in range(20, 30)]))
+    for i in range(70, 80):
+        twin = rows.filter(pl.col("completion_id") == f"q{i:03d}")["split"].item()
+        assert twin == near.filter(pl.col("completion_id") == f"q{i - 50:03d}")["split"].item()
+    assert rows.group_by("cluster_id").agg(pl.col("split").n_unique())["split"].max() == 1
+    assert "q000" not in rows["completion_id"].to_list()  # the newer exact copy (q060) survives
+    assert "q060" in rows["completion_id"].to_list()
+    users = _split_rows(grouped.path).join(
+        completions.select(
+            pl.col("id").alias("completion_id"),
+            pl.col("metadata").list.first().struct.field("value").alias("user"),
+        ),
+        on="completion_id",
+    )
+    assert (
+        users.drop_nulls("user").group_by("user").agg(pl.col("split").n_unique())["split"].max()
+        == 1
+    )
+    assert all(check.passed for check in clustered.checks + grouped.checks)
+
+
+def _has_null(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _has_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_null(v) for v in value)
+    return False
+
+
+def _split_rows(path: Path) -> pl.DataFrame:
+    return pl.concat(
+        pl.read_parquet(path / f"{split}.parquet", columns=["completion_id", "cluster_id", "split"])
+        for split in ("train", "validation", "eval")
+    )
+
+
+def test_every_line_checks_and_round_trips_to_its_completion(
+    tmp_path: Path, sample_completions: pl.DataFrame
+) -> None:
+    recipe = Recipe.model_validate({"name": "plain", "redact": {"mode": "off"}})
+    version = publish(tmp_path, sample_completions, recipe)
+
+    by_id = {row["id"]: row for row in sample_completions.iter_rows(named=True)}
+    for split in ("train", "validation"):
+        lines = (version.path / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        ids = pl.read_parquet(version.path / f"{split}.parquet")["completion_id"].to_list()
+        assert len(lines) == len(ids) > 0
+        assert check_fine_tuning_lines(lines).ok
+        for line, completion_id in zip(lines, ids, strict=True):
+            assert not _has_null(json.loads(line))
+            row = by_id[completion_id]
+            assert json.loads(line) == fine_tuning_line(row)
+            assert len(json.loads(line)["messages"]) == len(conversation_from_row(row))
+    evals = (version.path / "eval.jsonl").read_text(encoding="utf-8").splitlines()
+    eval_ids = pl.read_parquet(version.path / "eval.parquet")["completion_id"].to_list()
+    for line, completion_id in zip(evals, eval_ids, strict=True):
+        item = json.loads(line)["item"]
+        assert item["metadata"]["completion_id"] == completion_id
+        assert item["ideal"] == (by_id[completion_id]["output_content"] or item["ideal"])
+    oss = (version.path / "eval.openai-evals.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(o)["ideal"] for o in oss] == [json.loads(e)["item"]["ideal"] for e in evals]
+
+
+def test_datasets_loads_the_parquet_splits(
+    tmp_path: Path, sample_completions: pl.DataFrame
+) -> None:
+    datasets = pytest.importorskip("datasets")
+    version = publish(tmp_path, sample_completions, Recipe(name="default"))
+
+    loaded = datasets.load_dataset(
+        "parquet",
+        data_files={s: str(version.path / f"{s}.parquet") for s in ("train", "validation", "eval")},
+        cache_dir=str(tmp_path / "hf-cache"),
+    )
+
+    manifest = version.manifest
+    assert {s: loaded[s].num_rows for s in loaded} == {
+        s: manifest["splits"][s]["rows"] for s in ("train", "validation", "eval")
+    }
+    first = loaded["train"][0]
+    assert {"completion_id", "cluster_id", "split", "messages", "line"} <= set(first)
+    assert first["messages"][-1]["role"] == "assistant"
+    assert json.loads(first["line"])["messages"][0]["role"] == first["messages"][0]["role"]
+
+
+def test_manifest_hashes_match_the_files_and_nothing_secret_is_in_it(
+    tmp_path: Path, sample_completions: pl.DataFrame
+) -> None:
+    version = publish(tmp_path, sample_completions, Recipe(name="default"))
+
+    manifest = json.loads((version.path / "manifest.json").read_text())
+    for name, entry in manifest["files"].items():
+        content = (version.path / name).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+    assert set(manifest["files"]) == {p.name for p in version.path.iterdir()} - {"manifest.json"}
+    assert manifest["version"] == version.version == latest_version(tmp_path, "default")
+    assert sum(s["rows"] for s in manifest["splits"].values()) > 100
+    assert {"near_duplicate", "exact_duplicate", "finish_reason"} <= set(
+        manifest["drops_by_reason"]
+    )
+    assert "sk-" not in json.dumps(manifest)
+
+
+def test_the_same_inputs_give_the_same_version_and_write_nothing(
+    tmp_path: Path, sample_completions: pl.DataFrame
+) -> None:
+    first = publish(tmp_path, sample_completions, Recipe(name="default"))
+    before = sorted(p.name for p in (tmp_path / "artifacts" / "default").iterdir())
+
+    again = publish(tmp_path, sample_completions, Recipe(name="default"))
+
+    assert (again.version, again.created, first.created) == (first.version, False, True)
+    assert sorted(p.name for p in (tmp_path / "artifacts" / "default").iterdir()) == before
+    changed = publish(
+        tmp_path,
+        sample_completions,
+        Recipe.model_validate({"name": "default", "split": {"seed": 9}}),
+    )
+    assert changed.version != first.version
+
+
+def test_a_failure_midway_leaves_no_version_and_latest_unchanged(
+    tmp_path: Path, sample_completions: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = publish(tmp_path, sample_completions, Recipe(name="default"))
+    written = []
+    original = dataset_files._write_jsonl
+
+    def fail_on_second_file(files, path, lines):
+        written.append(path.name)
+        if len(written) == 2:
+            raise OSError("disk full (injected)")
+        return original(files, path, lines)
+
+    monkeypatch.setattr(dataset_files, "_write_jsonl", fail_on_second_file)
+    with pytest.raises(OSError, match="injected"):
+        publish(
+            tmp_path,
+            sample_completions,
+            Recipe.model_validate({"name": "default", "split": {"seed": 5}}),
+        )
+
+    root = tmp_path / "artifacts" / "default"
+    assert sorted(p.name for p in root.iterdir()) == sorted(["LATEST", first.version])
+    assert latest_version(tmp_path, "default") == first.version
+
+
+def test_fewer_than_ten_examples_refuses_to_publish(tmp_path: Path) -> None:
+    completions = completions_frame(
+        [question(i, f"Distinct question {i} about {i * 7}") for i in range(8)]
+    )
+
+    with pytest.raises(DatasetRefused) as refused:
+        publish(tmp_path, completions, Recipe(name="tiny"))
+
+    assert "only 6 training examples; fine-tuning needs at least 10" in str(refused.value)
+    assert not (tmp_path / "artifacts" / "tiny").exists() or not [
+        p for p in (tmp_path / "artifacts" / "tiny").iterdir()
+    ]
+
+
+def test_list_and_diff_versions(tmp_path: Path) -> None:
+    records = planted_records()
+    recipe = Recipe(name="default")
+    first = publish(tmp_path, completions_frame(records[:60]), recipe)
+    changed = json.loads(json.dumps(records[5]))
+    changed["choices"][0]["message"]["content"] = "A better answer."
+    second = publish(
+        tmp_path,
+        completions_frame([*records[:5], changed, *records[6:60], *records[80:90]]),
+        recipe,
+    )
+
+    assert [v["version"] for v in list_versions(tmp_path, "default")] == [
+        first.version,
+        second.version,
+    ]
+    diff = diff_versions(tmp_path, "default", first.version, second.version)
+    added = sum(len(d["added"]) for d in diff.values())
+    assert added == 10
+    assert sum(len(d["removed"]) for d in diff.values()) == 0
+    assert [i for d in diff.values() for i in d["changed"]] == ["q005"]
