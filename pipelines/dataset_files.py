@@ -1,22 +1,28 @@
 """Write one dataset version's split files: fine-tuning JSONL, evaluation JSONL, and Parquet.
 
 Every file lists its rows in the same order (by completion id within a split), and each Parquet
-row carries the exact JSONL line it matches.
+row carries the exact JSONL line it matches. Rows are written in slices, so memory stays bounded
+whatever the size of the dataset.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipelines.export_lines import dumps_line, eval_item, fine_tuning_line, oss_eval_item
 from pipelines.splits import SPLITS
 from schemas.types import MESSAGE
 
 FINE_TUNING_SPLITS = ("train", "validation")
+_SLICE_ROWS = 20_000
 
 
 @dataclass
@@ -31,27 +37,56 @@ def write_split_files(directory: Path, rows: pl.DataFrame, *, train_on: str) -> 
     """Write every split of `rows` (with a `split` column) into `directory`."""
     files = SplitFiles()
     for split in SPLITS:
-        part = rows.filter(pl.col("split") == split)
-        records = list(part.iter_rows(named=True))
         if split in FINE_TUNING_SPLITS:
-            lines = [dumps_line(fine_tuning_line(r, train_on=train_on)) for r in records]
-            _write_jsonl(files, directory / f"{split}.jsonl", lines)
+            outputs = {
+                f"{split}.jsonl": lambda row: fine_tuning_line(row, train_on=train_on),
+            }
         else:
-            lines = [dumps_line(eval_item(r)) for r in records]
-            _write_jsonl(files, directory / "eval.jsonl", lines)
-            oss = [dumps_line(oss_eval_item(r)) for r in records]
-            _write_jsonl(files, directory / "eval.openai-evals.jsonl", oss)
-        parquet = directory / f"{split}.parquet"
-        _parquet_rows(part, lines).write_parquet(parquet, compression="zstd")
-        files.paths[parquet.name] = parquet
+            outputs = {"eval.jsonl": eval_item, "eval.openai-evals.jsonl": oss_eval_item}
+        _write_split(directory, files, rows.filter(pl.col("split") == split), split, outputs)
     return files
 
 
-def _write_jsonl(files: SplitFiles, path: Path, lines: list[str]) -> None:
-    text = "".join(line + "\n" for line in lines).encode("utf-8")
-    path.write_bytes(text)
-    files.paths[path.name] = path
-    files.content_sha256[path.name] = hashlib.sha256(text).hexdigest()
+def _write_split(
+    directory: Path,
+    files: SplitFiles,
+    part: pl.DataFrame,
+    split: str,
+    outputs: dict[str, Callable[[dict[str, Any]], dict[str, Any]]],
+) -> None:
+    parquet_path = directory / f"{split}.parquet"
+    hashes = {name: hashlib.sha256() for name in outputs}
+    with ExitStack() as stack:
+        streams: dict[str, BinaryIO] = {
+            name: stack.enter_context((directory / name).open("wb")) for name in outputs
+        }
+        writer = None
+        for chunk in _slices(part):
+            records = list(chunk.iter_rows(named=True))
+            first_lines: list[str] = []
+            for name, build in outputs.items():
+                lines = [dumps_line(build(record)) for record in records]
+                data = "".join(line + "\n" for line in lines).encode("utf-8")
+                streams[name].write(data)
+                hashes[name].update(data)
+                first_lines = first_lines or lines
+            table = _parquet_rows(chunk, first_lines).to_arrow()
+            if writer is None:
+                writer = stack.enter_context(
+                    pq.ParquetWriter(parquet_path, table.schema, compression="zstd")
+                )
+            writer.write_table(table)
+    for name in outputs:
+        files.paths[name] = directory / name
+        files.content_sha256[name] = hashes[name].hexdigest()
+    files.paths[parquet_path.name] = parquet_path
+
+
+def _slices(part: pl.DataFrame) -> list[pl.DataFrame]:
+    # An empty split still gets (empty) files with the full schema.
+    if part.is_empty():
+        return [part]
+    return [part.slice(offset, _SLICE_ROWS) for offset in range(0, part.height, _SLICE_ROWS)]
 
 
 def _parquet_rows(part: pl.DataFrame, lines: list[str]) -> pl.DataFrame:

@@ -212,15 +212,15 @@ def test_a_failure_midway_leaves_no_version_and_latest_unchanged(
 ) -> None:
     first = publish(tmp_path, sample_completions, Recipe(name="default"))
     written = []
-    original = dataset_files._write_jsonl
+    original = dataset_files._write_split
 
-    def fail_on_second_file(files, path, lines):
-        written.append(path.name)
-        if len(written) == 2:
+    def fail_on_second_split(directory, files, part, split, outputs):
+        written.append(split)
+        if len(written) == 2:  # train's files are on disk by now
             raise OSError("disk full (injected)")
-        return original(files, path, lines)
+        return original(directory, files, part, split, outputs)
 
-    monkeypatch.setattr(dataset_files, "_write_jsonl", fail_on_second_file)
+    monkeypatch.setattr(dataset_files, "_write_split", fail_on_second_split)
     with pytest.raises(OSError, match="injected"):
         publish(
             tmp_path,

@@ -1,0 +1,100 @@
+"""Dataset-version benchmark: split + every export of N curated completions, against the floor of
+polars reading the same Parquet and writing it as JSONL, with the peak RSS of each.
+
+The curated rows are generated first; each measurement runs in a fresh process so its peak RSS is
+its own.
+
+    .venv/bin/python tests/bench/bench_dataset.py --n 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+
+def prepare(n: int, path: Path) -> None:
+    import polars_hash as plh
+
+    from tests.bench.bench_curation import completions
+
+    curated = (
+        completions(n)
+        .drop("completion_json", "messages_json")
+        .with_columns(
+            pl.lit(0, pl.Int64).alias("redactions"),
+            pl.lit([], pl.List(pl.String)).alias("redacted_kinds"),
+            plh.col("id").chash.sha2_256().alias("dedup_hash"),
+            pl.lit(1, pl.UInt32).alias("duplicate_count"),
+            pl.col("id").alias("cluster_id"),
+            pl.lit(1, pl.UInt32).alias("cluster_size"),
+        )
+    )
+    curated.write_parquet(path)
+
+
+def measure(kind: str, source: Path, out: Path) -> dict[str, float]:
+    started = time.perf_counter()
+    if kind == "floor":
+        pl.read_parquet(source).write_ndjson(out / "floor.jsonl")
+    else:
+        from pipelines.recipes import Recipe
+        from pipelines.versions import build_dataset_version
+
+        build_dataset_version(out, pl.read_parquet(source), Recipe(name="bench"))
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mib": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--measure", nargs=3, metavar=("KIND", "SOURCE", "OUT"))
+    args = parser.parse_args()
+    if args.measure:
+        kind, source, out = args.measure
+        print(json.dumps(measure(kind, Path(source), Path(out))))
+        return
+    with tempfile.TemporaryDirectory(prefix="distillery-bench-") as tmp:
+        source = Path(tmp) / "curated.parquet"
+        prepare(args.n, source)
+        results = {}
+        for kind in ("floor", "version"):
+            out = Path(tmp) / kind
+            out.mkdir()
+            done = subprocess.run(
+                [sys.executable, __file__, "--measure", kind, str(source), str(out)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )
+            results[kind] = json.loads(done.stdout.strip().splitlines()[-1])
+        jsonl_bytes = sum(p.stat().st_size for p in (Path(tmp) / "version").rglob("*.jsonl"))
+        floor_bytes = (Path(tmp) / "floor" / "floor.jsonl").stat().st_size
+    floor, version = results["floor"], results["version"]
+    print(f"rows                               {args.n:>12,}")
+    for label, result, size in (
+        ("floor: read parquet + write JSONL", floor, floor_bytes),
+        ("split + every export + checks    ", version, jsonl_bytes),
+    ):
+        seconds, peak = result["seconds"], result["peak_mib"]
+        print(f"{label}  {seconds:>10.2f} s  {peak:>7.0f} MiB  ({size / 2**20:,.0f} MiB JSONL)")
+    print(f"ratio to floor                     {version['seconds'] / floor['seconds']:>10.2f} x")
+
+
+if __name__ == "__main__":
+    main()
