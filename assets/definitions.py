@@ -9,6 +9,7 @@ from assets.curation import curated_asset
 from assets.export import dataset_asset
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
+from assets.sensors import new_completions_sensor
 from pipelines.lake import DEFAULT_DATA_DIR
 from pipelines.recipes import load_recipes
 from pipelines.sources import resolve_source_kind
@@ -32,6 +33,12 @@ build_datasets_job = dg.define_asset_job(
     " version.",
 )
 
+build_datasets_from_lake_job = dg.define_asset_job(
+    "build_datasets_from_lake_job",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(raw_completions),
+    description="Everything after ingest: validate, curate every recipe, publish versions.",
+)
+
 # Daily, well inside OpenAI's ~30-day retention. On by default only when a real source is
 # configured: the bundled sample does not change.
 _real_source = resolve_source_kind(os.environ) != "local"
@@ -53,11 +60,19 @@ daily_build_datasets_schedule = dg.ScheduleDefinition(
     default_status=daily_ingest_schedule.default_status,
 )
 
+build_after_new_completions_sensor = new_completions_sensor(
+    build_datasets_from_lake_job,
+    default_status=(
+        dg.DefaultSensorStatus.RUNNING if _real_source else dg.DefaultSensorStatus.STOPPED
+    ),
+)
+
 defs = dg.Definitions(
     assets=[raw_completions, completions_tables, *curated_assets, *dataset_assets],
     asset_checks=[completions_quarantine_share],
-    jobs=[ingest_completions_job, build_datasets_job],
+    jobs=[ingest_completions_job, build_datasets_job, build_datasets_from_lake_job],
     schedules=[daily_ingest_schedule, daily_build_datasets_schedule],
+    sensors=[build_after_new_completions_sensor],
     resources={
         "data_dir": DataDirectory(path=env_or_default("DISTILLERY_DATA_DIR", DEFAULT_DATA_DIR)),
         "source": StoredCompletionsSource(kind=env_or_default("DISTILLERY_SOURCE", "")),
