@@ -6,6 +6,7 @@ import polars as pl
 from assets.resources import DataDirectory
 from pipelines.completions import read_completions
 from pipelines.curate import read_curated, read_curation_steps
+from pipelines.dataset_card import token_histogram
 from pipelines.lake import LakePaths, read_state
 from pipelines.recipes import Recipe
 from pipelines.reporting import counts_table, markdown_table
@@ -79,6 +80,15 @@ def version_metadata(version: DatasetVersion) -> dict[str, object]:
         "dagster/row_count": sum(split["rows"] for split in splits.values()),
         **{f"{name}_rows": split["rows"] for name, split in splits.items()},
         **{f"{name}_tokens": split["tokens"] for name, split in splits.items()},
+        "split_sizes": dg.MetadataValue.md(
+            markdown_table(
+                pl.DataFrame(
+                    [{"split": name, **counts} for name, counts in splits.items()],
+                    schema={"split": pl.String, "rows": pl.Int64, "tokens": pl.Int64},
+                )
+            )
+        ),
+        "token_histogram": dg.MetadataValue.md("\n".join(token_histogram(_tokens(version)))),
         "drops_by_reason": dg.MetadataValue.md(
             counts_table(manifest.get("drops_by_reason", {}), key="reason")
         ),
@@ -87,6 +97,11 @@ def version_metadata(version: DatasetVersion) -> dict[str, object]:
             (version.path / "README.md").read_text(encoding="utf-8").split("---\n", 2)[-1]
         ),
     }
+
+
+def _tokens(version: DatasetVersion) -> pl.DataFrame:
+    files = [str(version.path / f"{name}.parquet") for name in ("train", "validation", "eval")]
+    return pl.read_parquet(files, columns=["total_tokens"])
 
 
 def _files_frame(files: dict[str, dict]) -> pl.DataFrame:

@@ -6,8 +6,9 @@ import dagster as dg
 
 from assets.resources import DataDirectory, StoredCompletionsSource
 from pipelines.ingest import IngestReport, ingest_completions
-from pipelines.lake import LakePaths
+from pipelines.lake import LakePaths, read_raw_completions
 from pipelines.paging import SourceAccessError, SourceUnavailableError
+from pipelines.reporting import markdown_table
 from pipelines.sources import SourceConfigError
 
 
@@ -41,7 +42,17 @@ def raw_completions(
             )
     except (SourceAccessError, SourceUnavailableError, SourceConfigError) as err:
         raise dg.Failure(description=str(err)) from None
-    return dg.MaterializeResult(metadata=_ingest_metadata(report, data_dir.path))
+    lake = read_raw_completions(data_dir.path, include_deleted=False)
+    metadata = _ingest_metadata(report, data_dir.path)
+    metadata["dagster/row_count"] = lake.height
+    metadata["preview"] = dg.MetadataValue.md(
+        markdown_table(
+            lake.sort("created", descending=True, nulls_last=True).select(
+                "id", "created", "model", "source", "ingested_at"
+            )
+        )
+    )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def _ingest_metadata(report: IngestReport, data_dir: str) -> dict[str, object]:

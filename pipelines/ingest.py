@@ -166,6 +166,7 @@ class _Sync:
         self.settings = settings
         self.log = logger
         self.outer_retries = RetryCounter()
+        self.started = time.monotonic()
         self.state = read_state(paths)
         self.run_state = self._resume_or_start()
         self.report = IngestReport(
@@ -183,12 +184,8 @@ class _Sync:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> None:
-        self.log.info(
-            "%s %s sync of %s",
-            "resuming" if self.report.resumed else "starting",
-            self.report.mode,
-            self.source.describe(),
-        )
+        verb = "resuming" if self.report.resumed else "starting"
+        self.log.info(f"{verb} {self.report.mode} sync of {self.source.describe()}")
         stop_below = self.run_state["stop_below"]
         pages = iter_pages(
             self._fetch_list_page,
@@ -287,12 +284,11 @@ class _Sync:
         self.report.new += len(pending.new_ids)
         self.report.updated += len(pending.updated_ids)
         if pending.number % self.settings.progress_every_pages == 0:
+            elapsed = time.monotonic() - self.started
             self.log.info(
-                "page %d: %d listed, %d new, %d updated so far",
-                pending.number,
-                self.report.listed,
-                self.report.new,
-                self.report.updated,
+                f"page {pending.number}: {self.report.listed:,} listed, {self.report.new:,} new,"
+                f" {self.report.updated:,} updated so far"
+                f" ({self.report.listed / elapsed:,.0f} completions/s)"
             )
 
     def _complete(self) -> None:

@@ -87,3 +87,31 @@ def test_fewer_than_ten_examples_fail_the_asset_with_a_clear_message(
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "fine-tuning needs at least 10" in failure.step_failure_data.error.message
     assert latest_version(tmp_path, "tiny") is None
+
+
+def test_the_dataset_asset_shows_split_sizes_and_a_token_histogram(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DISTILLERY_SOURCE", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    ingest({}, tmp_path)
+    build_completions(tmp_path)
+    recipe = Recipe(name="default")
+
+    result = dg.materialize(
+        [curated_asset(recipe), dataset_asset(recipe)],
+        resources={"data_dir": DataDirectory(path=str(tmp_path))},
+    )
+
+    events = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
+    metadata = events["dataset_default"].materialization.metadata
+    version = metadata["version"].value
+    assert events["dataset_default"].materialization.tags["dagster/data_version"] == version
+    assert f"| train | {metadata['train_rows'].value} |" in metadata["split_sizes"].value
+    assert "█" in metadata["token_histogram"].value
+    assert {c.check_name: c.passed for c in result.get_asset_check_evaluations()} == {
+        "fine_tuning_format": True,
+        "min_train_examples": True,
+        "tokens_within_limit": True,
+        "split_overlap": True,
+    }
