@@ -50,9 +50,7 @@ def curation_metadata(curated: CuratedCompletions, path: str) -> dict[str, objec
             )
         ),
         "redacted_record_share": round(redacted_share, 4),
-        "near_duplicate_clusters": curated.near_dup.clusters_with_duplicates
-        if curated.near_dup
-        else 0,
+        "near_duplicate_clusters": curated.steps[-1].counts.get("clusters_with_duplicates", 0),
         "path": dg.MetadataValue.path(path),
         "preview": dg.MetadataValue.md(
             markdown_table(

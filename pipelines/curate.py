@@ -1,8 +1,8 @@
 """Curation: a recipe's filters, redaction, exact dedup and near-duplicate clusters, in order.
 
 `curate_completions` is what the `curated_<recipe>` assets call; a notebook can call the steps
-one by one (`select_completions`, `redact_completions`, `dedupe_exact`, `dedupe_near`) and look at
-each report.
+one by one (`select_completions`, `redact_completions`, `dedupe_exact`, `dedupe_near`): each takes
+rows and its recipe section and returns `(rows, StepReport)`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.atomic import atomic_path
-from pipelines.dedup import dedupe_exact, is_survivor, prompt_text
+from pipelines.dedup import dedupe_exact, dedupe_near
 from pipelines.filters import select_completions
-from pipelines.near_dedup import NearDupStats, cluster_near_duplicates
-from pipelines.recipes import NearDedup, Recipe
+from pipelines.recipes import Recipe
 from pipelines.redact import RAW_JSON_COLUMNS, redact_completions
 from pipelines.steps import StepReport
 
@@ -32,7 +31,6 @@ class CuratedCompletions:
     recipe: Recipe
     rows: pl.DataFrame
     steps: list[StepReport]
-    near_dup: NearDupStats | None
 
     def drops_by_reason(self) -> dict[str, int]:
         return {reason: n for step in self.steps for reason, n in step.dropped.items()}
@@ -52,44 +50,9 @@ def curate_completions(completions: pl.DataFrame, recipe: Recipe) -> CuratedComp
     steps.append(report)
     rows, report = dedupe_exact(rows, recipe.dedup.exact)
     steps.append(report)
-    rows, report, stats = dedupe_near(rows, recipe.dedup.near)
+    rows, report = dedupe_near(rows, recipe.dedup.near)
     steps.append(report)
-    return CuratedCompletions(recipe=recipe, rows=rows, steps=steps, near_dup=stats)
-
-
-def dedupe_near(
-    completions: pl.DataFrame, options: NearDedup
-) -> tuple[pl.DataFrame, StepReport, NearDupStats | None]:
-    """Cluster near-duplicate prompts; keep one row per cluster (newest) or all of them.
-
-    Adds `cluster_id` (the smallest id in the cluster; every row has one, singletons their own)
-    and `cluster_size`. With near dedup disabled every row is its own cluster.
-    """
-    if not options.enabled or completions.is_empty():
-        clustered = completions.with_columns(
-            pl.col("id").alias("cluster_id"), pl.lit(1, pl.UInt32).alias("cluster_size")
-        )
-        return clustered, StepReport("near_dedup", completions.height, completions.height), None
-    clusters, stats = cluster_near_duplicates(
-        completions.select("id", prompt_text().alias("prompt_text")),
-        threshold=options.threshold,
-        num_perm=options.num_perm,
-        shingle=options.shingle,
-    )
-    clustered = completions.join(clusters, on="id", how="left", maintain_order="left")
-    if options.keep == "all":
-        report = StepReport("near_dedup", completions.height, clustered.height)
-        return clustered, report, stats
-    survivors = clustered.filter(is_survivor("cluster_id", newest=True))
-    dropped = clustered.height - survivors.height
-    report = StepReport(
-        "near_dedup",
-        clustered.height,
-        survivors.height,
-        dropped={"near_duplicate": dropped} if dropped else {},
-        counts={"clusters_with_duplicates": stats.clusters_with_duplicates},
-    )
-    return survivors, report, stats
+    return CuratedCompletions(recipe=recipe, rows=rows, steps=steps)
 
 
 def curated_path(data_dir: str | Path, recipe: str) -> Path:

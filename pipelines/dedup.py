@@ -1,4 +1,4 @@
-"""Exact deduplication by a stable hash of the normalized conversation, and the texts it uses.
+"""Deduplication: exact (a stable hash of the normalized conversation) and near (MinHash clusters).
 
 The hash is sha256 (polars-hash), never `pl.Expr.hash`, whose values change between polars
 versions: dedup hashes are persisted and compared across runs and splits.
@@ -9,32 +9,33 @@ from __future__ import annotations
 import polars as pl
 import polars_hash as plh
 
-from pipelines.recipes import ExactDedup
+from pipelines.near_dedup import cluster_near_duplicates
+from pipelines.recipes import ExactDedup, NearDedup
 from pipelines.steps import StepReport
 
 # Separators that cannot occur in normal text, so "a"+"bc" and "ab"+"c" never hash alike.
 _FIELD, _MESSAGE = "\x1f", "\x1e"
 
 
+def calls_text(tool_calls: pl.Expr) -> pl.Expr:
+    """A list of tool calls as one string: `name(arguments` per call, comma-joined."""
+    function = pl.element().struct.field("function").struct
+    return tool_calls.list.eval(
+        pl.concat_str(
+            [function.field("name"), function.field("arguments")], separator="(", ignore_nulls=True
+        )
+    ).list.join(",")
+
+
 def message_texts() -> pl.Expr:
     """Per message: role, text (or content parts) and tool calls, as one string each."""
     message = pl.element().struct
-    calls = message.field("tool_calls").list.eval(
-        pl.concat_str(
-            [
-                pl.element().struct.field("function").struct.field("name"),
-                pl.element().struct.field("function").struct.field("arguments"),
-            ],
-            separator="(",
-            ignore_nulls=True,
-        )
-    )
     return pl.col("messages").list.eval(
         pl.concat_str(
             [
                 message.field("role"),
                 pl.coalesce(message.field("content"), message.field("content_parts")),
-                calls.list.join(","),
+                calls_text(message.field("tool_calls")),
             ],
             separator=_FIELD,
             ignore_nulls=True,
@@ -43,18 +44,13 @@ def message_texts() -> pl.Expr:
 
 
 def output_text() -> pl.Expr:
-    calls = pl.col("output_tool_calls").list.eval(
-        pl.concat_str(
-            [
-                pl.element().struct.field("function").struct.field("name"),
-                pl.element().struct.field("function").struct.field("arguments"),
-            ],
-            separator="(",
-            ignore_nulls=True,
-        )
-    )
+    """The output message: content, refusal and tool calls, as one string."""
     return pl.concat_str(
-        [pl.col("output_content"), pl.col("output_refusal"), calls.list.join(",")],
+        [
+            pl.col("output_content"),
+            pl.col("output_refusal"),
+            calls_text(pl.col("output_tool_calls")),
+        ],
         separator=_FIELD,
         ignore_nulls=True,
     )
@@ -122,5 +118,45 @@ def dedupe_exact(completions: pl.DataFrame, options: ExactDedup) -> tuple[pl.Dat
         completions.height,
         survivors.height,
         dropped={"exact_duplicate": dropped} if dropped else {},
+    )
+    return survivors, report
+
+
+def dedupe_near(completions: pl.DataFrame, options: NearDedup) -> tuple[pl.DataFrame, StepReport]:
+    """Cluster near-duplicate prompts; keep one row per cluster (newest) or all of them.
+
+    Adds `cluster_id` (the smallest id in the cluster; every row has one, singletons their own)
+    and `cluster_size`. With near dedup disabled every row is its own cluster. The report's
+    `counts` carry the clustering's figures (candidate and verified pairs, clusters).
+    """
+    if not options.enabled or completions.is_empty():
+        clustered = completions.with_columns(
+            pl.col("id").alias("cluster_id"), pl.lit(1, pl.UInt32).alias("cluster_size")
+        )
+        return clustered, StepReport("near_dedup", completions.height, completions.height)
+    clusters, stats = cluster_near_duplicates(
+        completions.select("id", prompt_text().alias("prompt_text")),
+        threshold=options.threshold,
+        num_perm=options.num_perm,
+        shingle=options.shingle,
+    )
+    clustered = completions.join(clusters, on="id", how="left", maintain_order="left")
+    figures = {
+        "candidate_pairs": stats.candidate_pairs,
+        "verified_pairs": stats.verified_pairs,
+        "clusters_with_duplicates": stats.clusters_with_duplicates,
+        "rows_in_duplicate_clusters": stats.rows_in_duplicate_clusters,
+    }
+    if options.keep == "all":
+        report = StepReport("near_dedup", completions.height, clustered.height, counts=figures)
+        return clustered, report
+    survivors = clustered.filter(is_survivor("cluster_id", newest=True))
+    dropped = clustered.height - survivors.height
+    report = StepReport(
+        "near_dedup",
+        clustered.height,
+        survivors.height,
+        dropped={"near_duplicate": dropped} if dropped else {},
+        counts=figures,
     )
     return survivors, report

@@ -19,7 +19,7 @@ import hashlib
 import json
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from pipelines.dataset_card import dataset_card
 from pipelines.dataset_checks import CheckResult, run_dataset_checks
 from pipelines.dataset_files import SplitFiles, write_split_files
 from pipelines.recipes import Recipe
+from pipelines.sources import SourceInfo
 from pipelines.splits import SPLITS, assign_splits
 from pipelines.steps import StepReport, drop_by_first_reason
 from pipelines.token_limits import token_limit
@@ -74,7 +75,7 @@ def build_dataset_version(
     *,
     curation_steps: list[StepReport] | None = None,
     inputs: dict[str, Any] | None = None,
-    source: dict[str, Any] | None = None,
+    source: SourceInfo | dict[str, Any] | None = None,
 ) -> DatasetVersion:
     """Split, export, check and publish one dataset version of `recipe`.
 
@@ -84,7 +85,8 @@ def build_dataset_version(
         recipe: The recipe.
         curation_steps: Reports of the steps that made `curated`, for the manifest's drops.
         inputs: Snapshot of the input table (see `input_snapshot`), for the manifest.
-        source: Which source the lake was read from (kind, endpoint host), for the manifest.
+        source: Which source the lake was read from (a `SourceInfo`, or the dict ingest state
+            keeps), for the manifest.
 
     Raises:
         DatasetRefused: A check failed (too few training examples, an invalid fine-tuning line,
@@ -190,9 +192,11 @@ def _manifest(
     files: SplitFiles,
     steps: list[StepReport],
     inputs: dict[str, Any] | None,
-    source: dict[str, Any] | None,
+    source: SourceInfo | dict[str, Any] | None,
     limit: int,
 ) -> dict[str, Any]:
+    if isinstance(source, SourceInfo):
+        source = asdict(source)
     per_split = (
         rows.group_by("split")
         .agg(pl.len().alias("rows"), pl.col("total_tokens").sum().alias("tokens"))

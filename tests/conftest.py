@@ -99,3 +99,19 @@ def client(request: pytest.FixtureRequest, store: StoreProcess) -> openai.OpenAI
     """The real SDK client of each shape, pointed at the shared store."""
     factory = openai_client if request.param == "openai" else azure_client
     return factory(store, max_retries=0)
+
+
+CREDENTIAL_VARIABLES = (
+    "DISTILLERY_SOURCE",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+)
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No source configured: the pipeline reads the bundled sample, as on a fresh machine."""
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

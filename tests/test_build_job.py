@@ -66,11 +66,8 @@ def test_readme_main_command_builds_a_version_from_the_sample(tmp_path: Path) ->
     assert {p.name for p in expected.parent.iterdir()} == {"LATEST", version}
 
 
-def test_fewer_than_ten_examples_fail_the_asset_with_a_clear_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("DISTILLERY_SOURCE", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.mark.usefixtures("no_credentials")
+def test_fewer_than_ten_examples_fail_the_asset_with_a_clear_message(tmp_path: Path) -> None:
     ingest({}, tmp_path)
     build_completions(tmp_path)
     tiny = Recipe.model_validate(
@@ -89,11 +86,8 @@ def test_fewer_than_ten_examples_fail_the_asset_with_a_clear_message(
     assert latest_version(tmp_path, "tiny") is None
 
 
-def test_the_dataset_asset_shows_split_sizes_and_a_token_histogram(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("DISTILLERY_SOURCE", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.mark.usefixtures("no_credentials")
+def test_the_dataset_asset_shows_split_sizes_and_a_token_histogram(tmp_path: Path) -> None:
     ingest({}, tmp_path)
     build_completions(tmp_path)
     recipe = Recipe(name="default")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from assets.completions import completions_quarantine_share, completions_tables
 from assets.ingestion import raw_completions
@@ -33,12 +32,6 @@ def build(data_dir: Path, *, max_share: float | None = None) -> dg.ExecuteInProc
         run_config=config,
         raise_on_error=False,
     )
-
-
-@pytest.fixture
-def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DISTILLERY_SOURCE", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def test_sample_build_reports_counts_reasons_and_a_warning(

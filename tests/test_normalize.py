@@ -4,16 +4,15 @@ plus the output message, field for field (property test over generated records).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
-import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.lake import RAW_COMPLETIONS_SCHEMA
 from pipelines.normalize import conversation_from_row, normalize_completions
 from pipelines.validate import validate_completions
+from tests.frames import raw_frame
+from tests.records import completion_record
 
 # Any text the API can carry: no lone surrogates (those are quarantined, tested elsewhere).
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -83,32 +82,12 @@ def outputs(draw: st.DrawFn) -> dict[str, Any]:
     return message
 
 
-def raw_row(
+def stored_record(
     completion_id: str, messages: list[dict[str, Any]], output: dict[str, Any]
 ) -> dict[str, Any]:
-    """A raw-lake row as ingest writes it."""
-    completion = {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": 1_760_000_000,
-        "model": "gpt-4.1-mini",
-        "choices": [{"index": 0, "message": output, "finish_reason": "stop", "logprobs": None}],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-        "metadata": {},
-    }
-    served = [{"id": f"{completion_id}-{i}", **m} for i, m in enumerate(messages)]
-    return {
-        "id": completion_id,
-        "created": 1_760_000_000,
-        "model": "gpt-4.1-mini",
-        "source": "local",
-        "ingested_at": datetime(2026, 11, 1, tzinfo=UTC),
-        "batch_id": "b",
-        "deleted": False,
-        "item_sha256": "0" * 64,
-        "completion_json": json.dumps(completion, ensure_ascii=False),
-        "messages_json": json.dumps(served, ensure_ascii=False),
-    }
+    """A stored completion whose output is `output`, in the import format."""
+    choice = {"index": 0, "message": output, "finish_reason": "stop", "logprobs": None}
+    return completion_record(completion_id, input_messages=messages, choices=[choice])
 
 
 def without_nulls(message: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +97,8 @@ def without_nulls(message: dict[str, Any]) -> dict[str, Any]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(stored_messages(), outputs()), min_size=1, max_size=5))
 def test_conversation_round_trips_field_for_field(records: list[tuple[list, dict]]) -> None:
-    raw = pl.DataFrame(
-        [raw_row(f"c{i}", messages, output) for i, (messages, output) in enumerate(records)],
-        schema=RAW_COMPLETIONS_SCHEMA,
+    raw = raw_frame(
+        [stored_record(f"c{i}", messages, output) for i, (messages, output) in enumerate(records)]
     )
 
     validated = validate_completions(normalize_completions(raw))

@@ -28,11 +28,12 @@ sys.path.insert(0, str(REPO))
 def prepare(n: int, path: Path) -> None:
     import polars_hash as plh
 
+    from pipelines.validate import validate_completions
     from tests.bench.bench_curation import completions
 
     curated = (
-        completions(n)
-        .drop("completion_json", "messages_json")
+        validate_completions(completions(n))
+        .completions.drop("completion_json", "messages_json")
         .with_columns(
             pl.lit(0, pl.Int64).alias("redactions"),
             pl.lit([], pl.List(pl.String)).alias("redacted_kinds"),
