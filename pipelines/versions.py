@@ -98,7 +98,7 @@ def build_dataset_version(
         [("over_token_limit", pl.col("total_tokens").fill_null(0) <= limit)],
         step="token_limit",
     )
-    rows = assign_splits(within, recipe.split).sort(["split", "id"])
+    rows = assign_splits(within, recipe.split)
     root = artifacts_dir(data_dir, recipe.name)
     staging = root / f".staging-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)

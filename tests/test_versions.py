@@ -166,8 +166,11 @@ def test_datasets_loads_the_parquet_splits(
         s: manifest["splits"][s]["rows"] for s in ("train", "validation", "eval")
     }
     first = loaded["train"][0]
-    assert {"completion_id", "cluster_id", "split", "messages", "line"} <= set(first)
-    assert first["messages"][-1]["role"] == "assistant"
+    assert {"completion_id", "cluster_id", "split", "messages", "output", "line"} <= set(first)
+    assert first["output"]["role"] == "assistant"
+    example = json.loads(first["line"])["messages"]
+    assert len(example) == len(first["messages"]) + 1
+    assert example[-1]["content"] == (first["output"]["content"] or first["output"]["refusal"])
     assert json.loads(first["line"])["messages"][0]["role"] == first["messages"][0]["role"]
 
 
@@ -214,11 +217,11 @@ def test_a_failure_midway_leaves_no_version_and_latest_unchanged(
     written = []
     original = dataset_files._write_split
 
-    def fail_on_second_split(directory, files, part, split, outputs):
+    def fail_on_second_split(directory, files, rows, order, split, outputs):
         written.append(split)
         if len(written) == 2:  # train's files are on disk by now
             raise OSError("disk full (injected)")
-        return original(directory, files, part, split, outputs)
+        return original(directory, files, rows, order, split, outputs)
 
     monkeypatch.setattr(dataset_files, "_write_split", fail_on_second_split)
     with pytest.raises(OSError, match="injected"):

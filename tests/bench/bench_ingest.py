@@ -56,12 +56,27 @@ def run_ingest(url: str, data_dir: Path, concurrency: int) -> tuple[float, float
     command = [*distillery_command(), "ingest", "--concurrency", str(concurrency)]
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, _, usage = os.wait4(process.pid, 0)
+    peak = 0.0
+    # The child's own high-water mark (VmHWM), read while it runs: ru_maxrss from wait4 would
+    # also count the pages this parent had when it forked.
+    while process.poll() is None:
+        peak = max(peak, _vm_hwm_mib(process.pid))
+        time.sleep(0.05)
     wall = time.perf_counter() - started
-    if process.returncode not in (0, None):
+    if process.returncode != 0:
         raise RuntimeError(process.stderr.read().decode() if process.stderr else "ingest failed")
-    print(f"  ingest cpu: user {usage.ru_utime:.1f} s, sys {usage.ru_stime:.1f} s", file=sys.stderr)
-    return wall, usage.ru_maxrss / 1024
+    return wall, peak
+
+
+def _vm_hwm_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main() -> None:
