@@ -90,7 +90,9 @@ def conversation_key(options: ExactDedup) -> pl.Expr:
     if options.scope == "input_output":
         text = pl.concat_str([text, output_text()], separator=_MESSAGE)
     if options.fold_whitespace:
-        text = text.str.replace_all(r"\s+", " ").str.strip_chars()
+        # Same result as replacing `\s+` with a space, but single spaces (nearly every match)
+        # are left alone, which makes the replacement about three times faster.
+        text = text.str.replace_all(r"\s{2,}|[^\S ]", " ").str.strip_chars()
     if options.fold_case:
         text = text.str.to_lowercase()
     return text

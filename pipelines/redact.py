@@ -62,35 +62,41 @@ def redact_completions(
     """
     completions = completions.drop(RAW_JSON_COLUMNS, strict=False)
     if redaction.mode == "off" or completions.is_empty():
-        marked = completions.with_columns(
-            pl.lit(0, pl.Int64).alias("redactions"),
-            pl.lit([], pl.List(pl.String)).alias("redacted_kinds"),
-        )
-        return marked, StepReport("redact", completions.height, completions.height)
+        return _untouched(completions), StepReport("redact", completions.height, completions.height)
     kinds = [kind for kind in PATTERNS if kind in redaction.kinds]
     # One scan of every row with all patterns at once; only the rows that match anything (a few
     # percent in practice) pay for counting and rewriting kind by kind.
-    indexed = completions.with_row_index("_row")
-    suspect = indexed.select(_row_text().str.contains(_any_of(kinds))).to_series()
-    clean = indexed.filter(~suspect).with_columns(
-        pl.lit(0, pl.Int64).alias(f"_found_{kind}") for kind in kinds
-    )
-    dirty = indexed.filter(suspect)
+    suspect = completions.select(_row_text().str.contains(_any_of(kinds))).to_series()
+    clean = _untouched(completions.filter(~suspect))
+    dirty = completions.filter(suspect)
     valid_cards = _valid_cards(dirty) if "card" in kinds else []
     dirty = dirty.with_columns(
         _count_in_texts(kind, valid_cards).alias(f"_found_{kind}") for kind in kinds
     )
+    counts = {kind: int(dirty[f"_found_{kind}"].sum()) for kind in kinds}
     if redaction.mode == "drop":
-        counted = pl.concat([clean, dirty]).sort("_row").drop("_row")
         checks = [(f"contains_{kind}", pl.col(f"_found_{kind}") == 0) for kind in kinds]
-        kept, report = drop_by_first_reason(counted, checks, step="redact")
-        return _finish(kept, kinds), report
+        kept, report = drop_by_first_reason(dirty, checks, step="redact")
+        # Rows come back clean first, then the suspect ones that had nothing after all.
+        result = pl.concat([clean, _finish(kept, kinds)])
+        return result, StepReport(
+            "redact", completions.height, result.height, dropped=report.dropped, counts=counts
+        )
     for kind in kinds:
         dirty = dirty.with_columns(_transform_texts(_replacer(kind, valid_cards)))
-    result = _finish(pl.concat([clean, dirty]).drop("_row"), kinds)
-    counts = {kind: int(dirty[f"_found_{kind}"].sum()) for kind in kinds}
-    counts["records_redacted"] = int((result["redactions"] > 0).sum())
+    dirty = _finish(dirty, kinds)
+    counts["records_redacted"] = int((dirty["redactions"] > 0).sum())
+    # Clean rows first, then the rewritten ones: the order is deterministic, and nothing
+    # downstream depends on it (splits hash, exports sort by id).
+    result = pl.concat([clean, dirty])
     return result, StepReport("redact", completions.height, result.height, counts=counts)
+
+
+def _untouched(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.with_columns(
+        pl.lit(0, pl.Int64).alias("redactions"),
+        pl.lit([], pl.List(pl.String)).alias("redacted_kinds"),
+    )
 
 
 def _any_of(kinds: list[str]) -> str:
