@@ -114,12 +114,8 @@ def dedupe_exact(completions: pl.DataFrame, options: ExactDedup) -> tuple[pl.Dat
     if not options.enabled:
         return hashed, StepReport("exact_dedup", completions.height, completions.height)
     survivors = hashed.filter(is_survivor("dedup_hash", newest=options.keep == "newest"))
-    dropped = completions.height - survivors.height
-    report = StepReport(
-        "exact_dedup",
-        completions.height,
-        survivors.height,
-        dropped={"exact_duplicate": dropped} if dropped else {},
+    report = StepReport.removing(
+        "exact_dedup", "exact_duplicate", completions.height, survivors.height
     )
     return survivors, report
 
@@ -153,12 +149,7 @@ def dedupe_near(completions: pl.DataFrame, options: NearDedup) -> tuple[pl.DataF
         report = StepReport("near_dedup", completions.height, clustered.height, counts=figures)
         return clustered, report
     survivors = clustered.filter(is_survivor("cluster_id", newest=True))
-    dropped = clustered.height - survivors.height
-    report = StepReport(
-        "near_dedup",
-        clustered.height,
-        survivors.height,
-        dropped={"near_duplicate": dropped} if dropped else {},
-        counts=figures,
+    report = StepReport.removing(
+        "near_dedup", "near_duplicate", clustered.height, survivors.height, **figures
     )
     return survivors, report

@@ -25,6 +25,14 @@ class StepReport:
     dropped: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def removing(
+        cls, step: str, reason: str, rows_in: int, rows_out: int, **counts: int
+    ) -> StepReport:
+        """A step whose every removed row has the one `reason`."""
+        removed = rows_in - rows_out
+        return cls(step, rows_in, rows_out, {reason: removed} if removed else {}, counts)
+
     def __post_init__(self) -> None:
         if self.rows_in - self.rows_out != sum(self.dropped.values()):
             raise AssertionError(f"{self.step}: drops do not account for the rows removed")
