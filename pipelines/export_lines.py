@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from pipelines import jsontext
 from pipelines.normalize import conversation_from_row
 
@@ -115,7 +117,11 @@ def dumps_line(obj: Any) -> str:
         The JSON text, without a trailing newline and with no character any common reader takes
         for a line break (U+0085, U+2028 and U+2029 are written as `\\u` escapes).
     """
-    text = jsontext.dumps(obj)
+    try:
+        # orjson writes the same compact JSON several times faster than the standard library.
+        text = orjson.dumps(obj).decode("utf-8")
+    except orjson.JSONEncodeError:  # lone surrogates: the standard library escapes them
+        text = jsontext.dumps(obj)
     if not text.isascii():
         for char, escape in _LINE_BREAKS.items():
             text = text.replace(char, escape)

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 """Message roles fine-tuning accepts; `function` is the legacy tool role."""
 
@@ -84,8 +86,8 @@ def check_fine_tuning_lines(lines: Iterable[str | dict[str, Any]]) -> FineTuneCh
             if not line.strip():
                 continue
             try:
-                example: Any = json.loads(line)
-            except json.JSONDecodeError as error:
+                example: Any = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
                 example, errors = None, [("invalid_json", f"not JSON: {error}")]
             else:
                 errors = check_example(example)

@@ -33,10 +33,32 @@ def assign_splits(curated: pl.DataFrame, split: Split) -> pl.DataFrame:
         return curated.with_columns(
             pl.lit(None, pl.String).alias("split_group"), pl.lit(None, pl.String).alias("split")
         )
-    rows = curated.with_columns(
-        _group_key(split.group_by).alias("split_group"),
-        _stratum(split.stratify_by).alias("_stratum"),
+    fractions = {"train": split.train, "validation": split.validation, "eval": split.eval}
+    wanted = [name for name in SPLITS if fractions[name] > 0]
+    rows = curated.with_columns(_group_key(split.group_by).alias("split_group"))
+    if not (split.by_time or split.stratify_by):
+        # Every row of a group has the same hash, hence the same split: no group_by needed (at a
+        # million distinct groups it would hold a gigabyte).
+        banded = rows.with_columns(
+            _band(_seeded_hash(split.seed), wanted, fractions).alias("split")
+        )
+        if set(wanted) <= set(banded["split"].unique()):
+            return banded
+        # Some split got no group (a small dataset): decide group by group below.
+    assigned = _assign_groups(
+        rows.with_columns(_stratum(split.stratify_by).alias("_stratum")), split, wanted, fractions
     )
+    # A lookup expression, not a join: joining the wide rows would copy every column.
+    split_of_group = pl.col("split_group").replace_strict(
+        assigned["split_group"], assigned["split"], return_dtype=pl.String
+    )
+    return rows.with_columns(split_of_group.alias("split"))
+
+
+def _assign_groups(
+    rows: pl.DataFrame, split: Split, wanted: list[str], fractions: dict[str, float]
+) -> pl.DataFrame:
+    """One row per group with its split: ordered fill (time, strata) or hash bands."""
     groups = (
         rows.group_by("split_group")
         .agg(
@@ -45,41 +67,36 @@ def assign_splits(curated: pl.DataFrame, split: Split) -> pl.DataFrame:
             # A group whose rows disagree on the stratum takes its most common one.
             pl.col("_stratum").mode().sort().first().alias("_stratum"),
         )
-        .with_columns(
-            plh.concat_str(pl.lit(f"{split.seed}:"), pl.col("split_group"))
-            .chash.sha2_256()
-            .alias("_hash")
-        )
+        .with_columns(_seeded_hash(split.seed).alias("_hash"))
     )
-    fractions = {"train": split.train, "validation": split.validation, "eval": split.eval}
     if split.by_time or split.stratify_by:
         order = ["newest", "split_group"] if split.by_time else ["_hash"]
-        assigned = pl.concat(
+        return pl.concat(
             [
                 _fill(stratum.sort(order), fractions)
                 for _, stratum in groups.sort("_stratum").group_by("_stratum", maintain_order=True)
             ]
         )
-    else:
-        assigned = _by_hash_band(groups.sort("_hash"), fractions)
-    return rows.join(assigned.select("split_group", "split"), on="split_group", how="left").drop(
-        "_stratum"
-    )
-
-
-def _by_hash_band(groups: pl.DataFrame, fractions: dict[str, float]) -> pl.DataFrame:
-    """Assign each group by where its hash, as a number in [0, 1), falls."""
-    wanted = [name for name in SPLITS if fractions[name] > 0]
-    # 13 hex digits: 52 bits, exact in a float64.
-    position = pl.col("_hash").str.slice(0, 13).str.to_integer(base=16) / float(16**13)
-    band = pl.lit(wanted[-1])
-    running = 1.0
-    for name in reversed(wanted[:-1]):
-        running -= fractions[wanted[wanted.index(name) + 1]]
-        band = pl.when(position < running).then(pl.lit(name)).otherwise(band)
-    labels = groups.select(band.alias("split"))["split"].to_list()
+    ordered = groups.sort("_hash")
+    labels = ordered.select(_band(pl.col("_hash"), wanted, fractions))["split"].to_list()
     labels = _give_every_split_a_group(labels, wanted)
-    return groups.with_columns(pl.Series("split", labels, dtype=pl.String))
+    return ordered.with_columns(pl.Series("split", labels, dtype=pl.String))
+
+
+def _seeded_hash(seed: int) -> pl.Expr:
+    return plh.concat_str(pl.lit(f"{seed}:"), pl.col("split_group")).chash.sha2_256()
+
+
+def _band(hashed: pl.Expr, wanted: list[str], fractions: dict[str, float]) -> pl.Expr:
+    """The split whose band holds the hash, read as a number in [0, 1)."""
+    # 13 hex digits: 52 bits, exact in a float64.
+    position = hashed.str.slice(0, 13).str.to_integer(base=16) / float(16**13)
+    band = pl.lit(wanted[-1])
+    upper = 1.0
+    for index in range(len(wanted) - 2, -1, -1):
+        upper -= fractions[wanted[index + 1]]
+        band = pl.when(position < upper).then(pl.lit(wanted[index])).otherwise(band)
+    return band.alias("split")
 
 
 def _fill(groups: pl.DataFrame, fractions: dict[str, float]) -> pl.DataFrame:

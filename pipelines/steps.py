@@ -87,5 +87,7 @@ def drop_by_first_reason(
         .len()
         .sort(["len", "_drop_reason"], descending=[True, False])
     )
+    if counts.is_empty():  # nothing to drop: no copy of the rows
+        return frame, StepReport(step, frame.height, frame.height)
     kept = marked.filter(pl.col("_drop_reason").is_null()).drop("_drop_reason")
     return kept, StepReport(step, frame.height, kept.height, dropped=dict(counts.iter_rows()))
