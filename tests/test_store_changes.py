@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx2
 import openai
 import pytest
 
@@ -91,3 +92,25 @@ def test_reimporting_an_id_replaces_it_in_place(fresh_store: StoreProcess) -> No
     assert report == {"inserted": 0, "replaced": 1}
     assert [c.id for c in client.chat.completions.list()] == ["chatcmpl-1", "chatcmpl-2"]
     assert client.chat.completions.retrieve("chatcmpl-1").choices[0].message.content == "newer"
+
+
+def test_a_record_posted_to_chat_completions_is_stored_and_served(
+    fresh_store: StoreProcess,
+) -> None:
+    headers = {"Authorization": f"Bearer {fresh_store.api_key}"}
+    record = completion_record("chatcmpl-posted", x_custom_field=[1])
+
+    stored = httpx2.post(f"{fresh_store.url}/v1/chat/completions", json=record, headers=headers)
+    creation = httpx2.post(
+        f"{fresh_store.url}/v1/chat/completions",
+        json={"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]},
+        headers=headers,
+    )
+
+    assert stored.status_code == 200 and stored.json()["x_custom_field"] == [1]
+    client = openai_client(fresh_store, max_retries=0)
+    assert [c.id for c in client.chat.completions.list()] == ["chatcmpl-posted"]
+    (message,) = client.chat.completions.messages.list("chatcmpl-posted")
+    assert message.id == "chatcmpl-posted-0"
+    assert creation.status_code == 400
+    assert creation.json()["error"]["code"] == "unsupported_operation"

@@ -51,6 +51,7 @@ def create_app(
     """
     api_routes = [
         Route("/chat/completions", _list_completions, methods=["GET"]),
+        Route("/chat/completions", _store_record, methods=["POST"]),
         Route("/chat/completions/{completion_id}", _retrieve, methods=["GET"]),
         Route("/chat/completions/{completion_id}", _update, methods=["POST"]),
         Route("/chat/completions/{completion_id}", _delete, methods=["DELETE"]),
@@ -95,6 +96,32 @@ async def _list_completions(request: Request) -> Response:
     if page is None:
         raise not_found(f"No chat completion found with id '{query.get('after')}'.", param="after")
     return _list_response(page)
+
+
+async def _store_record(request: Request) -> Response:
+    """Store one record in the import format (a stored completion plus `input_messages`).
+
+    A chat-completion *request* (messages, no id) is refused: the store keeps completions, it does
+    not generate them.
+    """
+    body = await request.body()
+    try:
+        payload = json.loads(body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise APIError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    if isinstance(payload, dict) and "id" not in payload and "messages" in payload:
+        raise APIError(
+            400,
+            "This store serves stored completions and cannot create one; POST a stored"
+            " completion (with `id` and `input_messages`) to import it.",
+            code="unsupported_operation",
+        )
+    report = _db(request).import_lines([body.decode("utf-8")])
+    if report.invalid:
+        raise APIError(
+            400, f"Not a storable record: {report.invalid[0][1]}.", code="invalid_record"
+        )
+    return _json_text(_db(request).get(payload["id"]) or "")
 
 
 async def _retrieve(request: Request) -> Response:
