@@ -52,6 +52,8 @@ daily_ingest_schedule = dg.ScheduleDefinition(
     ),
 )
 
+# The sensor below already builds after the 03:00 ingest when it brought anything; this run is the
+# daily guarantee (for recipe changes, or a stopped sensor). Unchanged inputs write nothing new.
 daily_build_datasets_schedule = dg.ScheduleDefinition(
     name="daily_build_datasets_schedule",
     job=build_datasets_job,
