@@ -59,3 +59,13 @@ def test_errors_name_the_file_and_the_field(tmp_path: Path, text: str, message: 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(RecipeError, match=r"nope\.yaml: recipes file not found"):
         load_recipes(tmp_path / "nope.yaml")
+
+
+def test_the_readme_example_recipe_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    recipe = load_recipes(write(tmp_path, example))["support_tools"]
+
+    assert recipe.select.tool_use == "only"
+    assert recipe.split.group_by == "metadata.user_id"
