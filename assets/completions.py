@@ -4,8 +4,14 @@ import dagster as dg
 import polars as pl
 
 from assets.resources import DataDirectory
-from pipelines.completions import build_completions, completions_path, quarantine_path
+from pipelines.completions import (
+    build_completions,
+    completions_path,
+    quarantine_path,
+    read_quarantine,
+)
 from pipelines.reporting import counts_table, markdown_table
+from pipelines.validate import reason_counts
 
 
 class QuarantineCheckConfig(dg.Config):
@@ -80,19 +86,11 @@ def completions_quarantine_share(
     config: QuarantineCheckConfig, data_dir: DataDirectory
 ) -> dg.AssetCheckResult:
     """Warns when any record is quarantined; fails (and blocks downstream) above the share."""
-    quarantined = pl.scan_parquet(quarantine_path(data_dir.path)).select(pl.len()).collect().item()
+    quarantine = read_quarantine(data_dir.path).select("reasons")
+    quarantined = quarantine.height
     valid = pl.scan_parquet(completions_path(data_dir.path)).select(pl.len()).collect().item()
     total = quarantined + valid
     share = quarantined / total if total else 0.0
-    reasons = (
-        pl.scan_parquet(quarantine_path(data_dir.path))
-        .select(pl.col("reasons").list.eval(pl.element().struct.field("check")))
-        .explode("reasons")
-        .group_by("reasons")
-        .len()
-        .sort("len", descending=True)
-        .collect()
-    )
     too_many = share > config.max_quarantine_share
     return dg.AssetCheckResult(
         passed=quarantined == 0,
@@ -103,7 +101,7 @@ def completions_quarantine_share(
             "quarantined": quarantined,
             "records": total,
             "share": round(share, 4),
-            "reasons": dg.MetadataValue.md(counts_table(dict(reasons.iter_rows()), key="check")),
+            "reasons": dg.MetadataValue.md(counts_table(reason_counts(quarantine), key="check")),
         },
     )
 

@@ -1,12 +1,15 @@
 """Build dataset versions after an ingest that changed the lake."""
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,  # what define_asset_job returns; not exported at top level
+)
 
 CHANGE_KEYS = ("completions_new", "completions_updated", "completions_deleted")
 
 
 def new_completions_sensor(
-    job: "dg.JobDefinition | object", *, default_status: dg.DefaultSensorStatus
+    job: UnresolvedAssetJobDefinition, *, default_status: dg.DefaultSensorStatus
 ) -> dg.SensorDefinition:
     """A sensor that runs `job` after each `raw_completions` materialization that brought new,
     updated or deleted completions; an ingest that changed nothing is skipped, with its reason."""

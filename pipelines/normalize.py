@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from pipelines import jsontext
+from pipelines.jsontext import dumps as _json
 from schemas.completions import Completions
 
 
@@ -312,7 +312,3 @@ def _number(value: Any) -> float | None:
 
 def _json_or_none(value: Any) -> str | None:
     return None if value is None else _json(value)
-
-
-def _json(value: Any) -> str:
-    return jsontext.dumps(value)

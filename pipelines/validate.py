@@ -33,16 +33,21 @@ class ValidatedCompletions:
 
     def reason_counts(self) -> dict[str, int]:
         """Quarantined records per failed check, most frequent first."""
-        if self.quarantine.is_empty():
-            return {}
-        counts = (
-            self.quarantine.select(pl.col("reasons").list.eval(pl.element().struct.field("check")))
-            .explode("reasons")
-            .group_by("reasons")
-            .len()
-            .sort(["len", "reasons"], descending=[True, False])
-        )
-        return dict(counts.iter_rows())
+        return reason_counts(self.quarantine)
+
+
+def reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
+    """Records of a `completions_quarantine` frame per failed check, most frequent first."""
+    if quarantine.is_empty():
+        return {}
+    counts = (
+        quarantine.select(pl.col("reasons").list.eval(pl.element().struct.field("check")))
+        .explode("reasons")
+        .group_by("reasons")
+        .len()
+        .sort(["len", "reasons"], descending=[True, False])
+    )
+    return dict(counts.iter_rows())
 
 
 def validate_completions(normalized: pl.DataFrame) -> ValidatedCompletions:

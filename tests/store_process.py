@@ -38,9 +38,11 @@ class StoreProcess:
     api_key: str | None
     process: subprocess.Popen[str]
 
-    def admin(self, method: str, path: str, payload: Any = None) -> Any:
-        """Call a `/_admin` test-control route and return its JSON."""
-        data = None if payload is None else json.dumps(payload).encode()
+    def admin(self, method: str, path: str, payload: Any = None, *, body: str | None = None) -> Any:
+        """Call a `/_admin` test-control route (JSON `payload` or raw `body`); return its JSON."""
+        data = body.encode() if body is not None else None
+        if payload is not None:
+            data = json.dumps(payload).encode()
         request = urllib.request.Request(f"{self.url}/_admin{path}", data=data, method=method)
         if self.api_key:
             request.add_header("Authorization", f"Bearer {self.api_key}")
@@ -54,14 +56,7 @@ class StoreProcess:
         return self.admin("GET", "/stats")
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
-        body = "\n".join(json.dumps(record) for record in records)
-        request = urllib.request.Request(
-            f"{self.url}/_admin/import", data=body.encode(), method="POST"
-        )
-        if self.api_key:
-            request.add_header("Authorization", f"Bearer {self.api_key}")
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
+        return self.admin("POST", "/import", body="\n".join(json.dumps(r) for r in records))
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> Path:
