@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 import polars_hash as plh
 
+from pipelines.chunks import aligned
 from pipelines.near_dedup import cluster_near_duplicates
 from pipelines.recipes import ExactDedup, NearDedup
 from pipelines.steps import StepReport
@@ -75,13 +76,20 @@ def prompt_text() -> pl.Expr:
     )
 
 
-def is_survivor(group: str, *, newest: bool) -> pl.Expr:
-    """True for the one row of each `group` that survives: the newest (or oldest) by `created`,
-    ties broken by the smallest id. One filter, input order kept."""
-    order = pl.col("id").sort_by(
-        [pl.col("created"), pl.col("id")], descending=[newest, False], nulls_last=True
+def survivors(frame: pl.DataFrame, group: str, *, newest: bool) -> pl.DataFrame:
+    """The one row of each `group` that survives: the newest (or oldest) by `created`, ties broken
+    by the smallest id; input order kept.
+
+    The choice is made on a narrow frame (row number, group, created, id), and the wide rows are
+    then filtered, not gathered: polars 2.1 gathers from a list-of-struct column in several chunks
+    (as Parquet reads it) about 25 times slower than it filters it.
+    """
+    chosen = (
+        frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), group, "created", "id")
+        .sort(["created", "id"], descending=[newest, False], nulls_last=True)
+        .unique(group, keep="first")["_row"]
     )
-    return pl.col("id") == order.first().over(group)
+    return frame.filter(pl.repeat(False, frame.height, eager=True).scatter(chosen, True))
 
 
 def conversation_key(options: ExactDedup) -> pl.Expr:
@@ -105,19 +113,24 @@ def dedupe_exact(completions: pl.DataFrame, options: ExactDedup) -> tuple[pl.Dat
     shared it, the survivor included). The survivor is the newest (`keep="newest"`) or oldest
     completion by `created`, ties broken by id, so the choice is deterministic.
     """
-    hashed = (
-        completions.with_columns(conversation_key(options).alias("_key"))
-        .with_columns(plh.col("_key").chash.sha2_256().alias("dedup_hash"))
-        .drop("_key")
-        .with_columns(pl.len().over("dedup_hash").cast(pl.UInt32).alias("duplicate_count"))
+    # The streaming engine spreads the string work over every core whatever the chunking (the
+    # eager engine runs a thread per chunk, and a column redaction rewrote is one chunk).
+    hashes = (
+        completions.lazy()
+        .select(conversation_key(options).alias("_key"))
+        .select(plh.col("_key").chash.sha2_256().alias("dedup_hash"))
+        .collect(engine="streaming")
+    )
+    hashed = aligned(
+        completions.with_columns(hashes["dedup_hash"]).with_columns(
+            pl.len().over("dedup_hash").cast(pl.UInt32).alias("duplicate_count")
+        )
     )
     if not options.enabled:
         return hashed, StepReport("exact_dedup", completions.height, completions.height)
-    survivors = hashed.filter(is_survivor("dedup_hash", newest=options.keep == "newest"))
-    report = StepReport.removing(
-        "exact_dedup", "exact_duplicate", completions.height, survivors.height
-    )
-    return survivors, report
+    kept = survivors(hashed, "dedup_hash", newest=options.keep == "newest")
+    report = StepReport.removing("exact_dedup", "exact_duplicate", completions.height, kept.height)
+    return kept, report
 
 
 def dedupe_near(completions: pl.DataFrame, options: NearDedup) -> tuple[pl.DataFrame, StepReport]:
@@ -148,8 +161,8 @@ def dedupe_near(completions: pl.DataFrame, options: NearDedup) -> tuple[pl.DataF
     if options.keep == "all":
         report = StepReport("near_dedup", completions.height, clustered.height, counts=figures)
         return clustered, report
-    survivors = clustered.filter(is_survivor("cluster_id", newest=True))
+    kept = survivors(clustered, "cluster_id", newest=True)
     report = StepReport.removing(
-        "near_dedup", "near_duplicate", clustered.height, survivors.height, **figures
+        "near_dedup", "near_duplicate", clustered.height, kept.height, **figures
     )
-    return survivors, report
+    return kept, report

@@ -13,10 +13,13 @@ from collections.abc import Callable
 
 import polars as pl
 
+from pipelines.chunks import cut
 from pipelines.recipes import Redaction
 from pipelines.steps import StepReport, drop_by_first_reason
 
 RAW_JSON_COLUMNS = ["completion_json", "messages_json"]
+# The columns whose texts are scanned and rewritten.
+TEXT_COLUMNS = ["messages", "output_content", "output_refusal", "output_tool_calls", "metadata"]
 PLACEHOLDERS = {
     "secret": "<SECRET>",
     "email": "<EMAIL>",
@@ -66,9 +69,29 @@ def redact_completions(
     kinds = [kind for kind in PATTERNS if kind in redaction.kinds]
     # One scan of every row with all patterns at once; only the rows that match anything (a few
     # percent in practice) pay for counting and rewriting kind by kind.
-    suspect = completions.select(_row_text().str.contains(_any_of(kinds))).to_series()
-    clean = _untouched(completions.filter(~suspect))
-    dirty = completions.filter(suspect)
+    # The streaming engine splits the rows into morsels across cores; the eager engine would run
+    # one thread per chunk, and a rewritten column is one chunk.
+    pattern = _any_of(kinds)
+    suspect = (
+        completions.lazy()
+        .select(
+            pl.any_horizontal(
+                matches.fill_null(0) > 0
+                for matches in _each_text(lambda text: text.str.contains(pattern))
+            )
+        )
+        .collect(engine="streaming")
+        .to_series()
+    )
+    suspect_rows = suspect.arg_true()
+    if suspect_rows.is_empty():
+        counts = dict.fromkeys(kinds, 0) | (
+            {"records_redacted": 0} if redaction.mode == "redact" else {}
+        )
+        return _untouched(completions), StepReport(
+            "redact", completions.height, completions.height, counts=counts
+        )
+    dirty = completions.select(TEXT_COLUMNS).filter(suspect)
     valid_cards = _valid_cards(dirty) if "card" in kinds else []
     dirty = dirty.with_columns(
         _count_in_texts(kind, valid_cards).alias(f"_found_{kind}") for kind in kinds
@@ -76,20 +99,41 @@ def redact_completions(
     counts = {kind: int(dirty[f"_found_{kind}"].sum()) for kind in kinds}
     if redaction.mode == "drop":
         checks = [(f"contains_{kind}", pl.col(f"_found_{kind}") == 0) for kind in kinds]
-        kept, report = drop_by_first_reason(dirty, checks, step="redact")
-        # Rows come back clean first, then the suspect ones that had nothing after all.
-        result = pl.concat([clean, _finish(kept, kinds)])
-        return result, StepReport(
-            "redact", completions.height, result.height, dropped=report.dropped, counts=counts
+        _, report = drop_by_first_reason(dirty, checks, step="redact")
+        found_rows = suspect_rows.filter(_finish(dirty, kinds)["redactions"] > 0)
+        keep = pl.repeat(True, completions.height, eager=True).scatter(found_rows, False)
+        kept = _untouched(completions.filter(keep))
+        return kept, StepReport(
+            "redact", completions.height, kept.height, dropped=report.dropped, counts=counts
         )
     for kind in kinds:
         dirty = dirty.with_columns(_transform_texts(_replacer(kind, valid_cards)))
     dirty = _finish(dirty, kinds)
     counts["records_redacted"] = int((dirty["redactions"] > 0).sum())
-    # Clean rows first, then the rewritten ones: the order is deterministic, and nothing
-    # downstream depends on it (splits hash, exports sort by id).
-    result = pl.concat([clean, dirty])
-    return result, StepReport("redact", completions.height, result.height, counts=counts)
+    untouched = _untouched(completions)
+    redacted = untouched.with_columns(_merge_rewritten(suspect_rows, dirty, untouched))
+    return redacted, StepReport("redact", completions.height, redacted.height, counts=counts)
+
+
+def _merge_rewritten(
+    rows: pl.Series, rewritten: pl.DataFrame, original: pl.DataFrame
+) -> list[pl.Series]:
+    """Each column of `rewritten` put back at its `rows` of `original`, input order kept.
+
+    polars cannot scatter into nested columns, so each column is the original and the rewritten
+    values end to end (one chunk: polars 2.1 gathers from a list-of-struct column in several
+    chunks some 25 times slower), gathered chunk by chunk into new arrays cut like the rest of
+    the frame (see `pipelines.chunks`; zero-copy slices of one array would write slowly).
+    """
+    height = original.height
+    positions = pl.int_range(height, dtype=pl.UInt32, eager=True).scatter(
+        rows, pl.int_range(height, height + rows.len(), dtype=pl.UInt32, eager=True)
+    )
+    columns = [*TEXT_COLUMNS, "redactions", "redacted_kinds"]
+    values = pl.concat([original.select(columns), rewritten.select(columns)]).rechunk()
+    lengths = original.to_series(0).chunk_lengths()
+    # Frame-wide rechunk and gathers run the columns in parallel.
+    return pl.concat([values[part] for part in cut(positions, lengths)]).get_columns()
 
 
 def _untouched(rows: pl.DataFrame) -> pl.DataFrame:
@@ -101,29 +145,6 @@ def _untouched(rows: pl.DataFrame) -> pl.DataFrame:
 
 def _any_of(kinds: list[str]) -> str:
     return "|".join(f"(?:{PATTERNS[kind]})" for kind in kinds)
-
-
-def _row_text() -> pl.Expr:
-    """Every text of a row in one string, for the one-pass scan."""
-    message = pl.element().struct
-    tool_arguments = (
-        pl.col("messages")
-        .list.eval(_arguments_of(message.field("tool_calls")).list.join("\n"))
-        .list.join("\n")
-    )
-    return pl.concat_str(
-        [
-            pl.col("messages").list.eval(message.field("content")).list.join("\n"),
-            pl.col("messages").list.eval(message.field("content_parts")).list.join("\n"),
-            tool_arguments,
-            pl.col("output_content"),
-            pl.col("output_refusal"),
-            _arguments_of(pl.col("output_tool_calls")).list.join("\n"),
-            pl.col("metadata").list.eval(pl.element().struct.field("value")).list.join("\n"),
-        ],
-        separator="\n",
-        ignore_nulls=True,
-    )
 
 
 def _finish(frame: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:

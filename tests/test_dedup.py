@@ -62,3 +62,13 @@ def test_the_hash_is_stable_sha256() -> None:
     assert by_id == dict(second.select("id", "dedup_hash").iter_rows())
     assert first["dedup_hash"].str.len_chars().unique().to_list() == [64]
     assert first.filter(pl.col("id") == "b")["dedup_hash"].item() != by_id["a-new"]
+
+
+def test_chunked_input_keeps_the_same_survivors_in_input_order() -> None:
+    rows = frame()
+    chunked = pl.concat([rows[:2], rows[2:]], rechunk=False)
+
+    survivors, _ = dedupe_exact(chunked, ExactDedup())
+
+    assert survivors["id"].to_list() == ["a-new", "a-other-answer", "b"]
+    assert survivors.equals(dedupe_exact(rows, ExactDedup())[0])

@@ -131,3 +131,22 @@ def test_off_and_selected_kinds() -> None:
     assert off["messages"][0][0]["content"] == text
     assert only_ip["messages"][0][0]["content"] == "mail x@example.org from <IP>"
     assert "email" not in counts
+
+
+def test_rows_keep_their_order_and_chunked_input_gives_the_same_rows() -> None:
+    # Parquet reads a large table in several chunks; the rewritten rows are merged back chunk by
+    # chunk, so PII on either side of a chunk boundary must land in the right row.
+    texts = ["plain", "a@example.com", "plain too", "call 555-010-1234", "b@example.com"]
+    records = [completion_record(f"c{i}", input_messages=user(t)) for i, t in enumerate(texts)]
+    whole = completions_frame(records)
+    chunked = pl.concat([whole[:1], whole[1:3], whole[3:]], rechunk=False)
+    assert chunked["messages"].n_chunks() == 3
+
+    redacted, _ = redact_completions(chunked, Redaction())
+    reference, _ = redact_completions(whole, Redaction())
+
+    assert redacted["id"].to_list() == [f"c{i}" for i in range(5)]
+    contents = [messages[0]["content"] for messages in redacted["messages"].to_list()]
+    assert contents == ["plain", "<EMAIL>", "plain too", "call <PHONE>", "<EMAIL>"]
+    assert redacted["redactions"].to_list() == [0, 1, 0, 1, 1]
+    assert redacted.equals(reference)
