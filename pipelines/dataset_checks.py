@@ -55,16 +55,16 @@ def _fine_tuning_format(directory: Path) -> CheckResult:
     )
 
 
-def _lines(*paths: Path) -> Iterator[str]:
+def _lines(*paths: Path) -> Iterator[bytes]:
     """The files' lines, read as they are checked rather than all at once."""
     for path in paths:
-        with path.open(encoding="utf-8", newline="\n") as lines:
+        with path.open("rb") as lines:
             for line in lines:
-                yield line.rstrip("\n")
+                yield line.rstrip(b"\n")
 
 
 def _enough_training_examples(rows: pl.DataFrame, minimum: int) -> CheckResult:
-    train = rows.filter(pl.col("split") == "train").height
+    train = int((rows["split"] == "train").sum())
     return CheckResult(
         "min_train_examples",
         train >= minimum,

@@ -47,10 +47,6 @@ LINE_COLUMNS = [
 # Characters str.splitlines() treats as line breaks that JSON leaves unescaped: a reader splitting
 # on them would cut a line in two. Escaped, they are the same JSON string.
 _LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-# Stands in for a message's content parts while the message is encoded; the parts' own JSON text
-# replaces it after. The NUL characters keep it from ever being a real message's text.
-_PARTS = "\x00distillery:content-parts\x00"
-_PARTS_JSON = '"\\u0000distillery:content-parts\\u0000"'
 # One JSON string token (a key, when followed by a colon). In compact JSON a quote that follows
 # `{` or `,` always opens a key or an array item: inside strings every quote is escaped.
 _KEY = r'"(?:[^"\\]|\\.)*"'
@@ -80,20 +76,14 @@ def fine_tuning_lines(rows: pl.DataFrame, *, train_on: str = "all") -> pl.Series
         _input_messages(rows, weights=weights),
         _output_message(weight=train_on == "last_assistant"),
     ).list.join(",")
-    tools = pl.col("tools")
-    line = pl.concat_str(
-        [
-            pl.lit('{"messages":['),
-            messages,
-            pl.lit("]"),
-            pl.when(tools.str.starts_with("[") & (tools != "[]")).then(',"tools":' + tools),
-            pl.when(pl.col("parallel_tool_calls").is_not_null()).then(
-                ',"parallel_tool_calls":'
-                + pl.col("parallel_tool_calls").cast(pl.String).str.to_lowercase()
-            ),
-            pl.lit("}"),
-        ],
-        ignore_nulls=True,
+    tools, parallel = pl.col("tools"), pl.col("parallel_tool_calls")
+    line = _object(
+        _raw_member("messages", "[" + messages + "]"),
+        _raw_member(
+            "tools",
+            pl.when(tools.str.starts_with("[") & (tools != "[]")).then(_without_null_keys(tools)),
+        ),
+        _raw_member("parallel_tool_calls", parallel.cast(pl.String).str.to_lowercase()),
     )
     return _evaluate(rows, line, "line")
 
@@ -106,31 +96,21 @@ def eval_items(rows: pl.DataFrame) -> pl.Series:
     `expected_output` describes; `metadata` is the row's metadata pairs plus `completion_id` and
     `model` (these two win over stored keys of the same name).
     """
-    line = pl.concat_str(
-        [
-            pl.lit('{"item":{"input":['),
-            _input_messages(rows, weights="none").list.join(","),
-            pl.lit('],"ideal":'),
-            _json_string(_expected_output()),
-            pl.lit(',"metadata":{'),
-            _metadata_pairs(),
-            pl.lit("}}}"),
-        ]
+    item = _object(
+        _raw_member("input", "[" + _input_messages(rows, weights="none").list.join(",") + "]"),
+        _member("ideal", _expected_output()),
+        _raw_member("metadata", "{" + _metadata_members() + "}"),
     )
+    line = '{"item":' + item + "}"
     return _evaluate(rows, line, "item")
 
 
 def oss_eval_items(rows: pl.DataFrame) -> pl.Series:
     """The open-source `openai/evals` line of every row: `{"input": [...], "ideal": "..."}`,
     with `input` and `ideal` as in `eval_items`."""
-    line = pl.concat_str(
-        [
-            pl.lit('{"input":['),
-            _input_messages(rows, weights="none").list.join(","),
-            pl.lit('],"ideal":'),
-            _json_string(_expected_output()),
-            pl.lit("}"),
-        ]
+    line = _object(
+        _raw_member("input", "[" + _input_messages(rows, weights="none").list.join(",") + "]"),
+        _member("ideal", _expected_output()),
     )
     return _evaluate(rows, line, "item")
 
@@ -175,10 +155,8 @@ def dumps_line(obj: Any) -> str:
 
 
 def _evaluate(rows: pl.DataFrame, line: pl.Expr, name: str) -> pl.Series:
-    """`line` over `rows`, nulls dropped and line breaks escaped, on every core."""
-    final = _without_null_keys(line).str.replace_many(
-        list(_LINE_BREAKS), list(_LINE_BREAKS.values())
-    )
+    """`line` over `rows`, line breaks escaped, on every core."""
+    final = line.str.replace_many(list(_LINE_BREAKS), list(_LINE_BREAKS.values()))
     # The streaming engine spreads string work over every core whatever the chunking.
     return rows.lazy().select(final.alias(name)).collect(engine="streaming").to_series()
 
@@ -196,58 +174,58 @@ def _input_messages(rows: pl.DataFrame, *, weights: str) -> pl.Expr:
     text = pl.when(message.field("content_type") != "array").then(message.field("content"))
     content = (
         pl.when(~assistant & has_parts)
-        .then(pl.lit(_PARTS))
+        .then(_raw_member("content", _without_null_keys(parts)))
         .when(~assistant)
-        .then(text)
-        .otherwise(pl.coalesce(text, _assistant_parts_text(rows, parts)))
+        .then(_member("content", text))
+        .otherwise(_member("content", pl.coalesce(text, _assistant_parts_text(rows, parts))))
     )
     weight = {
         "stored": pl.when(assistant).then(message.field("weight")),
         "zero": pl.when(assistant).then(pl.lit(0, pl.Int64)),
         "none": pl.lit(None, pl.Int64),
     }[weights]
-    encoded = pl.struct(
-        role.alias("role"),
-        content.alias("content"),
-        message.field("name").alias("name"),
-        _tool_calls(message.field("tool_calls")).alias("tool_calls"),
-        message.field("tool_call_id").alias("tool_call_id"),
-        weight.alias("weight"),
-    ).struct.json_encode()
     return pl.col("messages").list.eval(
-        pl.when(~assistant & has_parts)
-        .then(encoded.str.replace(_PARTS_JSON, parts, literal=True, n=1))
-        .otherwise(encoded)
+        _object(
+            _member("role", role),
+            content,
+            _member("name", message.field("name")),
+            _raw_member("tool_calls", _tool_calls(message.field("tool_calls"))),
+            _member("tool_call_id", message.field("tool_call_id")),
+            _raw_member("weight", weight.cast(pl.String)),
+        )
     )
 
 
 def _output_message(*, weight: bool) -> pl.Expr:
-    return pl.struct(
-        pl.lit("assistant").alias("role"),
-        pl.coalesce("output_content", "output_refusal").alias("content"),
-        _tool_calls(pl.col("output_tool_calls")).alias("tool_calls"),
-        pl.lit(1 if weight else None, pl.Int64).alias("weight"),
-    ).struct.json_encode()
+    return _object(
+        pl.lit('"role":"assistant"'),
+        _member("content", pl.coalesce("output_content", "output_refusal")),
+        _raw_member("tool_calls", _tool_calls(pl.col("output_tool_calls"))),
+        pl.lit('"weight":1') if weight else pl.lit(None, pl.String),
+    )
 
 
 def _tool_calls(calls: pl.Expr) -> pl.Expr:
-    """Tool calls in the line shape; null when there are none."""
+    """Tool calls as a JSON list in the line shape; null when there are none."""
     call = pl.element().struct
-    kind = call.field("type")
+    kind, function = call.field("type"), call.field("function").struct
     shaped = calls.list.eval(
-        pl.struct(
-            call.field("id").alias("id"),
-            pl.when(kind.is_null() | (kind == ""))
-            .then(pl.lit("function"))
-            .otherwise(kind)
-            .alias("type"),
-            pl.struct(
-                call.field("function").struct.field("name").alias("name"),
-                call.field("function").struct.field("arguments").alias("arguments"),
-            ).alias("function"),
+        _object(
+            _member("id", call.field("id")),
+            _member(
+                "type",
+                pl.when(kind.is_null() | (kind == "")).then(pl.lit("function")).otherwise(kind),
+            ),
+            _raw_member(
+                "function",
+                _object(
+                    _member("name", function.field("name")),
+                    _member("arguments", function.field("arguments")),
+                ),
+            ),
         )
     )
-    return pl.when(calls.list.len() > 0).then(shaped)
+    return pl.when(calls.list.len() > 0).then("[" + shaped.list.join(",") + "]")
 
 
 def _assistant_parts_text(rows: pl.DataFrame, parts: pl.Expr) -> pl.Expr:
@@ -296,20 +274,19 @@ def _expected_output() -> pl.Expr:
     """The text an evaluation expects: the output content; else, for a tool-call output, the tool
     calls as compact JSON (the list a fine-tuning line holds); else the refusal; else "" (an
     output the content filter removed)."""
-    calls = _tool_calls(pl.col("output_tool_calls")).list.eval(pl.element().struct.json_encode())
     # The calls' JSON is text inside the line: its line breaks are escaped as a line's would be.
-    calls_json = _without_null_keys("[" + calls.list.join(",") + "]").str.replace_many(
+    calls_json = _tool_calls(pl.col("output_tool_calls")).str.replace_many(
         list(_LINE_BREAKS), list(_LINE_BREAKS.values())
     )
     return pl.coalesce(
         pl.col("output_content"),
-        pl.when(pl.col("output_tool_calls").list.len() > 0).then(calls_json),
+        calls_json,
         pl.col("output_refusal"),
         pl.lit(""),
     )
 
 
-def _metadata_pairs() -> pl.Expr:
+def _metadata_members() -> pl.Expr:
     """The members of the eval item's metadata object: stored pairs, `completion_id`, `model`."""
     pair = pl.element().struct
     key, value = pair.field("key"), pair.field("value")
@@ -336,8 +313,26 @@ def _metadata_pairs() -> pl.Expr:
     )
 
 
+def _member(key: str, value: pl.Expr) -> pl.Expr:
+    """`"key":value` with `value` JSON-encoded (polars escapes strings as orjson does); null when
+    `value` is null, so `_object` leaves it out."""
+    encoded = pl.struct(value.alias(key)).struct.json_encode().str.slice(1).str.head(-1)
+    return pl.when(value.is_not_null()).then(encoded)
+
+
+def _raw_member(key: str, json_text: pl.Expr) -> pl.Expr:
+    """`"key":json_text` for a value that is JSON text already; null when it is null."""
+    return f'"{key}":' + json_text
+
+
+def _object(*members: pl.Expr) -> pl.Expr:
+    """A JSON object of the members that are not null: no line ever holds a null-valued key."""
+    joined = pl.concat_str(list(members), separator=",", ignore_nulls=True).fill_null("")
+    return "{" + joined + "}"
+
+
 def _json_string(text: pl.Expr) -> pl.Expr:
-    """`text` as a JSON string token (polars escapes it as orjson would)."""
+    """`text` as a JSON string token."""
     return pl.struct(text.alias("s")).struct.json_encode().str.slice(5).str.head(-1)
 
 

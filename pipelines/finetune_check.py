@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from pipelines.finetune_format import is_well_formed
+
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 """Message roles fine-tuning accepts; `function` is the legacy tool role."""
 
@@ -69,12 +71,15 @@ class FineTuneCheckReport:
         return self.examples >= MIN_EXAMPLES
 
 
-def check_fine_tuning_lines(lines: Iterable[str | dict[str, Any]]) -> FineTuneCheckReport:
+def check_fine_tuning_lines(
+    lines: Iterable[str | bytes | dict[str, Any]],
+) -> FineTuneCheckReport:
     """Check every line of a fine-tuning JSONL file.
 
     Args:
-        lines: JSON text lines (a trailing newline is fine; blank lines are skipped) or
-            already-parsed examples.
+        lines: JSON text lines (str or UTF-8 bytes; a trailing newline is fine; blank lines
+            are skipped) or already-parsed examples. Text lines go through the strict first
+            pass of `pipelines.finetune_format`; only those it cannot vouch for are walked here.
 
     Returns:
         The counts of every error kind and the first few errors with their line numbers.
@@ -82,7 +87,10 @@ def check_fine_tuning_lines(lines: Iterable[str | dict[str, Any]]) -> FineTuneCh
     report = FineTuneCheckReport()
     counts: Counter[str] = Counter()
     for number, line in enumerate(lines, start=1):
-        if isinstance(line, str):
+        if isinstance(line, str | bytes):
+            if is_well_formed(line.encode("utf-8") if isinstance(line, str) else line):
+                report.examples += 1
+                continue
             if not line.strip():
                 continue
             try:

@@ -1,0 +1,145 @@
+"""The fine-tuning line format as msgspec types: a fast, strict first pass of the format checker.
+
+A line that decodes into `Example`, holds no null-valued key, and passes the few rules types
+cannot say (content present, tool results answering an earlier call, arguments that are JSON, an
+assistant message somewhere) has none of the errors `pipelines.finetune_check` looks for. Every
+type here is at least as strict as the checker's rules (a `name` must be a string, say, where the
+checker accepts anything), so a line this pass refuses is not necessarily wrong: the checker then
+looks at it in full and says what, if anything, is. A million lines take about a second this
+way; walking each parsed line in Python took ten.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import msgspec
+import orjson
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+_NonEmpty = Annotated[str, Meta(min_length=1)]
+
+
+class _ImageURL(Struct):
+    url: _NonEmpty
+
+
+class _TextPart(Struct, tag_field="type", tag="text"):
+    text: str
+
+
+class _ImagePart(Struct, tag_field="type", tag="image_url"):
+    image_url: _ImageURL
+
+
+# Every message but the assistant's needs content: a non-empty text or list of parts.
+_RequiredContent = (
+    Annotated[str, Meta(min_length=1)]
+    | Annotated[list[_TextPart | _ImagePart], Meta(min_length=1)]
+)
+_AssistantContent = str | list[_TextPart] | UnsetType  # images only in input messages
+
+
+class _Function(Struct):
+    name: _NonEmpty
+    arguments: str
+
+
+class _ToolCall(Struct):
+    id: _NonEmpty
+    type: Literal["function"]
+    function: _Function
+
+
+class _ToolFunction(Struct):
+    name: _NonEmpty
+
+
+class _Tool(Struct):
+    type: Literal["function"]
+    function: _ToolFunction
+
+
+# Messages are told apart by role; each role's struct lists exactly the keys it may carry.
+class _Message(Struct, forbid_unknown_fields=True, tag_field="role"):
+    pass
+
+
+class _System(_Message, tag="system"):
+    content: _RequiredContent
+    name: str | UnsetType = UNSET
+
+
+class _Developer(_Message, tag="developer"):
+    content: _RequiredContent
+    name: str | UnsetType = UNSET
+
+
+class _User(_Message, tag="user"):
+    content: _RequiredContent
+    name: str | UnsetType = UNSET
+
+
+class _LegacyFunction(_Message, tag="function"):
+    content: _RequiredContent
+    name: str | UnsetType = UNSET
+
+
+class _ToolResult(_Message, tag="tool"):
+    tool_call_id: str
+    content: _RequiredContent
+    name: str | UnsetType = UNSET
+
+
+class _Assistant(_Message, tag="assistant"):
+    content: _AssistantContent = UNSET
+    name: str | UnsetType = UNSET
+    tool_calls: Annotated[list[_ToolCall], Meta(min_length=1)] | UnsetType = UNSET
+    weight: Literal[0, 1] | UnsetType = UNSET
+
+
+class Example(Struct, forbid_unknown_fields=True):
+    """One fine-tuning line, as strictly as the format allows."""
+
+    messages: Annotated[
+        list[_System | _Developer | _User | _LegacyFunction | _ToolResult | _Assistant],
+        Meta(min_length=1),
+    ]
+    tools: Annotated[list[_Tool], Meta(min_length=1)] | UnsetType = UNSET
+    parallel_tool_calls: bool | UnsetType = UNSET
+
+
+_DECODER = msgspec.json.Decoder(Example)
+# A key whose value is null, in any JSON layout: a quote after `{` or `,` (and blanks) can only
+# open a key or an array item, since every quote inside a string is escaped.
+_NULL_MEMBER = re.compile(rb'[{,]\s*"(?:[^"\\]|\\.)*"\s*:\s*null')
+
+
+def is_well_formed(line: bytes) -> bool:
+    """True when `line` certainly passes every check of `check_example`; False when it may not."""
+    if b"null" in line and _NULL_MEMBER.search(line):
+        return False
+    try:
+        example = _DECODER.decode(line)
+    except msgspec.DecodeError:  # invalid JSON, or a shape the types do not allow
+        return False
+    called: set[str] = set()
+    has_assistant = False
+    for message in example.messages:
+        kind = type(message)
+        if kind is _Assistant:
+            has_assistant = True
+            if message.tool_calls is UNSET:
+                if not message.content:
+                    return False
+                continue
+            for call in message.tool_calls:
+                called.add(call.id)
+                try:
+                    orjson.loads(call.function.arguments)
+                except orjson.JSONDecodeError:
+                    return False
+        elif kind is _ToolResult and message.tool_call_id not in called:
+            return False
+    return has_assistant
