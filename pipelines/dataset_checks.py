@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.finetune_check import check_fine_tuning_lines
+from pipelines.finetune_check import FineTuneCheckReport, check_fine_tuning_lines
 from pipelines.recipes import Recipe
 
 
@@ -27,21 +27,31 @@ class CheckResult:
 
 
 def run_dataset_checks(
-    directory: Path, rows: pl.DataFrame, *, recipe: Recipe, token_limit: int
+    directory: Path,
+    rows: pl.DataFrame,
+    *,
+    recipe: Recipe,
+    token_limit: int,
+    fine_tuning: FineTuneCheckReport | None = None,
 ) -> list[CheckResult]:
-    """Run every check on the split rows and the files written for them in `directory`."""
+    """Run every check on the split rows and the files written for them in `directory`.
+
+    `fine_tuning` is the format check of `train.jsonl` and `validation.jsonl` when the writer
+    made it as it wrote them; otherwise the files are read and checked here.
+    """
+    if fine_tuning is None:
+        fine_tuning = check_fine_tuning_lines(
+            _lines(directory / "train.jsonl", directory / "validation.jsonl")
+        )
     return [
-        _fine_tuning_format(directory),
+        _fine_tuning_format(fine_tuning),
         _enough_training_examples(rows, recipe.export.min_train_examples),
         _tokens_within_limit(rows, token_limit, recipe.target_model),
         _no_split_overlap(rows),
     ]
 
 
-def _fine_tuning_format(directory: Path) -> CheckResult:
-    report = check_fine_tuning_lines(
-        _lines(directory / "train.jsonl", directory / "validation.jsonl")
-    )
+def _fine_tuning_format(report: FineTuneCheckReport) -> CheckResult:
     detail = "; ".join(
         f"line {n} {kind}: {message}" for n, kind, message in report.first_errors[:5]
     )

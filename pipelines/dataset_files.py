@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.export_lines import LINE_COLUMNS, eval_items, fine_tuning_lines, oss_eval_items
+from pipelines.finetune_check import FineTuneChecker
 from pipelines.splits import SPLITS
 
 FINE_TUNING_SPLITS = ("train", "validation")
@@ -31,10 +32,12 @@ _PARQUET_COLUMNS = ["cluster_id", "split", "created", "total_tokens"]
 
 @dataclass
 class SplitFiles:
-    """The files written, and the sha256 of each JSONL file's content (the version's basis)."""
+    """The files written, the sha256 of each JSONL file's content (the version's basis), and the
+    format check of the fine-tuning lines, made on the bytes as they were written."""
 
     paths: dict[str, Path] = field(default_factory=dict)
     content_sha256: dict[str, str] = field(default_factory=dict)
+    fine_tuning_check: FineTuneChecker = field(default_factory=FineTuneChecker)
 
 
 def write_split_files(directory: Path, rows: pl.DataFrame, *, train_on: str) -> SplitFiles:
@@ -56,7 +59,8 @@ def write_split_files(directory: Path, rows: pl.DataFrame, *, train_on: str) -> 
             .filter(pl.col("split") == split)
             .sort("id")["row"]
         )
-        _write_split(directory, files, rows, order, split, outputs)
+        checked = FINE_TUNING_SPLITS if split in FINE_TUNING_SPLITS else ()
+        _write_split(directory, files, rows, order, split, outputs, checked)
     return files
 
 
@@ -67,6 +71,7 @@ def _write_split(
     order: pl.Series,
     split: str,
     outputs: dict[str, Callable[[pl.DataFrame], pl.Series]],
+    checked: tuple[str, ...],
 ) -> None:
     parquet_path = directory / f"{split}.parquet"
     hashes = {name: hashlib.sha256() for name in outputs}
@@ -85,19 +90,30 @@ def _write_split(
                 writer = stack.enter_context(_parquet_writer(parquet_path, table.schema))
             writer.write_table(table)
 
-        # Files are written on a second thread while the next slice's lines are built (hashing,
-        # compression and file writes release the GIL); one slice at most waits to be written.
-        background = stack.enter_context(ThreadPoolExecutor(max_workers=1))
-        pending: Future[None] | None = None
+        def check(blobs: list[memoryview | bytes]) -> None:
+            for data in blobs:
+                files.fine_tuning_check.feed(bytes(data).split(b"\n")[:-1])
+
+        # While polars builds a slice's lines (without holding the GIL), one thread writes the
+        # previous slice's files (compression, hashing and writes release the GIL too) and another
+        # checks its fine-tuning lines: the very bytes written. One slice at most waits.
+        writing = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+        checking = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+        pending: list[Future[None]] = []
         for part in _slices(rows, order):
             lines = {name: build(part) for name, build in outputs.items()}
             blobs = {name: _jsonl_bytes(text) for name, text in lines.items()}
             table = _parquet_rows(part, next(iter(lines.values()))).to_arrow()
-            if pending is not None:
-                pending.result()
-            pending = background.submit(write, blobs, table)
-        if pending is not None:
-            pending.result()
+            for job in pending:
+                job.result()
+            pending = [writing.submit(write, blobs, table)]
+            to_check = [
+                data for name, data in blobs.items() if name.removesuffix(".jsonl") in checked
+            ]
+            if to_check:
+                pending.append(checking.submit(check, to_check))
+        for job in pending:
+            job.result()
     for name in outputs:
         files.paths[name] = directory / name
         files.content_sha256[name] = hashes[name].hexdigest()

@@ -235,24 +235,12 @@ def _assistant_parts_text(rows: pl.DataFrame, parts: pl.Expr) -> pl.Expr:
     Stored parts can hold anything, so they are read in Python, but only the few distinct ones
     assistant messages carry; the expression looks each message's parts up by their JSON text.
     """
-    message = pl.element().struct
+    messages = rows.select(pl.col("messages").explode().struct.field("role", "content_parts"))
     stored = (
-        rows.lazy()
-        .select(
-            pl.col("messages")
-            .list.eval(
-                pl.when(
-                    (message.field("role") == "assistant")
-                    & message.field("content_parts").str.starts_with("[")
-                ).then(message.field("content_parts"))
-            )
-            .list.drop_nulls()
-            .explode()
-            .drop_nulls()
-            .unique()
-            .alias("parts")
-        )
-        .collect()["parts"]
+        messages.filter(
+            (pl.col("role") == "assistant") & pl.col("content_parts").str.starts_with("[")
+        )["content_parts"]
+        .unique()
         .to_list()
     )
     if not stored:

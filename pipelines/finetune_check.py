@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -84,30 +84,51 @@ def check_fine_tuning_lines(
     Returns:
         The counts of every error kind and the first few errors with their line numbers.
     """
-    report = FineTuneCheckReport()
-    counts: Counter[str] = Counter()
-    for number, line in enumerate(lines, start=1):
-        if isinstance(line, str | bytes):
-            if is_well_formed(line.encode("utf-8") if isinstance(line, str) else line):
-                report.examples += 1
-                continue
-            if not line.strip():
-                continue
-            try:
-                example: Any = orjson.loads(line)
-            except orjson.JSONDecodeError as error:
-                example, errors = None, [("invalid_json", f"not JSON: {error}")]
+    checker = FineTuneChecker()
+    checker.feed(lines)
+    return checker.report()
+
+
+class FineTuneChecker:
+    """`check_fine_tuning_lines` fed a batch at a time (as a file is written); line numbers run
+    on from one batch to the next."""
+
+    def __init__(self) -> None:
+        self._report = FineTuneCheckReport()
+        self._counts: Counter[str] = Counter()
+        self._lines = 0
+
+    def feed(self, lines: Iterable[str | bytes | dict[str, Any]]) -> None:
+        report = self._report
+        for number, line in enumerate(lines, start=self._lines + 1):
+            self._lines = number
+            if isinstance(line, str | bytes):
+                if is_well_formed(line.encode("utf-8") if isinstance(line, str) else line):
+                    report.examples += 1
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    example: Any = orjson.loads(line)
+                except orjson.JSONDecodeError as error:
+                    example, errors = None, [("invalid_json", f"not JSON: {error}")]
+                else:
+                    errors = check_example(example)
             else:
-                errors = check_example(example)
-        else:
-            errors = check_example(line)
-        report.examples += 1
-        report.examples_with_errors += bool(errors)
-        counts.update(kind for kind, _ in errors)
-        room = FIRST_ERRORS - len(report.first_errors)
-        report.first_errors += [(number, kind, message) for kind, message in errors[:room]]
-    report.errors = dict(counts.most_common())
-    return report
+                errors = check_example(line)
+            report.examples += 1
+            report.examples_with_errors += bool(errors)
+            self._counts.update(kind for kind, _ in errors)
+            room = FIRST_ERRORS - len(report.first_errors)
+            report.first_errors += [(number, kind, message) for kind, message in errors[:room]]
+
+    def report(self) -> FineTuneCheckReport:
+        """What the lines fed so far hold."""
+        return replace(
+            self._report,
+            errors=dict(self._counts.most_common()),
+            first_errors=list(self._report.first_errors),
+        )
 
 
 def check_example(example: Any) -> list[Error]:

@@ -35,8 +35,7 @@ class _ImagePart(Struct, tag_field="type", tag="image_url"):
 
 # Every message but the assistant's needs content: a non-empty text or list of parts.
 _RequiredContent = (
-    Annotated[str, Meta(min_length=1)]
-    | Annotated[list[_TextPart | _ImagePart], Meta(min_length=1)]
+    Annotated[str, Meta(min_length=1)] | Annotated[list[_TextPart | _ImagePart], Meta(min_length=1)]
 )
 _AssistantContent = str | list[_TextPart] | UnsetType  # images only in input messages
 

@@ -104,7 +104,13 @@ def build_dataset_version(
     staging.mkdir(parents=True)
     try:
         files = write_split_files(staging, rows, train_on=recipe.export.train_on)
-        checks = run_dataset_checks(staging, rows, recipe=recipe, token_limit=limit)
+        checks = run_dataset_checks(
+            staging,
+            rows,
+            recipe=recipe,
+            token_limit=limit,
+            fine_tuning=files.fine_tuning_check.report(),
+        )
         if not all(check.passed for check in checks):
             raise DatasetRefused(recipe.name, checks)
         version = _version_id(recipe, files)
@@ -223,13 +229,19 @@ def _manifest(
             for s in steps
         ],
         "drops_by_reason": drops,
-        "files": {name: _file_entry(path) for name, path in files.paths.items()},
+        "files": {
+            # The JSONL digests were taken of the bytes as they were written: no second read.
+            name: _file_entry(path, files.content_sha256.get(name))
+            for name, path in files.paths.items()
+        },
     }
 
 
-def _file_entry(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
+def _file_entry(path: Path, sha256: str | None = None) -> dict[str, Any]:
+    if sha256 is None:
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        sha256 = digest.hexdigest()
+    return {"sha256": sha256, "bytes": path.stat().st_size}

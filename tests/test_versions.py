@@ -214,16 +214,17 @@ def test_a_failure_midway_leaves_no_version_and_latest_unchanged(
     tmp_path: Path, sample_completions: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = publish(tmp_path, sample_completions, Recipe(name="default"))
-    written = []
-    original = dataset_files._write_split
+    opened = []
+    original = dataset_files._parquet_writer
 
-    def fail_on_second_split(directory, files, rows, order, split, outputs):
-        written.append(split)
-        if len(written) == 2:  # train's files are on disk by now
+    def fail_on_second_split(path, schema):
+        # Called on the writer thread, once train's files are on disk.
+        opened.append(path.name)
+        if len(opened) == 2:
             raise OSError("disk full (injected)")
-        return original(directory, files, rows, order, split, outputs)
+        return original(path, schema)
 
-    monkeypatch.setattr(dataset_files, "_write_split", fail_on_second_split)
+    monkeypatch.setattr(dataset_files, "_parquet_writer", fail_on_second_split)
     with pytest.raises(OSError, match="injected"):
         publish(
             tmp_path,
@@ -231,6 +232,7 @@ def test_a_failure_midway_leaves_no_version_and_latest_unchanged(
             Recipe.model_validate({"name": "default", "split": {"seed": 5}}),
         )
 
+    assert opened == ["train.parquet", "validation.parquet"]
     root = tmp_path / "artifacts" / "default"
     assert sorted(p.name for p in root.iterdir()) == sorted(["LATEST", first.version])
     assert latest_version(tmp_path, "default") == first.version
