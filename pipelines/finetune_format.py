@@ -12,7 +12,7 @@ way; walking each parsed line in Python took ten.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 import msgspec
 import orjson
@@ -65,24 +65,17 @@ class _Message(Struct, forbid_unknown_fields=True, tag_field="role"):
     pass
 
 
-class _System(_Message, tag="system"):
+class _Input(_Message):
+    """system, developer, user and the legacy function role: content, and optionally a name."""
+
     content: _RequiredContent
     name: str | UnsetType = UNSET
 
 
-class _Developer(_Message, tag="developer"):
-    content: _RequiredContent
-    name: str | UnsetType = UNSET
-
-
-class _User(_Message, tag="user"):
-    content: _RequiredContent
-    name: str | UnsetType = UNSET
-
-
-class _LegacyFunction(_Message, tag="function"):
-    content: _RequiredContent
-    name: str | UnsetType = UNSET
+_INPUT_ROLES = tuple(
+    msgspec.defstruct(f"_{role.title()}", [], bases=(_Input,), tag=role)
+    for role in ("system", "developer", "user", "function")
+)
 
 
 class _ToolResult(_Message, tag="tool"):
@@ -102,7 +95,7 @@ class Example(Struct, forbid_unknown_fields=True):
     """One fine-tuning line, as strictly as the format allows."""
 
     messages: Annotated[
-        list[_System | _Developer | _User | _LegacyFunction | _ToolResult | _Assistant],
+        list[Union[*_INPUT_ROLES, _ToolResult, _Assistant]],  # a union built from a tuple
         Meta(min_length=1),
     ]
     tools: Annotated[list[_Tool], Meta(min_length=1)] | UnsetType = UNSET
