@@ -22,10 +22,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
 import polars as pl
 
-from pipelines import jsontext
 from pipelines.normalize import COMPLETIONS_SCHEMA
 
 TRAIN_ON = ("all", "last_assistant")
@@ -128,27 +126,6 @@ def eval_item(row: dict[str, Any]) -> dict[str, Any]:
 def oss_eval_item(row: dict[str, Any]) -> dict[str, Any]:
     """`oss_eval_items` of one row, parsed."""
     return json.loads(oss_eval_items(_frame_of(row)).item())
-
-
-def dumps_line(obj: Any) -> str:
-    """`obj` as one line of JSONL: compact JSON, non-ASCII text written as itself.
-
-    Args:
-        obj: A JSON-serializable value.
-
-    Returns:
-        The JSON text, without a trailing newline and with no character any common reader takes
-        for a line break (U+0085, U+2028 and U+2029 are written as `\\u` escapes).
-    """
-    try:
-        # orjson writes the same compact JSON several times faster than the standard library.
-        text = orjson.dumps(obj).decode("utf-8")
-    except orjson.JSONEncodeError:  # lone surrogates: the standard library escapes them
-        text = jsontext.dumps(obj)
-    if not text.isascii():
-        for char, escape in _LINE_BREAKS.items():
-            text = text.replace(char, escape)
-    return text
 
 
 # -- the pieces of a line --------------------------------------------------------------------------

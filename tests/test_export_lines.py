@@ -8,7 +8,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.export_lines import dumps_line, eval_item, fine_tuning_line, oss_eval_item
+from pipelines.export_lines import (
+    eval_item,
+    eval_items,
+    fine_tuning_line,
+    fine_tuning_lines,
+    oss_eval_item,
+    oss_eval_items,
+)
 from pipelines.finetune_check import (
     FIRST_ERRORS,
     check_example,
@@ -128,14 +135,18 @@ RECORDS = {
 
 
 @pytest.fixture(scope="module")
-def rows() -> dict[str, dict[str, Any]]:
+def curated() -> pl.DataFrame:
     """Curated rows: no raw JSON columns (a line must not need them), plus curation columns."""
-    frame = (
+    return (
         completions_frame(list(RECORDS.values()))
         .drop("completion_json", "messages_json")
         .with_columns(dedup_hash=pl.col("id").str.reverse(), cluster_id=pl.lit(7))
     )
-    return {row["id"]: row for row in frame.iter_rows(named=True)}
+
+
+@pytest.fixture(scope="module")
+def rows(curated: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    return {row["id"]: row for row in curated.iter_rows(named=True)}
 
 
 def all_lines(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -148,6 +159,16 @@ def all_lines(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             eval_item(row),
             oss_eval_item(row),
         )
+    ]
+
+
+def written_lines(curated: pl.DataFrame) -> list[str]:
+    """Every line as the exporter writes it, text and all."""
+    return [
+        *fine_tuning_lines(curated),
+        *fine_tuning_lines(curated, train_on="last_assistant"),
+        *eval_items(curated),
+        *oss_eval_items(curated),
     ]
 
 
@@ -318,23 +339,35 @@ def null_paths(value: Any, path: str = "") -> list[str]:
     return []
 
 
-def test_no_line_holds_a_null(rows: dict[str, dict[str, Any]]) -> None:
-    for line in all_lines(rows):
-        assert null_paths(line) == [], line
-        assert "null" not in dumps_line(line)
+def test_no_line_holds_a_null(curated: pl.DataFrame) -> None:
+    lines = written_lines(curated)
+
+    assert len(lines) == 4 * len(RECORDS)
+    for line in lines:
+        assert null_paths(json.loads(line)) == [], line
+        assert "null" not in line  # no record here has the word in its text
 
 
-def test_every_fine_tuning_line_passes_the_checker(rows: dict[str, dict[str, Any]]) -> None:
+def test_every_fine_tuning_line_passes_the_checker(curated: pl.DataFrame) -> None:
     lines = [
-        dumps_line(fine_tuning_line(row, train_on=train_on))
-        for row in rows.values()
-        for train_on in ("all", "last_assistant")
+        *fine_tuning_lines(curated),
+        *fine_tuning_lines(curated, train_on="last_assistant"),
     ]
 
     report = check_fine_tuning_lines(lines)
 
     assert report.ok, report.first_errors
     assert report.examples == 2 * len(RECORDS)
+
+
+def test_the_frame_builders_and_the_row_functions_agree(
+    curated: pl.DataFrame, rows: dict[str, dict[str, Any]]
+) -> None:
+    ids = curated["id"].to_list()
+    assert [json.loads(line) for line in fine_tuning_lines(curated)] == [
+        fine_tuning_line(rows[i]) for i in ids
+    ]
+    assert [json.loads(line) for line in eval_items(curated)] == [eval_item(rows[i]) for i in ids]
 
 
 def expected_messages(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -374,12 +407,17 @@ def test_lines_are_the_stored_conversation(rows: dict[str, dict[str, Any]]) -> N
         assert eval_item(row)["item"]["input"] == expected[:-1]
 
 
-def test_dumps_line_is_one_compact_line() -> None:
-    text = dumps_line({"a": "é\n\u2028x", "b": [1, 2]})
+def test_a_line_is_one_line_whatever_its_text_holds() -> None:
+    text = 'é\n\u2028 \x85 "quoted" \\ tab\t'
+    frame = completions_frame(
+        [completion_record("c1", input_messages=[{"role": "user", "content": text}], answer=text)]
+    )
 
-    assert text == '{"a":"é\\n\\u2028x","b":[1,2]}'
-    assert len(text.splitlines()) == 1
-    assert json.loads(text) == {"a": "é\n\u2028x", "b": [1, 2]}
+    for line in [*fine_tuning_lines(frame), *eval_items(frame), *oss_eval_items(frame)]:
+        assert len(line.splitlines()) == 1
+        assert "\\u2028" in line and "\\u0085" in line
+    line = json.loads(fine_tuning_lines(frame).item())
+    assert [m["content"] for m in line["messages"]] == [text, text]
 
 
 # -- the checker -------------------------------------------------------------------------------
