@@ -273,3 +273,23 @@ def test_list_and_diff_versions(tmp_path: Path) -> None:
     assert added == 10
     assert sum(len(d["removed"]) for d in diff.values()) == 0
     assert [i for d in diff.values() for i in d["changed"]] == ["q005"]
+
+
+def test_a_line_the_format_checker_faults_refuses_to_publish(tmp_path: Path) -> None:
+    # Stored weights pass through with train_on="all"; a weight of 2 is not one OpenAI takes.
+    records = [question(i, f"Distinct question {i} about {i * 7}") for i in range(30)]
+    records[3]["input_messages"] = [
+        {"role": "user", "content": "First try?"},
+        {"role": "assistant", "content": "Earlier answer.", "weight": 2},
+        {"role": "user", "content": "Again, distinct question 3?"},
+    ]
+
+    with pytest.raises(DatasetRefused) as refused:
+        publish(tmp_path, completions_frame(records), Recipe(name="weights"))
+
+    checks = {check.name: check for check in refused.value.checks}
+    assert not checks["fine_tuning_format"].passed
+    assert checks["fine_tuning_format"].metadata["errors_invalid_weight"] == 1
+    assert "weight must be 0 or 1, not 2" in str(refused.value)
+    root = tmp_path / "artifacts" / "weights"
+    assert not root.exists() or [p.name for p in root.iterdir()] == []
