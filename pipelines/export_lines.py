@@ -70,10 +70,15 @@ def fine_tuning_lines(rows: pl.DataFrame, *, train_on: str = "all") -> pl.Series
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON)}, not {train_on!r}")
     weights = "stored" if train_on == "all" else "zero"
-    messages = pl.concat_list(
-        _input_messages(rows, weights=weights),
-        _output_message(weight=train_on == "last_assistant"),
-    ).list.join(",")
+    # The output is joined on as text, not appended to the list (a list column costs more); with
+    # no input messages that leaves a leading comma, which goes.
+    messages = pl.concat_str(
+        [
+            _input_messages(rows, weights=weights).list.join(","),
+            _output_message(weight=train_on == "last_assistant"),
+        ],
+        separator=",",
+    ).str.strip_prefix(",")
     tools, parallel = pl.col("tools"), pl.col("parallel_tool_calls")
     line = _object(
         _raw_member("messages", "[" + messages + "]"),
