@@ -102,7 +102,7 @@ def _write_split(
         pending: list[Future[None]] = []
         for part in _slices(rows, order):
             lines = {name: build(part) for name, build in outputs.items()}
-            blobs = {name: _jsonl_bytes(text) for name, text in lines.items()}
+            blobs = {name: jsonl_bytes(text) for name, text in lines.items()}
             table = _parquet_rows(part, next(iter(lines.values()))).to_arrow()
             for job in pending:
                 job.result()
@@ -132,7 +132,7 @@ def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     )
 
 
-def _jsonl_bytes(lines: pl.Series) -> memoryview | bytes:
+def jsonl_bytes(lines: pl.Series) -> memoryview | bytes:
     """`lines` as JSONL: each line and a newline, UTF-8.
 
     The bytes are the data buffer of the lines' Arrow array, read in place: no Python string per

@@ -2,7 +2,9 @@
 floor of polars reading the same Parquet and writing about as much JSONL, with the peak RSS of each.
 
 The curated rows are generated first; each measurement runs in a fresh process so its peak RSS is
-its own. `--profile` runs the version once more under cProfile and prints where the time goes.
+its own. A third figure is the least an export costs: every row's fine-tuning line built and
+written, nothing else. `--profile` runs the version once more under cProfile and prints where the
+time goes.
 
     .venv/bin/python tests/bench/bench_dataset.py --n 1000000 [--profile]
 """
@@ -59,6 +61,16 @@ def measure(kind: str, source: Path, out: Path) -> dict[str, float]:
             .with_columns(pl.col("messages").list.eval(pl.struct(message.field("role", "content"))))
             .write_ndjson(out / "floor.jsonl")
         )
+    elif kind == "lines":
+        # The least an export of these rows costs: one fine-tuning line per row, built and
+        # written; no split, no evaluation files, no Parquet, no checks.
+        from pipelines.dataset_files import jsonl_bytes
+        from pipelines.export_lines import LINE_COLUMNS, fine_tuning_lines
+
+        rows = pl.read_parquet(source, columns=LINE_COLUMNS).rechunk()
+        with (out / "train.jsonl").open("wb") as stream:
+            for offset in range(0, rows.height, 100_000):
+                stream.write(jsonl_bytes(fine_tuning_lines(rows.slice(offset, 100_000))))
     else:
         from pipelines.recipes import Recipe
         from pipelines.versions import build_dataset_version
@@ -101,7 +113,7 @@ def main() -> None:
         source = Path(tmp) / "curated.parquet"
         prepare(args.n, source)
         results = {}
-        for kind in ("floor", "version", *(["profile"] if args.profile else [])):
+        for kind in ("floor", "lines", "version", *(["profile"] if args.profile else [])):
             out = Path(tmp) / kind
             out.mkdir()
             done = subprocess.run(
@@ -112,17 +124,22 @@ def main() -> None:
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )
             results[kind] = json.loads(done.stdout.strip().splitlines()[-1])
-        jsonl_bytes = sum(p.stat().st_size for p in (Path(tmp) / "version").rglob("*.jsonl"))
-        floor_bytes = (Path(tmp) / "floor" / "floor.jsonl").stat().st_size
-    floor, version = results["floor"], results["version"]
+        sizes = {
+            kind: sum(p.stat().st_size for p in (Path(tmp) / kind).rglob("*.jsonl"))
+            for kind in ("floor", "lines", "version")
+        }
+    floor = results["floor"]["seconds"]
     print(f"rows                               {args.n:>12,}")
-    for label, result, size in (
-        ("floor: read parquet + write JSONL", floor, floor_bytes),
-        ("split + every export + checks    ", version, jsonl_bytes),
+    for kind, label in (
+        ("floor", "floor: read parquet + write JSONL"),
+        ("lines", "least: fine-tuning lines only    "),
+        ("version", "split + every export + checks    "),
     ):
-        seconds, peak = result["seconds"], result["peak_mib"]
-        print(f"{label}  {seconds:>10.2f} s  {peak:>7.0f} MiB  ({size / 2**20:,.0f} MiB JSONL)")
-    print(f"ratio to floor                     {version['seconds'] / floor['seconds']:>10.2f} x")
+        seconds, peak = results[kind]["seconds"], results[kind]["peak_mib"]
+        print(
+            f"{label}  {seconds:>10.2f} s  {peak:>7.0f} MiB  ({sizes[kind] / 2**20:,.0f} MiB JSONL)"
+            f"  {seconds / floor:5.2f} x floor"
+        )
 
 
 if __name__ == "__main__":
