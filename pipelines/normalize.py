@@ -8,11 +8,15 @@ that, with reasons. Unknown fields stay in the raw JSON columns.
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from pipelines.jsontext import dumps as _json
 from schemas.completions import Completions
@@ -59,6 +63,7 @@ _PARSED_COLUMNS = [
 _PARSED_SCHEMA = pl.Schema(
     {name: pl.Int64 if name == "created" else COMPLETIONS_SCHEMA[name] for name in _PARSED_COLUMNS}
 )
+_ARROW_SCHEMA = _PARSED_SCHEMA.to_frame().to_arrow().schema
 # Rows normalized at a time: bounds the transient memory of the Python objects and of the JSON
 # decoder (about 12 kB per row at once) whatever the size of the lake.
 _CHUNK_ROWS = 20_000
@@ -108,18 +113,40 @@ def normalize_completions(raw: pl.DataFrame) -> pl.DataFrame:
 
 def _typed_columns(raw: pl.DataFrame) -> pl.DataFrame:
     """The parsed columns of one chunk of raw rows."""
-    # Python walks each record once and writes its typed values as JSON text; polars decodes that
-    # text with the explicit schema in Rust. Building nested columns from Python objects directly
-    # costs about four times as much.
-    typed_json = pl.Series(
-        "typed",
-        [
-            orjson.dumps(dict(zip(_PARSED_COLUMNS, _normalize_record(c, m), strict=True)))
+    # Python walks each record once; pyarrow builds the typed (nested) columns from the values in
+    # C++, column by column: twice as fast as writing each record as JSON for polars to decode.
+    with _collector_paused():
+        records = [
+            _normalize_record(c, m)
             for c, m in zip(raw["completion_json"], raw["messages_json"], strict=True)
-        ],
-        dtype=pl.Binary,
-    ).cast(pl.String)
-    return typed_json.str.json_decode(pl.Struct(_PARSED_SCHEMA)).struct.unnest()
+        ]
+        columns = zip(*records, strict=True) if records else ([] for _ in _ARROW_SCHEMA)
+        # The system allocator, not pyarrow's pool: the arrays live only until polars has them,
+        # and the pool would keep their memory (some 300 MiB more at a million rows).
+        arrays = [
+            pa.array(values, type=field.type, memory_pool=pa.system_memory_pool())
+            for values, field in zip(columns, _ARROW_SCHEMA, strict=True)
+        ]
+        del records
+    table = pa.Table.from_arrays(arrays, schema=_ARROW_SCHEMA)
+    return pl.DataFrame(pl.from_arrow(table))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while records are built.
+
+    A chunk's records are some half a million dicts and lists kept alive together, and the
+    collector would scan them again and again as they grow (it took 40% of the time). They hold
+    no reference cycles: reference counting frees them either way.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def conversation_from_row(row: dict[str, Any]) -> list[dict[str, Any]]:
