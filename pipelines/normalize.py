@@ -64,8 +64,8 @@ _PARSED_SCHEMA = pl.Schema(
     {name: pl.Int64 if name == "created" else COMPLETIONS_SCHEMA[name] for name in _PARSED_COLUMNS}
 )
 _ARROW_SCHEMA = _PARSED_SCHEMA.to_frame().to_arrow().schema
-# Rows normalized at a time: bounds the transient memory of the Python objects and of the JSON
-# decoder (about 12 kB per row at once) whatever the size of the lake.
+# Rows normalized at a time: bounds the transient memory of the Python objects and their Arrow
+# copies, whatever the size of the lake.
 _CHUNK_ROWS = 20_000
 _JSON_TYPES = {str: "string", type(None): "null", list: "array", dict: "object", bool: "boolean"}
 
