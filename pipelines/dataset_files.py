@@ -96,24 +96,27 @@ def _write_split(
 
         # While polars builds a slice's lines (without holding the GIL), one thread writes the
         # previous slice's files (compression, hashing and writes release the GIL too) and another
-        # checks its fine-tuning lines: the very bytes written. One slice at most waits.
-        writing = stack.enter_context(ThreadPoolExecutor(max_workers=1))
-        checking = stack.enter_context(ThreadPoolExecutor(max_workers=1))
-        pending: list[Future[None]] = []
-        for part in _slices(rows, order):
-            lines = {name: build(part) for name, build in outputs.items()}
-            blobs = {name: jsonl_bytes(text) for name, text in lines.items()}
-            table = _parquet_rows(part, next(iter(lines.values()))).to_arrow()
+        # checks its fine-tuning lines: the very bytes written. One slice at most waits. The
+        # threads are joined before the files close, even when something fails.
+        with (
+            ThreadPoolExecutor(max_workers=1) as writing,
+            ThreadPoolExecutor(max_workers=1) as checking,
+        ):
+            pending: list[Future[None]] = []
+            for part in _slices(rows, order):
+                lines = {name: build(part) for name, build in outputs.items()}
+                blobs = {name: jsonl_bytes(text) for name, text in lines.items()}
+                table = _parquet_rows(part, next(iter(lines.values()))).to_arrow()
+                for job in pending:
+                    job.result()
+                pending = [writing.submit(write, blobs, table)]
+                to_check = [
+                    data for name, data in blobs.items() if name.removesuffix(".jsonl") in checked
+                ]
+                if to_check:
+                    pending.append(checking.submit(check, to_check))
             for job in pending:
                 job.result()
-            pending = [writing.submit(write, blobs, table)]
-            to_check = [
-                data for name, data in blobs.items() if name.removesuffix(".jsonl") in checked
-            ]
-            if to_check:
-                pending.append(checking.submit(check, to_check))
-        for job in pending:
-            job.result()
     for name in outputs:
         files.paths[name] = directory / name
         files.content_sha256[name] = hashes[name].hexdigest()

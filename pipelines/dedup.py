@@ -114,7 +114,7 @@ def dedupe_exact(completions: pl.DataFrame, options: ExactDedup) -> tuple[pl.Dat
     completion by `created`, ties broken by id, so the choice is deterministic.
     """
     # The streaming engine spreads the string work over every core whatever the chunking (the
-    # eager engine runs a thread per chunk, and a column redaction rewrote is one chunk).
+    # eager engine runs one thread per chunk, and a frame built in memory is often one chunk).
     hashes = (
         completions.lazy()
         .select(conversation_key(options).alias("_key"))

@@ -69,8 +69,8 @@ def redact_completions(
     kinds = [kind for kind in PATTERNS if kind in redaction.kinds]
     # One scan of every row with all patterns at once; only the rows that match anything (a few
     # percent in practice) pay for counting and rewriting kind by kind.
-    # The streaming engine splits the rows into morsels across cores; the eager engine would run
-    # one thread per chunk, and a rewritten column is one chunk.
+    # The streaming engine splits the rows into morsels across cores; the eager engine runs one
+    # thread per chunk, and a frame built in memory is often a single chunk.
     pattern = _any_of(kinds)
     suspect = (
         completions.lazy()

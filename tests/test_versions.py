@@ -238,6 +238,23 @@ def test_a_failure_midway_leaves_no_version_and_latest_unchanged(
     assert latest_version(tmp_path, "default") == first.version
 
 
+def test_a_failure_building_lines_leaves_no_version(
+    tmp_path: Path, sample_completions: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This time the main thread fails (building eval lines), with train and validation written
+    # and the writer thread possibly still busy: it is joined, then the staging directory goes.
+    def fail(rows: pl.DataFrame) -> pl.Series:
+        raise MemoryError("out of memory (injected)")
+
+    monkeypatch.setattr(dataset_files, "eval_items", fail)
+    with pytest.raises(MemoryError, match="injected"):
+        publish(tmp_path, sample_completions, Recipe(name="default"))
+
+    root = tmp_path / "artifacts" / "default"
+    assert [p.name for p in root.iterdir()] == []
+    assert latest_version(tmp_path, "default") is None
+
+
 def test_fewer_than_ten_examples_refuses_to_publish(tmp_path: Path) -> None:
     completions = completions_frame(
         [question(i, f"Distinct question {i} about {i * 7}") for i in range(8)]
