@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.export_lines import (
     eval_item,
@@ -527,3 +529,41 @@ def test_report_counts_lines_and_keeps_the_first_errors() -> None:
     assert report.first_errors[0][0] == 3
     assert report.meets_minimum
     assert not check_fine_tuning_lines(["", "\n"]).ok
+
+
+TEXTS = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    turns=st.lists(
+        st.tuples(st.sampled_from(["system", "developer", "user", "assistant"]), TEXTS),
+        min_size=1,
+        max_size=4,
+    ),
+    answer=TEXTS,
+    metadata=st.dictionaries(TEXTS, TEXTS, max_size=3),
+)
+def test_any_text_round_trips_through_every_line(
+    turns: list[tuple[str, str]], answer: str, metadata: dict[str, str]
+) -> None:
+    # Quotes, backslashes, control characters, U+2028 and friends, any script: the lines are
+    # built by polars expressions, so their escaping is checked against what was stored.
+    record = completion_record(
+        "c1",
+        metadata=metadata,
+        input_messages=[{"role": role, "content": text} for role, text in turns],
+        answer=answer,
+    )
+    frame = completions_frame([record]).drop("completion_json", "messages_json")
+    row = frame.row(0, named=True)
+    expected = expected_messages(row)
+
+    line = fine_tuning_lines(frame).item()
+    item = json.loads(eval_items(frame).item())["item"]
+
+    assert len(line.splitlines()) == 1
+    assert json.loads(line)["messages"] == expected
+    assert item["input"] == expected[:-1]
+    assert item["ideal"] == answer
+    assert item["metadata"] == {**metadata, "completion_id": "c1", "model": row["model"]}
