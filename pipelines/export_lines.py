@@ -20,6 +20,7 @@ reader splitting on line breaks cuts a line in two. `pipelines.finetune_check` c
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -147,35 +148,69 @@ def _input_messages(rows: pl.DataFrame, *, weights: str) -> pl.Expr:
     """Each row's input messages, as a list of JSON objects.
 
     `weights`: `stored` (assistant messages keep theirs), `zero` (every assistant message gets
-    0) or `none`.
+    0) or `none`. Members no message of `rows` has are left out of the expression altogether
+    (most batches have no names, tool calls or parts): a third less work, the same lines.
     """
+    present = _StoredFields.of(rows)
     message = pl.element().struct
     role, parts = message.field("role"), message.field("content_parts")
     assistant = role == "assistant"
-    has_parts = parts.str.starts_with("[") & (parts != "[]")
     text = pl.when(message.field("content_type") != "array").then(message.field("content"))
-    content = (
-        pl.when(~assistant & has_parts)
-        .then(_raw_member("content", _without_null_keys(parts)))
-        .when(~assistant)
-        .then(_member("content", text))
-        .otherwise(_member("content", pl.coalesce(text, _assistant_parts_text(rows, parts))))
-    )
-    weight = {
-        "stored": pl.when(assistant).then(message.field("weight")),
-        "zero": pl.when(assistant).then(pl.lit(0, pl.Int64)),
-        "none": pl.lit(None, pl.Int64),
-    }[weights]
-    return pl.col("messages").list.eval(
-        _object(
-            _member("role", role),
-            content,
-            _member("name", message.field("name")),
-            _raw_member("tool_calls", _tool_calls(message.field("tool_calls"))),
-            _member("tool_call_id", message.field("tool_call_id")),
-            _raw_member("weight", weight.cast(pl.String)),
+    content = _member("content", text)
+    if present.parts:
+        has_parts = parts.str.starts_with("[") & (parts != "[]")
+        content = (
+            pl.when(~assistant & has_parts)
+            .then(_raw_member("content", _without_null_keys(parts)))
+            .when(~assistant)
+            .then(content)
+            .otherwise(_member("content", pl.coalesce(text, _assistant_parts_text(present, parts))))
         )
-    )
+    members = [_member("role", role), content]
+    if present.name:
+        members.append(_member("name", message.field("name")))
+    if present.tool_calls:
+        members.append(_raw_member("tool_calls", _tool_calls(message.field("tool_calls"))))
+    if present.tool_call_id:
+        members.append(_member("tool_call_id", message.field("tool_call_id")))
+    if weights == "zero" or (weights == "stored" and present.weight):
+        weight = message.field("weight") if weights == "stored" else pl.lit(0, pl.Int64)
+        members.append(_raw_member("weight", pl.when(assistant).then(weight).cast(pl.String)))
+    return pl.col("messages").list.eval(_object(*members))
+
+
+@dataclass(frozen=True)
+class _StoredFields:
+    """Which optional message fields any input message of some rows holds."""
+
+    parts: bool
+    name: bool
+    tool_calls: bool
+    tool_call_id: bool
+    weight: bool
+    assistant_parts: list[str]
+    """The distinct content parts (JSON text) of assistant messages."""
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame) -> _StoredFields:
+        fields = rows.select(
+            pl.col("messages")
+            .explode()
+            .struct.field("role", "content_parts", "name", "tool_calls", "tool_call_id", "weight")
+        )
+        listed = pl.col("content_parts").str.starts_with("[")
+        found = fields.select(
+            listed.any().alias("parts"),
+            pl.col("name").is_not_null().any(),
+            (pl.col("tool_calls").list.len() > 0).any(),
+            pl.col("tool_call_id").is_not_null().any(),
+            pl.col("weight").is_not_null().any(),
+        ).row(0, named=True)
+        assistant_parts = fields.filter(listed & (pl.col("role") == "assistant"))["content_parts"]
+        return cls(
+            **{name: bool(value) for name, value in found.items()},
+            assistant_parts=assistant_parts.unique().to_list(),
+        )
 
 
 def _output_message(*, weight: bool) -> pl.Expr:
@@ -210,21 +245,14 @@ def _tool_calls(calls: pl.Expr) -> pl.Expr:
     return pl.when(calls.list.len() > 0).then("[" + shaped.list.join(",") + "]")
 
 
-def _assistant_parts_text(rows: pl.DataFrame, parts: pl.Expr) -> pl.Expr:
+def _assistant_parts_text(present: _StoredFields, parts: pl.Expr) -> pl.Expr:
     """For an assistant message stored as content parts, its `text` and `refusal` parts joined
     (null when that is empty).
 
     Stored parts can hold anything, so they are read in Python, but only the few distinct ones
     assistant messages carry; the expression looks each message's parts up by their JSON text.
     """
-    messages = rows.select(pl.col("messages").explode().struct.field("role", "content_parts"))
-    stored = (
-        messages.filter(
-            (pl.col("role") == "assistant") & pl.col("content_parts").str.starts_with("[")
-        )["content_parts"]
-        .unique()
-        .to_list()
-    )
+    stored = present.assistant_parts
     if not stored:
         return pl.lit(None, pl.String)
     texts = [_text_of_parts(json.loads(value)) for value in stored]
