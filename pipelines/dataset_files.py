@@ -33,7 +33,7 @@ _PARQUET_COLUMNS = ["cluster_id", "split", "created", "total_tokens"]
 @dataclass
 class SplitFiles:
     """The files written, the sha256 of each JSONL file's content (the version's basis), and the
-    format check of the fine-tuning lines, made on the bytes as they were written."""
+    format check of the fine-tuning lines, made on the lines as they were written."""
 
     paths: dict[str, Path] = field(default_factory=dict)
     content_sha256: dict[str, str] = field(default_factory=dict)
@@ -90,13 +90,13 @@ def _write_split(
                 writer = stack.enter_context(_parquet_writer(parquet_path, table.schema))
             writer.write_table(table)
 
-        def check(blobs: list[memoryview | bytes]) -> None:
-            for data in blobs:
-                files.fine_tuning_check.feed(bytes(data).split(b"\n")[:-1])
+        def check(batches: list[pl.Series]) -> None:
+            for lines in batches:
+                files.fine_tuning_check.feed_series(lines)
 
         # While polars builds a slice's lines (without holding the GIL), one thread writes the
         # previous slice's files (compression, hashing and writes release the GIL too) and another
-        # checks its fine-tuning lines: the very bytes written. One slice at most waits. The
+        # checks its fine-tuning lines: the very lines written. One slice at most waits. The
         # threads are joined before the files close, even when something fails.
         with (
             ThreadPoolExecutor(max_workers=1) as writing,
@@ -111,7 +111,7 @@ def _write_split(
                     job.result()
                 pending = [writing.submit(write, blobs, table)]
                 to_check = [
-                    data for name, data in blobs.items() if name.removesuffix(".jsonl") in checked
+                    text for name, text in lines.items() if name.removesuffix(".jsonl") in checked
                 ]
                 if to_check:
                     pending.append(checking.submit(check, to_check))

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+import polars as pl
 
-from pipelines.finetune_format import is_well_formed
+from pipelines.finetune_format import is_well_formed, plain_chats
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 """Message roles fine-tuning accepts; `function` is the legacy tool role."""
@@ -99,28 +100,43 @@ class FineTuneChecker:
         self._lines = 0
 
     def feed(self, lines: Iterable[str | bytes | dict[str, Any]]) -> None:
+        for line in lines:
+            self._lines += 1
+            self._check(self._lines, line)
+
+    def feed_series(self, lines: pl.Series) -> None:
+        """`feed` for text lines in a polars Series: the plain chats among them (most lines, as a
+        rule) are vouched for at once by `plain_chats`; only the others are looked at one by one.
+        """
+        plain = plain_chats(lines)
+        first = self._lines + 1
+        self._report.examples += int(plain.sum())
+        others = pl.DataFrame({"index": pl.int_range(lines.len(), eager=True), "line": lines})
+        for index, line in others.filter(~plain).iter_rows():
+            self._check(first + index, line)
+        self._lines += lines.len()
+
+    def _check(self, number: int, line: str | bytes | dict[str, Any]) -> None:
         report = self._report
-        for number, line in enumerate(lines, start=self._lines + 1):
-            self._lines = number
-            if isinstance(line, str | bytes):
-                if is_well_formed(line.encode("utf-8") if isinstance(line, str) else line):
-                    report.examples += 1
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    example: Any = orjson.loads(line)
-                except orjson.JSONDecodeError as error:
-                    example, errors = None, [("invalid_json", f"not JSON: {error}")]
-                else:
-                    errors = check_example(example)
+        if isinstance(line, str | bytes):
+            if is_well_formed(line.encode("utf-8") if isinstance(line, str) else line):
+                report.examples += 1
+                return
+            if not line.strip():
+                return
+            try:
+                example: Any = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                example, errors = None, [("invalid_json", f"not JSON: {error}")]
             else:
-                errors = check_example(line)
-            report.examples += 1
-            report.examples_with_errors += bool(errors)
-            self._counts.update(kind for kind, _ in errors)
-            room = FIRST_ERRORS - len(report.first_errors)
-            report.first_errors += [(number, kind, message) for kind, message in errors[:room]]
+                errors = check_example(example)
+        else:
+            errors = check_example(line)
+        report.examples += 1
+        report.examples_with_errors += bool(errors)
+        self._counts.update(kind for kind, _ in errors)
+        room = FIRST_ERRORS - len(report.first_errors)
+        report.first_errors += [(number, kind, message) for kind, message in errors[:room]]
 
     def report(self) -> FineTuneCheckReport:
         """What the lines fed so far hold."""

@@ -1,4 +1,5 @@
-"""The fine-tuning line format as msgspec types: a fast, strict first pass of the format checker.
+"""Fast, strict first passes of the format checker: a regex for plain chats, msgspec types for
+the rest.
 
 A line that decodes into `Example`, holds no null-valued key, and passes the few rules types
 cannot say (content present, tool results answering an earlier call, arguments that are JSON, an
@@ -16,6 +17,7 @@ from typing import Annotated, Literal, Union
 
 import msgspec
 import orjson
+import polars as pl
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 _NonEmpty = Annotated[str, Meta(min_length=1)]
@@ -136,3 +138,36 @@ def is_well_formed(line: bytes) -> bool:
         elif kind is _ToolResult and message.tool_call_id not in called:
             return False
     return has_assistant
+
+
+# A plain chat, exactly as the exporter writes one: system, developer and user messages with text,
+# assistant messages with text and perhaps a 0/1 weight, the last message the assistant's, and
+# nothing else. Every text is a non-empty JSON string with no control character and no escaped
+# surrogate (the checker's JSON parser refuses lone ones). A line of this shape passes every
+# check; polars matches a million of them in a fraction of a second, on every core.
+_JSON_TEXT = (
+    r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]'
+    r"|\\u(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))+\""
+)
+_INPUT_MESSAGE = r'\{"role":"(?:system|developer|user)","content":' + _JSON_TEXT + r"\}"
+_ASSISTANT_MESSAGE = r'\{"role":"assistant","content":' + _JSON_TEXT + r'(?:,"weight":[01])?\}'
+PLAIN_CHAT = (
+    r'^\{"messages":\[(?:(?:'
+    + _INPUT_MESSAGE
+    + "|"
+    + _ASSISTANT_MESSAGE
+    + "),)*"
+    + _ASSISTANT_MESSAGE
+    + r"\]\}$"
+)
+
+
+def plain_chats(lines: pl.Series) -> pl.Series:
+    """True for each line in the `PLAIN_CHAT` shape (it passes every check); False says nothing."""
+    matched = (
+        lines.to_frame("line")
+        .lazy()
+        .select(pl.col("line").str.contains(PLAIN_CHAT).fill_null(False))
+        .collect(engine="streaming")  # on every core
+    )
+    return matched.to_series()
