@@ -1,13 +1,17 @@
 """Fast, strict first passes of the format checker: a regex for plain chats, msgspec types for
 the rest.
 
-A line that decodes into `Example`, holds no null-valued key, and passes the few rules types
-cannot say (content present, tool results answering an earlier call, arguments that are JSON, an
-assistant message somewhere) has none of the errors `pipelines.finetune_check` looks for. Every
-type here is at least as strict as the checker's rules (a `name` must be a string, say, where the
-checker accepts anything), so a line this pass refuses is not necessarily wrong: the checker then
-looks at it in full and says what, if anything, is. A million lines take about a second this
-way; walking each parsed line in Python took ten.
+Neither pass says a line is wrong; each only vouches for lines that certainly have none of the
+errors `pipelines.finetune_check` looks for, and the checker walks the rest in full and says
+what, if anything, is wrong with them.
+
+- `plain_chats`: a line in exactly the shape the exporter writes for a plain chat (`PLAIN_CHAT`).
+  polars matches a million in a fraction of a second, on every core.
+- `is_well_formed`: a line that decodes into `Example`, holds no null-valued key, and passes the
+  few rules types cannot say (content present, tool results answering an earlier call, arguments
+  that are JSON, an assistant message somewhere). Every type is at least as strict as the
+  checker's rules (a `name` must be a string, say, where the checker accepts anything). About a
+  microsecond a line; walking each parsed line in Python took ten.
 """
 
 from __future__ import annotations
