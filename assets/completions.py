@@ -4,14 +4,11 @@ import dagster as dg
 import polars as pl
 
 from assets.resources import DataDirectory
-from pipelines.completions import (
-    build_completions,
-    completions_path,
-    quarantine_path,
-    read_quarantine,
-)
+from pipelines.completions import build_completions, read_quarantine, reason_counts
+from pipelines.curate import redact_completions
+from pipelines.paths import DataPaths
+from pipelines.recipes import Redaction
 from pipelines.reporting import counts_table, markdown_table
-from pipelines.validate import reason_counts
 
 
 class QuarantineCheckConfig(dg.Config):
@@ -52,7 +49,7 @@ def completions_tables(data_dir: DataDirectory):
             "dagster/row_count": completions.height,
             "rows_in": completions.height + quarantine.height,
             "rows_quarantined": quarantine.height,
-            "path": dg.MetadataValue.path(str(completions_path(data_dir.path))),
+            "path": dg.MetadataValue.path(str(DataPaths(data_dir.path).completions)),
             "preview": dg.MetadataValue.md(markdown_table(_preview(completions))),
         },
     )
@@ -63,7 +60,7 @@ def completions_tables(data_dir: DataDirectory):
             "reasons": dg.MetadataValue.md(
                 counts_table(validated.reason_counts(), key="failed check", value="records")
             ),
-            "path": dg.MetadataValue.path(str(quarantine_path(data_dir.path))),
+            "path": dg.MetadataValue.path(str(DataPaths(data_dir.path).quarantine)),
             "preview": dg.MetadataValue.md(
                 markdown_table(
                     quarantine.select(
@@ -88,7 +85,8 @@ def completions_quarantine_share(
     """Warns when any record is quarantined; fails (and blocks downstream) above the share."""
     quarantine = read_quarantine(data_dir.path).select("reasons")
     quarantined = quarantine.height
-    valid = pl.scan_parquet(completions_path(data_dir.path)).select(pl.len()).collect().item()
+    completions = DataPaths(data_dir.path).completions
+    valid = pl.scan_parquet(completions).select(pl.len()).collect().item()
     total = quarantined + valid
     share = quarantined / total if total else 0.0
     too_many = share > config.max_quarantine_share
@@ -106,8 +104,11 @@ def completions_quarantine_share(
     )
 
 
-def _preview(completions: pl.DataFrame) -> pl.DataFrame:
-    return completions.select(
+def _preview(completions: pl.DataFrame, *, rows: int = 10) -> pl.DataFrame:
+    """The first rows, their texts redacted: the preview is stored in Dagster's event log,
+    which must never hold personal data or a key, whatever a recipe later does."""
+    redacted, _ = redact_completions(completions.head(rows), Redaction())
+    return redacted.select(
         "id",
         "created",
         "model",

@@ -10,9 +10,9 @@ from assets.export import dataset_asset
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
 from assets.sensors import new_completions_sensor
-from pipelines.lake import DEFAULT_DATA_DIR
+from pipelines.ingest.sources import resolve_source_kind
+from pipelines.paths import DEFAULT_DATA_DIR
 from pipelines.recipes import load_recipes
-from pipelines.sources import resolve_source_kind
 
 # One curated asset per recipe; a broken recipes file fails loading with a message naming the file
 # and field, which the UI and `dagster` show as the code location's error.

@@ -6,11 +6,18 @@ import polars as pl
 from assets.resources import DataDirectory
 from pipelines.completions import read_completions
 from pipelines.curate import read_curated, read_curation_steps
-from pipelines.dataset_card import token_histogram
-from pipelines.lake import LakePaths, read_state
+from pipelines.export import (
+    DatasetRefused,
+    DatasetVersion,
+    build_dataset_version,
+    input_snapshot,
+)
+from pipelines.export.card import token_histogram
+from pipelines.export.manifest import FileEntry
+from pipelines.ingest import read_state
+from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.reporting import counts_table, markdown_table
-from pipelines.versions import DatasetRefused, DatasetVersion, build_dataset_version, input_snapshot
 
 CHECKS = {
     "fine_tuning_format": "Every train/validation line passes the fine-tuning format checker.",
@@ -45,7 +52,7 @@ def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
                 recipe,
                 curation_steps=read_curation_steps(data_dir.path, recipe.name),
                 inputs=input_snapshot(read_completions(data_dir.path)),
-                source=read_state(LakePaths(data_dir.path)).get("source"),
+                source=read_state(DataPaths(data_dir.path)).source,
             )
         except DatasetRefused as refused:
             raise dg.Failure(description=str(refused)) from None
@@ -72,27 +79,27 @@ def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
 
 def version_metadata(version: DatasetVersion) -> dict[str, object]:
     manifest = version.manifest
-    splits = manifest["splits"]
+    splits = manifest.splits
     return {
         "version": version.version,
         "new_version": version.created,
         "path": dg.MetadataValue.path(str(version.path.resolve())),
-        "dagster/row_count": sum(split["rows"] for split in splits.values()),
-        **{f"{name}_rows": split["rows"] for name, split in splits.items()},
-        **{f"{name}_tokens": split["tokens"] for name, split in splits.items()},
+        "dagster/row_count": sum(split.rows for split in splits.values()),
+        **{f"{name}_rows": split.rows for name, split in splits.items()},
+        **{f"{name}_tokens": split.tokens for name, split in splits.items()},
         "split_sizes": dg.MetadataValue.md(
             markdown_table(
                 pl.DataFrame(
-                    [{"split": name, **counts} for name, counts in splits.items()],
+                    [{"split": name, **counts.model_dump()} for name, counts in splits.items()],
                     schema={"split": pl.String, "rows": pl.Int64, "tokens": pl.Int64},
                 )
             )
         ),
         "token_histogram": dg.MetadataValue.md("\n".join(token_histogram(_tokens(version)))),
         "drops_by_reason": dg.MetadataValue.md(
-            counts_table(manifest.get("drops_by_reason", {}), key="reason")
+            counts_table(manifest.drops_by_reason, key="reason")
         ),
-        "files": dg.MetadataValue.md(markdown_table(_files_frame(manifest["files"]), max_rows=20)),
+        "files": dg.MetadataValue.md(markdown_table(_files_frame(manifest.files), max_rows=20)),
         "dataset_card": dg.MetadataValue.md(
             (version.path / "README.md").read_text(encoding="utf-8").split("---\n", 2)[-1]
         ),
@@ -104,10 +111,10 @@ def _tokens(version: DatasetVersion) -> pl.DataFrame:
     return pl.read_parquet(files, columns=["total_tokens"])
 
 
-def _files_frame(files: dict[str, dict]) -> pl.DataFrame:
+def _files_frame(files: dict[str, FileEntry]) -> pl.DataFrame:
     return pl.DataFrame(
         [
-            {"file": name, "bytes": entry["bytes"], "sha256": entry["sha256"][:16] + "…"}
+            {"file": name, "bytes": entry.bytes, "sha256": entry.sha256[:16] + "…"}
             for name, entry in files.items()
         ]
     )

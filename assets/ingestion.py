@@ -1,15 +1,18 @@
 """Group `ingestion`: the raw lake of stored completions."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from assets.resources import DataDirectory, StoredCompletionsSource
-from pipelines.ingest import IngestReport, ingest_completions
-from pipelines.lake import LakePaths, read_raw_completions
-from pipelines.paging import SourceAccessError, SourceUnavailableError
+from pipelines.ingest import (
+    IngestReport,
+    SourceAccessError,
+    SourceConfigError,
+    SourceUnavailableError,
+    ingest_completions,
+    read_raw_completions,
+)
+from pipelines.paths import DataPaths
 from pipelines.reporting import markdown_table
-from pipelines.sources import SourceConfigError
 
 
 class IngestConfig(dg.Config):
@@ -74,5 +77,5 @@ def _ingest_metadata(report: IngestReport, data_dir: str) -> dict[str, object]:
         else 0.0,
         "batch_files": len(report.batch_files),
         "high_water_mark_unix": report.high_water_mark or 0,
-        "path": dg.MetadataValue.path(str(LakePaths(Path(data_dir)).raw_completions)),
+        "path": dg.MetadataValue.path(str(DataPaths(data_dir).raw_completions)),
     }

@@ -1,8 +1,8 @@
 """Resources: where the data directory is, and which source to read.
 
 Credentials never pass through Dagster config: the `openai` SDK reads `OPENAI_API_KEY` /
-`AZURE_OPENAI_API_KEY` from the environment of the run itself (`pipelines.sources`), so no key can
-reach run config, the event log or the UI.
+`AZURE_OPENAI_API_KEY` from the environment of the run itself (`pipelines.ingest.sources`), so no
+key can reach run config, the event log or the UI.
 """
 
 import contextlib
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import dagster as dg
 import openai
 
-from pipelines.ingest import IngestSettings
-from pipelines.lake import DEFAULT_DATA_DIR
-from pipelines.sources import RequestCounter, SourceInfo, open_source
+from pipelines.ingest.sources import RequestCounter, SourceInfo, open_source
+from pipelines.ingest.sync import IngestSettings
+from pipelines.paths import DEFAULT_DATA_DIR
 
 
 class DataDirectory(dg.ConfigurableResource):

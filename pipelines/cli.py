@@ -124,10 +124,10 @@ def _import(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     # Imported here: `distillery store …` should not pay for polars and pyarrow.
-    from pipelines.ingest import IngestSettings, ingest_completions
-    from pipelines.lake import data_dir_from_env
-    from pipelines.paging import SourceAccessError, SourceUnavailableError
-    from pipelines.sources import SourceConfigError, open_source
+    from pipelines.ingest.paging import SourceAccessError, SourceUnavailableError
+    from pipelines.ingest.sources import SourceConfigError, open_source
+    from pipelines.ingest.sync import IngestSettings, ingest_completions
+    from pipelines.paths import data_dir_from_env
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("distillery").setLevel(logging.INFO)

@@ -13,13 +13,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 BUNDLED_RECIPES = Path(str(files("pipelines") / "default_recipes.yaml"))
-REDACTION_KINDS = ("secret", "email", "card", "ip", "phone")
+RedactionKind = Literal["secret", "email", "card", "ip", "phone"]
+REDACTION_KINDS: tuple[str, ...] = get_args(RedactionKind)
+"""Every kind redaction knows, in the order they are replaced."""
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -63,9 +65,7 @@ class Redaction(_Strict):
     """PII and secret handling: replace with typed placeholders, drop the record, or leave it."""
 
     mode: Literal["redact", "drop", "off"] = "redact"
-    kinds: list[Literal["secret", "email", "card", "ip", "phone"]] = Field(
-        default_factory=lambda: list(REDACTION_KINDS)
-    )
+    kinds: list[RedactionKind] = Field(default_factory=lambda: list(REDACTION_KINDS))
 
 
 class ExactDedup(_Strict):

@@ -1,10 +1,33 @@
-"""pandera (polars) models, one per stored table, named after its asset.
+"""pandera (polars) models, one per stored table, named after its asset, and the vocabularies.
 
+Each table's polars schema is derived from its model (`*_SCHEMA`), never written a second time.
 Imports pandera and polars only, never dagster.
 """
 
-from schemas.completions import Completions
+from schemas.completions import Completions, Conversations
 from schemas.completions_quarantine import CompletionsQuarantine
+from schemas.curated import Curated
+from schemas.derive import polars_schema
 from schemas.raw_completions import RawCompletions
+from schemas.vocabularies import INSTRUCTION_ROLES, MESSAGE_ROLES, SOURCE_KINDS
 
-__all__ = ["Completions", "CompletionsQuarantine", "RawCompletions"]
+RAW_COMPLETIONS_SCHEMA = polars_schema(RawCompletions)
+COMPLETIONS_SCHEMA = polars_schema(Completions)
+QUARANTINE_SCHEMA = polars_schema(CompletionsQuarantine)
+CURATED_SCHEMA = polars_schema(Curated)
+
+__all__ = [
+    "COMPLETIONS_SCHEMA",
+    "CURATED_SCHEMA",
+    "INSTRUCTION_ROLES",
+    "MESSAGE_ROLES",
+    "QUARANTINE_SCHEMA",
+    "RAW_COMPLETIONS_SCHEMA",
+    "SOURCE_KINDS",
+    "Completions",
+    "CompletionsQuarantine",
+    "Conversations",
+    "Curated",
+    "RawCompletions",
+    "polars_schema",
+]

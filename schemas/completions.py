@@ -1,8 +1,9 @@
 """`completions`: one typed, validated row per stored completion.
 
 The checks are what makes a record unusable for training. They run on eager frames with
-`lazy=True`, so every failure of every record comes back at once; `pipelines.validate` sends the
-failing records to `completions_quarantine` with each failed check's message.
+`lazy=True`, so every failure of every record comes back at once;
+`pipelines.completions.validate` sends the failing records to `completions_quarantine` with each
+failed check's message.
 """
 
 from typing import Annotated
@@ -11,7 +12,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from schemas.types import KNOWN_ROLES, MESSAGE, METADATA_PAIR, TOOL_CALL
+from schemas.types import MESSAGE, METADATA_PAIR, TOOL_CALL
+from schemas.vocabularies import MESSAGE_ROLES, SOURCE_KINDS
 
 MAX_CONTENT_BYTES = 1_000_000
 """Largest message text accepted (bytes): far above any model's context, so only broken records."""
@@ -24,16 +26,17 @@ def _all_messages(condition: pl.Expr) -> pl.Expr:
     return _messages.list.eval(condition).list.all().fill_null(True)
 
 
-class Completions(pa.DataFrameModel):
-    """Stored completions, normalized: request settings, the input conversation, the output
-    message, usage and content-filter flags, with the raw JSON kept beside them."""
+class Conversations(pa.DataFrameModel):
+    """The typed columns every table of normalized completions shares: request settings, the
+    input conversation, the output message, usage and content-filter flags, and the checks that
+    make a record usable for training."""
 
     id: str = pa.Field(unique=True, description="Stored completion id, e.g. chatcmpl-…")
     created: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         nullable=True, description="When the request was made (UTC)."
     )
     model: str = pa.Field(nullable=True, description="Model that produced the completion.")
-    source: str = pa.Field(isin=["openai", "azure", "local"], description="API read from.")
+    source: str = pa.Field(isin=list(SOURCE_KINDS), description="API read from.")
     ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         description="When distillery fetched this version of the record (UTC)."
     )
@@ -76,8 +79,6 @@ class Completions(pa.DataFrameModel):
     text_repaired: bool = pa.Field(
         description="Text held lone surrogates (invalid UTF-8), replaced with U+FFFD here."
     )
-    completion_json: str = pa.Field(description="The completion as the API returned it.")
-    messages_json: str = pa.Field(description="The input messages as the API returned them.")
 
     class Config:
         strict = True
@@ -102,10 +103,10 @@ class Completions(pa.DataFrameModel):
             _all_messages(pl.element().struct.field("content_type").is_in(text_types))
         )
 
-    @pa.dataframe_check(error=f"a message has a role outside {', '.join(KNOWN_ROLES)}")
+    @pa.dataframe_check(error=f"a message has a role outside {', '.join(MESSAGE_ROLES)}")
     def known_roles(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(
-            _all_messages(pl.element().struct.field("role").is_in(list(KNOWN_ROLES)))
+            _all_messages(pl.element().struct.field("role").is_in(list(MESSAGE_ROLES)))
         )
 
     @pa.dataframe_check(error="the output message has no content, no tool calls and no refusal")
@@ -148,3 +149,14 @@ class Completions(pa.DataFrameModel):
         return data.lazyframe.select(
             (longest.fill_null(0) <= MAX_CONTENT_BYTES) & (output.fill_null(0) <= MAX_CONTENT_BYTES)
         )
+
+
+class Completions(Conversations):
+    """Stored completions, normalized, with the raw JSON kept beside them."""
+
+    completion_json: str = pa.Field(description="The completion as the API returned it.")
+    messages_json: str = pa.Field(description="The input messages as the API returned them.")
+
+    class Config:
+        strict = True
+        coerce = True

@@ -6,6 +6,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
+from schemas.vocabularies import SOURCE_KINDS
+
 REASON = pl.Struct({"check": pl.String, "message": pl.String})
 
 
@@ -16,7 +18,7 @@ class CompletionsQuarantine(pa.DataFrameModel):
     id: str = pa.Field(unique=True, description="Stored completion id.")
     created: pl.Int64 = pa.Field(nullable=True, description="Unix seconds, as the API gave them.")
     model: str = pa.Field(nullable=True, description="Model, when the record names one.")
-    source: str = pa.Field(isin=["openai", "azure", "local"], description="API read from.")
+    source: str = pa.Field(isin=list(SOURCE_KINDS), description="API read from.")
     ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         description="When distillery fetched this version of the record (UTC)."
     )

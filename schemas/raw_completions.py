@@ -5,6 +5,8 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
+from schemas.vocabularies import SOURCE_KINDS
+
 
 class RawCompletions(pa.DataFrameModel):
     """Rows of `lake/raw_completions` batches; merged by id, the newest `batch_id` wins."""
@@ -14,9 +16,7 @@ class RawCompletions(pa.DataFrameModel):
         nullable=True, description="Unix seconds as the API gave them; null when missing."
     )
     model: str = pa.Field(nullable=True, description="Model that produced the completion.")
-    source: str = pa.Field(
-        isin=["openai", "azure", "local"], description="Which API the row was read from."
-    )
+    source: str = pa.Field(isin=list(SOURCE_KINDS), description="Which API the row was read from.")
     ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         description="When the page holding this row was fetched (UTC)."
     )

@@ -6,9 +6,6 @@ keys it has not seen yet).
 
 import polars as pl
 
-KNOWN_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-"""Roles a chat message may have; `function` is the legacy tool role."""
-
 TOOL_CALL = pl.Struct(
     {
         "id": pl.String,

@@ -8,9 +8,9 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.lake import RAW_COMPLETIONS_SCHEMA
-from pipelines.normalize import normalize_completions
-from pipelines.validate import validate_completions
+from pipelines.completions.normalize import normalize_completions
+from pipelines.completions.validate import validate_completions
+from schemas import RAW_COMPLETIONS_SCHEMA
 
 
 def raw_frame(records: list[dict[str, Any]]) -> pl.DataFrame:

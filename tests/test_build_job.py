@@ -15,9 +15,9 @@ import pytest
 from assets.curation import curated_asset
 from assets.export import dataset_asset
 from assets.resources import DataDirectory
-from pipelines.completions import build_completions
+from pipelines.completions.table import build_completions
+from pipelines.export.versions import latest_version
 from pipelines.recipes import Recipe
-from pipelines.versions import latest_version
 from tests.test_ingest import ingest
 
 VERSION_LINE = re.compile(

@@ -11,8 +11,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.completions import build_completions, read_completions, read_quarantine
-from pipelines.lake import read_raw_completions
+from pipelines.completions.table import build_completions, read_completions, read_quarantine
+from pipelines.ingest.lake import read_raw_completions
 from pipelines.sample import SAMPLE_PATH
 from schemas.completions import MAX_CONTENT_BYTES
 from tests.records import completion_record

@@ -13,7 +13,7 @@ from assets.completions import completions_tables
 from assets.curation import curated_asset
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource
-from pipelines.curate import read_curated
+from pipelines.curate.table import read_curated
 from pipelines.recipes import load_recipes
 from pipelines.sample import SAMPLE_PATH
 

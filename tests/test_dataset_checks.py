@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.dataset_checks import run_dataset_checks
+from pipelines.export.checks import run_dataset_checks
 from pipelines.recipes import Recipe
 
 

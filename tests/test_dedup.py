@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.dedup import dedupe_exact
+from pipelines.curate.dedup import dedupe_exact
 from pipelines.recipes import ExactDedup
 from tests.frames import completions_frame, user
 from tests.records import completion_record

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.export_lines import (
+from pipelines.completions.normalize import conversation_from_row
+from pipelines.export.line_check import (
+    FIRST_ERRORS,
+    check_example,
+    check_fine_tuning_lines,
+)
+from pipelines.export.lines import (
     eval_item,
     eval_items,
     fine_tuning_line,
@@ -18,12 +24,6 @@ from pipelines.export_lines import (
     oss_eval_item,
     oss_eval_items,
 )
-from pipelines.finetune_check import (
-    FIRST_ERRORS,
-    check_example,
-    check_fine_tuning_lines,
-)
-from pipelines.normalize import conversation_from_row
 from tests.frames import completions_frame
 from tests.records import completion_record
 
@@ -191,7 +191,7 @@ def test_all_keeps_only_stored_weights(rows: dict[str, dict[str, Any]]) -> None:
     messages = fine_tuning_line(rows["multi_turn"], train_on="all")["messages"]
 
     assert [m["role"] for m in messages] == [
-        "developer",
+        "system",  # stored as developer: a fine-tuning line has no such role
         "user",
         "assistant",
         "user",
@@ -207,7 +207,7 @@ def test_last_assistant_learns_only_the_output(rows: dict[str, dict[str, Any]]) 
     messages = fine_tuning_line(rows["multi_turn"], train_on="last_assistant")["messages"]
 
     assert [(m["role"], m.get("weight")) for m in messages] == [
-        ("developer", None),
+        ("system", None),
         ("user", None),
         ("assistant", 0),
         ("user", None),
@@ -372,11 +372,14 @@ def test_the_frame_builders_and_the_row_functions_agree(
     assert [json.loads(line) for line in eval_items(curated)] == [eval_item(rows[i]) for i in ids]
 
 
-def expected_messages(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The stored conversation mapped to the fine-tuning shape, weights left out."""
+def expected_messages(row: dict[str, Any], *, fine_tuning: bool = True) -> list[dict[str, Any]]:
+    """The stored conversation mapped to the fine-tuning shape, weights left out; for fine-tuning
+    lines `developer` becomes `system`, evaluation input keeps the stored role."""
     expected = []
     for stored in conversation_from_row(row):
         message = {k: v for k, v in stored.items() if k not in ("content_parts", "weight")}
+        if fine_tuning and message["role"] == "developer":
+            message["role"] = "system"
         content = stored.get("content")
         parts = content if isinstance(content, list) else stored.get("content_parts")
         if message["role"] == "assistant":
@@ -406,7 +409,7 @@ def test_lines_are_the_stored_conversation(rows: dict[str, dict[str, Any]]) -> N
         for train_on in ("all", "last_assistant"):
             line = fine_tuning_line(row, train_on=train_on)
             assert without_weights(line["messages"]) == expected, row["id"]
-        assert eval_item(row)["item"]["input"] == expected[:-1]
+        assert eval_item(row)["item"]["input"] == expected_messages(row, fine_tuning=False)[:-1]
 
 
 def test_a_line_is_one_line_whatever_its_text_holds() -> None:
@@ -426,7 +429,7 @@ def test_a_line_is_one_line_whatever_its_text_holds() -> None:
 
 GOOD = {
     "messages": [
-        {"role": "developer", "content": "Use the tools."},
+        {"role": "system", "content": "Use the tools."},
         {
             "role": "user",
             "content": [
@@ -564,6 +567,37 @@ def test_any_text_round_trips_through_every_line(
 
     assert len(line.splitlines()) == 1
     assert json.loads(line)["messages"] == expected
-    assert item["input"] == expected[:-1]
+    assert item["input"] == expected_messages(row, fine_tuning=False)[:-1]
     assert item["ideal"] == answer
     assert item["metadata"] == {**metadata, "completion_id": "c1", "model": row["model"]}
+
+
+def test_a_developer_message_is_written_as_system_in_fine_tuning_lines_only() -> None:
+    # OpenAI's schema for a training line (FineTuneChatRequestInput) has no developer role.
+    record = completion_record(
+        "c1",
+        input_messages=[
+            {"role": "developer", "content": "Answer in French."},
+            {"role": "user", "content": "Hello"},
+        ],
+        answer="Bonjour",
+    )
+    frame = completions_frame([record])
+
+    line = json.loads(fine_tuning_lines(frame).item())
+    item = json.loads(eval_items(frame).item())["item"]
+
+    assert [m["role"] for m in line["messages"]] == ["system", "user", "assistant"]
+    assert line["messages"][0]["content"] == "Answer in French."
+    assert [m["role"] for m in item["input"]] == ["developer", "user"]
+    assert frame["messages"].list.first().struct.field("role").item() == "developer"
+
+
+def test_the_checker_refuses_a_developer_message_in_a_training_line() -> None:
+    line = json.dumps(chat({"role": "developer", "content": "Be brief."}, USER, ASSISTANT))
+
+    report = check_fine_tuning_lines([line])
+
+    assert report.errors == {"unrecognized_role": 1}
+    assert report.first_errors[0][:2] == (1, "unrecognized_role")
+    assert "role 'developer'" in report.first_errors[0][2]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from pipelines.filters import select_completions
+from pipelines.curate.filters import select_completions
 from pipelines.recipes import Selection
 from tests.frames import completions_frame, user
 from tests.records import completion_record

@@ -11,8 +11,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.finetune_check import FineTuneChecker, check_example, check_fine_tuning_lines
-from pipelines.finetune_format import is_well_formed, plain_chats
+from pipelines.export.line_check import FineTuneChecker, check_example, check_fine_tuning_lines
+from pipelines.export.line_check_fast import is_well_formed, plain_chats
 from tests.test_export_lines import BAD, GOOD
 
 JSON_VALUES = st.recursive(

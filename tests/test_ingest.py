@@ -14,11 +14,12 @@ import httpx2
 import polars as pl
 import pytest
 
-from pipelines.ingest import IngestReport, IngestSettings, ingest_completions
-from pipelines.lake import LakePaths, read_raw_completions
-from pipelines.paging import RetryPolicy, SourceAccessError
+from pipelines.ingest.lake import read_raw_completions
+from pipelines.ingest.paging import RetryPolicy, SourceAccessError
+from pipelines.ingest.sources import open_source
+from pipelines.ingest.sync import IngestReport, IngestSettings, ingest_completions
+from pipelines.paths import DataPaths
 from pipelines.sample import SAMPLE_PATH
-from pipelines.sources import open_source
 from tests.conftest import AZURE_API_VERSION, STORE_KEY
 from tests.records import completion_record, conversation
 from tests.store_process import StoreProcess, distillery_command
@@ -230,7 +231,7 @@ def test_access_errors_stop_at_once_with_one_line_and_no_batch(
     assert result.returncode == 2
     error_lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(error_lines) == 1 and message in error_lines[0]
-    assert LakePaths(tmp_path).batch_files() == []
+    assert DataPaths(tmp_path).batch_files() == []
     with pytest.raises(SourceAccessError):
         ingest(source_env(fresh_store, "openai", key), tmp_path)
     assert fresh_store.stats()["requests"]["list"] == list_requests
@@ -248,7 +249,7 @@ def test_a_killed_run_resumes_to_the_exact_id_set(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    paths = LakePaths(tmp_path)
+    paths = DataPaths(tmp_path)
     deadline = time.monotonic() + 120
     while len(paths.batch_files()) < 3 and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)

@@ -13,7 +13,7 @@ import pytest
 from assets.definitions import defs
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource
-from pipelines.lake import read_raw_completions
+from pipelines.ingest.lake import read_raw_completions
 from tests.store_process import StoreProcess, store_process
 from tests.test_ingest import make_records, source_env
 

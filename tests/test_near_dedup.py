@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 import rensa
 
-from pipelines import near_dedup
-from pipelines.near_dedup import choose_bands, cluster_near_duplicates, shingles
+from pipelines.curate import near_dedup
+from pipelines.curate.near_dedup import choose_bands, cluster_near_duplicates, shingles
 
 BASE = "please summarize the quarterly sales report for the northern region team"  # 10 words
 NATO = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november"

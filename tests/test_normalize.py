@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.normalize import conversation_from_row, normalize_completions
-from pipelines.validate import validate_completions
+from pipelines.completions.normalize import conversation_from_row, normalize_completions
+from pipelines.completions.validate import validate_completions
 from tests.frames import raw_frame
 from tests.records import completion_record
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from pipelines.curate.redact import redact_completions
 from pipelines.recipes import Redaction
-from pipelines.redact import redact_completions
 from tests.frames import completions_frame, user
 from tests.records import completion_record
 

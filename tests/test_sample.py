@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from pipelines.sample import SAMPLE_PATH
-from pipelines.sample.builder import MODELS
-from pipelines.sample.generate import (
+from tests.sample_generator.builder import MODELS
+from tests.sample_generator.generate import (
     EXACT_DUPLICATES,
     NEAR_DUPLICATES,
     generate_sample,
     main,
     render_jsonl,
 )
-from pipelines.sample.malformed import MALFORMED_KINDS, UNKNOWN_FIELD_CASE
+from tests.sample_generator.malformed import MALFORMED_KINDS, UNKNOWN_FIELD_CASE
 
 Record = dict[str, Any]
 

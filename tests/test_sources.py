@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from pipelines.sources import SourceConfigError, open_source, resolve_source_kind
+from pipelines.ingest.sources import SourceConfigError, open_source, resolve_source_kind
 
 
 @pytest.mark.parametrize(

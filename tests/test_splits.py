@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from pipelines.export.splits import assign_splits
 from pipelines.recipes import Split
-from pipelines.splits import assign_splits
 
 
 def rows(n: int, *, cluster_of=lambda i: f"c{i}", metadata_of=lambda i: []) -> pl.DataFrame:

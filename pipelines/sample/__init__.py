@@ -2,8 +2,8 @@
 
 `SAMPLE_PATH` is a JSONL file with one stored completion per line: the chat.completion object as
 `GET /v1/chat/completions/{id}` returns it, plus the request's input messages under
-`input_messages`. `pipelines.sample.generate` writes it deterministically; regenerate it with
-`python -m pipelines.sample.generate`.
+`input_messages`. Only the file ships; the generator that writes it deterministically lives
+beside the tests (`python -m tests.sample_generator` regenerates it).
 """
 
 from importlib.resources import files

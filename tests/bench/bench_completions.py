@@ -22,10 +22,11 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from pipelines.completions import build_completions  # noqa: E402
-from pipelines.lake import RAW_COMPLETIONS_SCHEMA, LakePaths  # noqa: E402
-from pipelines.normalize import normalize_completions  # noqa: E402
-from pipelines.validate import validate_completions  # noqa: E402
+from pipelines.completions.normalize import normalize_completions  # noqa: E402
+from pipelines.completions.table import build_completions  # noqa: E402
+from pipelines.completions.validate import validate_completions  # noqa: E402
+from pipelines.paths import DataPaths  # noqa: E402
+from schemas import RAW_COMPLETIONS_SCHEMA  # noqa: E402
 
 
 def fill(template: str, *values: str | pl.Expr) -> pl.Expr:
@@ -93,7 +94,7 @@ def main() -> None:
     validated = validate_completions(normalized)
     validated_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="distillery-bench-") as tmp:
-        paths = LakePaths(Path(tmp))
+        paths = DataPaths(Path(tmp))
         paths.raw_completions.mkdir(parents=True)
         raw.write_parquet(paths.raw_completions / "batch-bench-000001.parquet")
         started = time.perf_counter()

@@ -24,11 +24,11 @@ sys.path.insert(0, str(REPO))
 
 import polars_hash as plh  # noqa: E402
 
-from pipelines.dedup import conversation_key, dedupe_exact  # noqa: E402
-from pipelines.filters import select_completions  # noqa: E402
-from pipelines.normalize import normalize_completions  # noqa: E402
+from pipelines.completions.normalize import normalize_completions  # noqa: E402
+from pipelines.curate.dedup import conversation_key, dedupe_exact  # noqa: E402
+from pipelines.curate.filters import select_completions  # noqa: E402
+from pipelines.curate.redact import PATTERNS, redact_completions  # noqa: E402
 from pipelines.recipes import Recipe  # noqa: E402
-from pipelines.redact import PATTERNS, redact_completions  # noqa: E402
 from tests.bench.bench_completions import fill, raw_rows  # noqa: E402
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 def prepare(n: int, path: Path) -> None:
     import polars_hash as plh
 
-    from pipelines.validate import validate_completions
+    from pipelines.completions.validate import validate_completions
     from tests.bench.bench_curation import completions
 
     curated = (
@@ -53,10 +53,10 @@ def prepare(n: int, path: Path) -> None:
 def measure(kind: str, source: Path, out: Path) -> dict[str, float]:
     # Imported before the clock starts: loading the package (the openai SDK with it) is not work
     # on the rows.
-    from pipelines.dataset_files import jsonl_bytes
-    from pipelines.export_lines import LINE_COLUMNS, fine_tuning_lines
+    from pipelines.export.files import jsonl_bytes
+    from pipelines.export.lines import LINE_COLUMNS, fine_tuning_lines
+    from pipelines.export.versions import build_dataset_version
     from pipelines.recipes import Recipe
-    from pipelines.versions import build_dataset_version
 
     started, cpu_started = time.perf_counter(), _cpu_seconds()
     if kind == "floor":

@@ -30,7 +30,7 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from pipelines.near_dedup import choose_bands, cluster_near_duplicates  # noqa: E402
+from pipelines.curate.near_dedup import choose_bands, cluster_near_duplicates  # noqa: E402
 
 SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
 TEMPLATES = 50

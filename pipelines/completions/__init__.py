@@ -1,0 +1,22 @@
+"""Completions: the raw lake normalized into one typed table, validated; failures quarantined.
+
+from pipelines.completions import build_completions, read_completions
+"""
+
+from pipelines.completions.normalize import normalize_completions
+from pipelines.completions.table import (
+    build_completions,
+    read_completions,
+    read_quarantine,
+)
+from pipelines.completions.validate import ValidatedCompletions, reason_counts, validate_completions
+
+__all__ = [
+    "ValidatedCompletions",
+    "build_completions",
+    "normalize_completions",
+    "read_completions",
+    "read_quarantine",
+    "reason_counts",
+    "validate_completions",
+]

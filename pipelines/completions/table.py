@@ -1,0 +1,51 @@
+"""Build the `completions` and `completions_quarantine` tables from the raw lake.
+
+    lake/completions.parquet                           validated rows (schemas.Completions)
+    lake/quarantine/completions_quarantine.parquet     failing records with every reason
+
+Both files are rewritten whole and atomically on every build, from the merged raw lake.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.atomic import atomic_path
+from pipelines.completions.normalize import normalize_completions
+from pipelines.completions.validate import ValidatedCompletions, validate_completions
+from pipelines.ingest.lake import read_raw_completions
+from pipelines.paths import DataPaths
+from schemas import COMPLETIONS_SCHEMA, QUARANTINE_SCHEMA
+
+
+def build_completions(data_dir: str | Path) -> ValidatedCompletions:
+    """Normalize and validate the merged raw lake, and write both tables.
+
+    Args:
+        data_dir: The data directory holding `lake/`.
+
+    Returns:
+        The validated split; its row counts add up to the lake's completions.
+    """
+    validated = validate_completions(normalize_completions(read_raw_completions(data_dir)))
+    paths = DataPaths(data_dir)
+    _write(validated.completions, paths.completions)
+    _write(validated.quarantine, paths.quarantine)
+    return validated
+
+
+def read_completions(data_dir: str | Path) -> pl.DataFrame:
+    path = DataPaths(data_dir).completions
+    return pl.read_parquet(path) if path.exists() else COMPLETIONS_SCHEMA.to_frame()
+
+
+def read_quarantine(data_dir: str | Path) -> pl.DataFrame:
+    path = DataPaths(data_dir).quarantine
+    return pl.read_parquet(path) if path.exists() else QUARANTINE_SCHEMA.to_frame()
+
+
+def _write(frame: pl.DataFrame, target: Path) -> None:
+    with atomic_path(target) as temporary:
+        frame.write_parquet(temporary, compression="zstd")

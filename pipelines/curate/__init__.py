@@ -1,0 +1,32 @@
+"""Curation: a recipe's selection, redaction, exact dedup and near-duplicate clusters.
+
+    from pipelines.curate import curate_completions, redact_completions, dedupe_exact
+
+Each step takes rows and its recipe section and returns `(rows, StepReport)`.
+"""
+
+from pipelines.curate.dedup import dedupe_exact, dedupe_near
+from pipelines.curate.filters import select_completions
+from pipelines.curate.redact import redact_completions
+from pipelines.curate.table import (
+    CuratedCompletions,
+    curate_completions,
+    read_curated,
+    read_curation_steps,
+    write_curated,
+)
+from pipelines.curate.text_fields import TEXT_FIELDS, prompt_text
+
+__all__ = [
+    "TEXT_FIELDS",
+    "CuratedCompletions",
+    "curate_completions",
+    "dedupe_exact",
+    "dedupe_near",
+    "prompt_text",
+    "read_curated",
+    "read_curation_steps",
+    "redact_completions",
+    "select_completions",
+    "write_curated",
+]

@@ -1,0 +1,78 @@
+"""Curation: a recipe's filters, redaction, exact dedup and near-duplicate clusters, in order.
+
+`curate_completions` is what the `curated_<recipe>` assets call; a notebook can call the steps
+one by one (`select_completions`, `redact_completions`, `dedupe_exact`, `dedupe_near`): each takes
+rows and its recipe section and returns `(rows, StepReport)`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.atomic import atomic_path
+from pipelines.curate.dedup import dedupe_exact, dedupe_near
+from pipelines.curate.filters import select_completions
+from pipelines.curate.redact import RAW_JSON_COLUMNS, redact_completions
+from pipelines.paths import DataPaths
+from pipelines.recipes import Recipe
+from pipelines.steps import StepReport
+
+# The raw JSON stays in the lake; curated rows are what gets exported, so they carry only the
+# (redacted) typed columns, whether or not redaction is on.
+
+
+@dataclass(frozen=True)
+class CuratedCompletions:
+    """A recipe's curated rows and the report of every step that made them."""
+
+    recipe: Recipe
+    rows: pl.DataFrame
+    steps: list[StepReport]
+
+    def drops_by_reason(self) -> dict[str, int]:
+        return {reason: n for step in self.steps for reason, n in step.dropped.items()}
+
+
+def curate_completions(completions: pl.DataFrame, recipe: Recipe) -> CuratedCompletions:
+    """Run a recipe's curation over the `completions` table.
+
+    Returns:
+        Curated rows with `redactions`, `redacted_kinds`, `dedup_hash`, `duplicate_count`,
+        `cluster_id` and `cluster_size` added, and one `StepReport` per step.
+    """
+    steps = []
+    rows, report = select_completions(completions.drop(RAW_JSON_COLUMNS), recipe.select)
+    steps.append(report)
+    rows, report = redact_completions(rows, recipe.redact)
+    steps.append(report)
+    rows, report = dedupe_exact(rows, recipe.dedup.exact)
+    steps.append(report)
+    rows, report = dedupe_near(rows, recipe.dedup.near)
+    steps.append(report)
+    return CuratedCompletions(recipe=recipe, rows=rows, steps=steps)
+
+
+def write_curated(data_dir: str | Path, curated: CuratedCompletions) -> Path:
+    """Write the curated rows, and beside them the step reports (for the version's manifest)."""
+    paths = DataPaths(data_dir)
+    target = paths.curated(curated.recipe.name)
+    with atomic_path(paths.curation_steps(curated.recipe.name)) as temporary:
+        temporary.write_text(json.dumps([asdict(step) for step in curated.steps], indent=2))
+    with atomic_path(target) as temporary:
+        curated.rows.write_parquet(temporary, compression="zstd")
+    return target
+
+
+def read_curated(data_dir: str | Path, recipe: str) -> pl.DataFrame:
+    return pl.read_parquet(DataPaths(data_dir).curated(recipe))
+
+
+def read_curation_steps(data_dir: str | Path, recipe: str) -> list[StepReport]:
+    path = DataPaths(data_dir).curation_steps(recipe)
+    if not path.exists():
+        return []
+    return [StepReport(**step) for step in json.loads(path.read_text())]

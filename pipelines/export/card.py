@@ -1,0 +1,102 @@
+"""The dataset card (README.md) of a version: a Hugging Face YAML header, then what is inside."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import yaml
+
+from pipelines.export.manifest import Manifest
+from pipelines.export.splits import SPLITS
+
+_BAR_WIDTH = 40
+
+
+def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
+    """Markdown for `README.md`: splits, sources, recipe, drops and the token distribution."""
+    splits = [name for name in SPLITS if manifest.splits[name].rows]
+    header = {
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": name, "path": f"{name}.parquet"} for name in splits],
+            }
+        ],
+        "tags": ["distillery", "stored-completions", "chat"],
+    }
+    recipe, source, inputs = manifest.recipe, manifest.source, manifest.inputs
+    read_from = (
+        f"**{source.kind}** ({source.endpoint_host or 'unknown host'})" if source else "**unknown**"
+    )
+    lines = [
+        "---",
+        yaml.safe_dump(header, sort_keys=False).strip(),
+        "---",
+        "",
+        f"# {recipe['name']} — dataset version `{manifest.version}`",
+        "",
+        recipe.get("description") or "",
+        "",
+        f"Built by distillery {manifest.package.version} on {manifest.created_at.isoformat()}"
+        f" from stored completions read from {read_from}.",
+        "",
+        "## Splits",
+        "",
+        "| split | examples | tokens | files |",
+        "|---|---:|---:|---|",
+    ]
+    for name in SPLITS:
+        counts = manifest.splits[name]
+        jsonl = f"{name}.jsonl" + (", eval.openai-evals.jsonl" if name == "eval" else "")
+        lines.append(f"| {name} | {counts.rows:,} | {counts.tokens:,} | {jsonl}, {name}.parquet |")
+    lines += [
+        "",
+        "Rows are grouped before splitting (by "
+        f"`{recipe['split']['group_by']}`), so no group straddles two splits.",
+        "",
+        "## Inputs",
+        "",
+        f"- completions read: {inputs.rows:,}",
+        f"- created: {_iso(inputs.created_min)} … {_iso(inputs.created_max)}",
+        f"- id set sha256: `{inputs.id_set_sha256}`",
+        "",
+        "## Dropped, by reason",
+        "",
+    ]
+    drops = manifest.drops_by_reason
+    lines += [f"- {reason}: {count:,}" for reason, count in drops.items()] or ["- none"]
+    if manifest.transforms:
+        lines += ["", "## Written differently from the stored records", ""]
+        lines += [f"- {transform}" for transform in manifest.transforms]
+    lines += ["", "## Tokens per example", "", *token_histogram(rows), ""]
+    lines += ["## Recipe", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).strip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else "unknown"
+
+
+def token_histogram(rows: pl.DataFrame, *, bins: int = 8) -> list[str]:
+    """A text histogram of `total_tokens` per example, in a code block."""
+    tokens = rows["total_tokens"].drop_nulls()
+    if tokens.is_empty():
+        return ["_(no examples)_"]
+    low, high = int(tokens.min()), int(tokens.max())  # type: ignore[arg-type]
+    width = max(1, -(-(high - low + 1) // bins))
+    counts = (
+        tokens.to_frame("t")
+        .with_columns(((pl.col("t") - low) // width).alias("bin"))
+        .group_by("bin")
+        .len()
+        .sort("bin")
+    )
+    peak = counts["len"].max() or 1
+    out = ["```"]
+    for bin_index, count in counts.iter_rows():
+        start = low + bin_index * width
+        bar = "█" * max(1, round(count / peak * _BAR_WIDTH))  # type: ignore[operator]
+        out.append(f"{start:>7,}–{start + width - 1:<7,} {bar} {count:,}")
+    out.append("```")
+    return out

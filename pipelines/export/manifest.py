@@ -1,0 +1,97 @@
+"""`manifest.json`: what went into a dataset version, typed; never a key.
+
+A manifest is read back by `list_versions`, the dataset card and the Dagster metadata, so its
+shape is written once, here. The recipe is kept as the JSON it was built from, not as a `Recipe`:
+a manifest is a record of the past, and must stay readable after the recipe model changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _ManifestModel(BaseModel):
+    # Fields a later version adds survive a read by an older one.
+    model_config = ConfigDict(extra="allow")
+
+
+class ManifestSource(BaseModel):
+    """Where the lake was read from: kind and endpoint host, nothing else (read from any object
+    with those attributes, such as the ingest stage's `SourceInfo`)."""
+
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+    kind: str
+    endpoint_host: str = ""
+
+
+class PackageInfo(_ManifestModel):
+    name: str = "distillery"
+    version: str
+
+
+class InputSnapshot(_ManifestModel):
+    """What the input table held when the version was built."""
+
+    rows: int = 0
+    created_min: datetime | None = None
+    created_max: datetime | None = None
+    id_set_sha256: str | None = None
+
+
+class SplitCounts(_ManifestModel):
+    rows: int = 0
+    tokens: int = 0
+
+
+class StepEntry(_ManifestModel):
+    step: str
+    rows_in: int
+    rows_out: int
+    dropped: dict[str, int] = Field(default_factory=dict)
+
+
+class FileEntry(_ManifestModel):
+    sha256: str
+    bytes: int
+
+    @classmethod
+    def of(cls, path: Path, sha256: str | None = None) -> FileEntry:
+        """The entry of a written file; `sha256` when the writer already hashed the bytes."""
+        if sha256 is None:
+            digest = hashlib.sha256()
+            with path.open("rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+            sha256 = digest.hexdigest()
+        return cls(sha256=sha256, bytes=path.stat().st_size)
+
+
+class Manifest(_ManifestModel):
+    """One dataset version: its id, recipe, inputs, splits, drops and files."""
+
+    version: str
+    created_at: datetime
+    recipe: dict[str, Any]
+    source: ManifestSource | None = None
+    package: PackageInfo
+    inputs: InputSnapshot = Field(default_factory=InputSnapshot)
+    token_limit: int
+    splits: dict[str, SplitCounts]
+    steps: list[StepEntry] = Field(default_factory=list)
+    drops_by_reason: dict[str, int] = Field(default_factory=dict)
+    transforms: list[str] = Field(default_factory=list)
+    """What the exporter changed on the way out (e.g. `developer` written as `system`)."""
+    files: dict[str, FileEntry] = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+
+def read_manifest(path: Path) -> Manifest:
+    return Manifest.model_validate_json(path.read_bytes())

@@ -1,0 +1,237 @@
+"""Dataset versions: immutable, content-addressed directories under `artifacts/<recipe>/`.
+
+    artifacts/<recipe>/<version>/  train.jsonl validation.jsonl     OpenAI fine-tuning chat lines
+                                   eval.jsonl                       OpenAI Evals items
+                                   eval.openai-evals.jsonl          openai/evals {input, ideal}
+                                   train|validation|eval.parquet    Hugging Face-loadable splits
+                                   README.md                        dataset card
+                                   manifest.json                    what went in, sha256 of files
+    artifacts/<recipe>/LATEST      the newest complete version id
+
+The version id is a hash of the recipe and the exact lines of every split, so the same inputs give
+the same version and write nothing new. Files are written into a temporary directory and renamed
+into place only after every check passed: a version directory is complete or absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines import __version__
+from pipelines.atomic import atomic_path
+from pipelines.export.card import dataset_card
+from pipelines.export.checks import CheckResult, run_dataset_checks
+from pipelines.export.files import SplitFiles, write_split_files
+from pipelines.export.lines import EXPORT_TRANSFORMS
+from pipelines.export.manifest import (
+    FileEntry,
+    InputSnapshot,
+    Manifest,
+    ManifestSource,
+    PackageInfo,
+    SplitCounts,
+    StepEntry,
+    read_manifest,
+)
+from pipelines.export.splits import SPLITS, assign_splits
+from pipelines.export.token_limits import token_limit
+from pipelines.paths import DataPaths
+from pipelines.recipes import Recipe
+from pipelines.steps import StepReport, drop_by_first_reason
+
+VERSION_ID_CHARS = 16
+
+
+class DatasetRefused(RuntimeError):
+    """A check failed, so the version was not published; `checks` holds every result."""
+
+    def __init__(self, recipe: str, checks: list[CheckResult]) -> None:
+        failed = [check for check in checks if not check.passed]
+        super().__init__(
+            f"dataset version for recipe '{recipe}' not published: "
+            + "; ".join(f"{check.name}: {check.message}" for check in failed)
+        )
+        self.checks = checks
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """A published version (new or already there)."""
+
+    recipe: str
+    version: str
+    path: Path
+    created: bool
+    manifest: Manifest
+    checks: list[CheckResult] = field(default_factory=list)
+
+
+def build_dataset_version(
+    data_dir: str | Path,
+    curated: pl.DataFrame,
+    recipe: Recipe,
+    *,
+    curation_steps: list[StepReport] | None = None,
+    inputs: InputSnapshot | None = None,
+    source: object | None = None,
+) -> DatasetVersion:
+    """Split, export, check and publish one dataset version of `recipe`.
+
+    Args:
+        data_dir: The data directory; the version lands under `artifacts/<recipe>/`.
+        curated: The recipe's curated rows (`pipelines.curate.table`).
+        recipe: The recipe.
+        curation_steps: Reports of the steps that made `curated`, for the manifest's drops.
+        inputs: Snapshot of the input table (see `input_snapshot`), for the manifest.
+        source: Which source the lake was read from, for the manifest: any object with `kind`
+            and `endpoint_host` (a `SourceInfo`, a `ManifestSource`); nothing else is kept.
+
+    Raises:
+        DatasetRefused: A check failed (too few training examples, an invalid fine-tuning line,
+            overlap between splits, …); nothing was published.
+    """
+    limit = token_limit(recipe.target_model)
+    within, limit_report = drop_by_first_reason(
+        curated,
+        [("over_token_limit", pl.col("total_tokens").fill_null(0) <= limit)],
+        step="token_limit",
+    )
+    rows = assign_splits(within, recipe.split)
+    paths = DataPaths(data_dir)
+    staging = paths.staging(recipe.name, uuid.uuid4().hex)
+    staging.mkdir(parents=True)
+    try:
+        files = write_split_files(staging, rows, train_on=recipe.export.train_on)
+        checks = run_dataset_checks(
+            staging,
+            rows,
+            recipe=recipe,
+            token_limit=limit,
+            fine_tuning=files.fine_tuning_check.report(),
+        )
+        if not all(check.passed for check in checks):
+            raise DatasetRefused(recipe.name, checks)
+        version = _version_id(recipe, files)
+        target = paths.version(recipe.name, version)
+        if target.exists():
+            manifest = read_manifest(target / "manifest.json")
+            return DatasetVersion(recipe.name, version, target, False, manifest, checks)
+        steps = [*(curation_steps or []), limit_report]
+        origin = ManifestSource.model_validate(source, from_attributes=True) if source else None
+        manifest = _manifest(version, recipe, rows, files, steps, inputs, origin, limit)
+        (staging / "README.md").write_text(dataset_card(manifest, rows), encoding="utf-8")
+        manifest.files["README.md"] = FileEntry.of(staging / "README.md")
+        (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        staging.rename(target)
+        with atomic_path(paths.latest(recipe.name)) as latest:
+            latest.write_text(version + "\n", encoding="utf-8")
+        return DatasetVersion(recipe.name, version, target, True, manifest, checks)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
+    """What the input table held: rows, created range, and a hash of the sorted id set."""
+    ids = completions["id"].sort()
+    digest = hashlib.sha256("\n".join(ids.to_list()).encode("utf-8")).hexdigest()
+    created = completions["created"]
+    return InputSnapshot(
+        rows=completions.height,
+        created_min=created.min(),
+        created_max=created.max(),
+        id_set_sha256=digest,
+    )
+
+
+def latest_version(data_dir: str | Path, recipe: str) -> str | None:
+    latest = DataPaths(data_dir).latest(recipe)
+    return latest.read_text(encoding="utf-8").strip() if latest.exists() else None
+
+
+def list_versions(data_dir: str | Path, recipe: str) -> list[Manifest]:
+    """Every published version of a recipe, oldest first, from their manifests."""
+    manifests = [read_manifest(path) for path in DataPaths(data_dir).manifests(recipe)]
+    return sorted(manifests, key=lambda m: (m.created_at, m.version))
+
+
+def diff_versions(data_dir: str | Path, recipe: str, old: str, new: str) -> dict[str, Any]:
+    """Per split: completion ids added, removed, and changed (same id, different line)."""
+    paths = DataPaths(data_dir)
+    diff = {}
+    for split in SPLITS:
+        before = _lines_by_id(paths.version(recipe, old), split)
+        after = _lines_by_id(paths.version(recipe, new), split)
+        diff[split] = {
+            "added": sorted(after.keys() - before.keys()),
+            "removed": sorted(before.keys() - after.keys()),
+            "changed": sorted(i for i in before.keys() & after.keys() if before[i] != after[i]),
+        }
+    return diff
+
+
+def _lines_by_id(version_dir: Path, split: str) -> dict[str, str]:
+    path = version_dir / f"{split}.parquet"
+    if not path.exists():
+        return {}
+    frame = pl.read_parquet(path, columns=["completion_id", "line"])
+    return dict(frame.iter_rows())
+
+
+def _version_id(recipe: Recipe, files: SplitFiles) -> str:
+    digest = hashlib.sha256(recipe.model_dump_json().encode("utf-8"))
+    for name in sorted(files.content_sha256):
+        digest.update(f"\n{name}:{files.content_sha256[name]}".encode())
+    return digest.hexdigest()[:VERSION_ID_CHARS]
+
+
+def _manifest(
+    version: str,
+    recipe: Recipe,
+    rows: pl.DataFrame,
+    files: SplitFiles,
+    steps: list[StepReport],
+    inputs: InputSnapshot | None,
+    source: ManifestSource | None,
+    limit: int,
+) -> Manifest:
+    per_split = (
+        rows.group_by("split")
+        .agg(pl.len().alias("rows"), pl.col("total_tokens").sum().alias("tokens"))
+        .sort("split")
+    )
+    splits = {name: SplitCounts() for name in SPLITS}
+    for name, count, tokens in per_split.iter_rows():
+        splits[name] = SplitCounts(rows=count, tokens=int(tokens or 0))
+    drops: dict[str, int] = {}
+    for step in steps:
+        for reason, dropped in step.dropped.items():
+            drops[reason] = drops.get(reason, 0) + dropped
+    return Manifest(
+        version=version,
+        created_at=datetime.now(UTC),
+        recipe=recipe.model_dump(mode="json"),
+        source=source,
+        package=PackageInfo(version=__version__),
+        inputs=inputs or InputSnapshot(),
+        token_limit=limit,
+        splits=splits,
+        steps=[
+            StepEntry(step=s.step, rows_in=s.rows_in, rows_out=s.rows_out, dropped=s.dropped)
+            for s in steps
+        ],
+        drops_by_reason=drops,
+        transforms=list(EXPORT_TRANSFORMS),
+        # The JSONL digests were taken of the bytes as they were written: no second read.
+        files={
+            name: FileEntry.of(path, files.content_sha256.get(name))
+            for name, path in files.paths.items()
+        },
+    )

@@ -1,0 +1,25 @@
+"""Ingest: read stored completions from a source into the raw lake.
+
+from pipelines.ingest import open_source, ingest_completions, read_raw_completions
+"""
+
+from pipelines.ingest.lake import read_raw_completions
+from pipelines.ingest.paging import SourceAccessError, SourceUnavailableError
+from pipelines.ingest.sources import SourceConfigError, SourceInfo, open_source, resolve_source_kind
+from pipelines.ingest.state import IngestState, read_state
+from pipelines.ingest.sync import IngestReport, IngestSettings, ingest_completions
+
+__all__ = [
+    "IngestReport",
+    "IngestSettings",
+    "IngestState",
+    "SourceAccessError",
+    "SourceConfigError",
+    "SourceInfo",
+    "SourceUnavailableError",
+    "ingest_completions",
+    "open_source",
+    "read_raw_completions",
+    "read_state",
+    "resolve_source_kind",
+]

@@ -1,0 +1,120 @@
+"""The raw lake: append-only Parquet batches of stored completions, merged by id on read.
+
+Layout under the data directory:
+
+    lake/raw_completions/batch-<run>-<page>.parquet   one file per fetched page (or deletions)
+    lake/state/ingest.json                            sync state (`pipelines.ingest.state`)
+    lake/state/seen-<run>.txt                         ids listed by an unfinished full refresh
+
+Every file is written under a temporary name and renamed into place, so a killed run leaves whole
+files or none. The newest batch of an id wins when batches are merged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines.atomic import atomic_path
+from pipelines.paths import DataPaths
+from schemas import RAW_COMPLETIONS_SCHEMA
+
+
+def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> Path:
+    """Write one batch file atomically.
+
+    Args:
+        paths: The lake.
+        batch_id: Sortable batch name; newer batches must sort later.
+        rows: Rows with the columns of `RAW_COMPLETIONS_SCHEMA` except `batch_id`.
+
+    Returns:
+        The batch file.
+    """
+    frame = pl.DataFrame(
+        [{**row, "batch_id": batch_id} for row in rows], schema=RAW_COMPLETIONS_SCHEMA
+    )
+    target = paths.raw_batch(batch_id)
+    with atomic_path(target) as temporary:
+        frame.write_parquet(temporary, compression="zstd")
+    return target
+
+
+def scan_raw_batches(paths: DataPaths) -> pl.LazyFrame:
+    """Every batch row, unmerged (an id may appear in several batches)."""
+    files = paths.batch_files()
+    if not files:
+        return pl.LazyFrame(schema=RAW_COMPLETIONS_SCHEMA)
+    return pl.scan_parquet(files, schema=RAW_COMPLETIONS_SCHEMA)
+
+
+def read_raw_completions(data_dir: str | Path, *, include_deleted: bool = True) -> pl.DataFrame:
+    """The lake merged by id: the newest batch's row for each completion, ordered by id.
+
+    Args:
+        data_dir: The data directory.
+        include_deleted: Keep completions the source no longer has (flagged `deleted`).
+    """
+    merged = (
+        scan_raw_batches(DataPaths(Path(data_dir)))
+        .sort("batch_id")
+        .unique("id", keep="last", maintain_order=True)
+    )
+    if not include_deleted:
+        merged = merged.filter(~pl.col("deleted"))
+    return merged.sort("id").collect()
+
+
+def lake_index(paths: DataPaths) -> dict[str, tuple[str, bool]]:
+    """id → (item hash, deleted) of the merged lake, to decide what a fetch changes."""
+    merged = (
+        scan_raw_batches(paths)
+        .select("id", "batch_id", "item_sha256", "deleted")
+        .sort("batch_id")
+        .unique("id", keep="last")
+        .collect()
+    )
+    return {
+        row[0]: (row[1], row[2])
+        for row in merged.select("id", "item_sha256", "deleted").iter_rows()
+    }
+
+
+def read_rows(paths: DataPaths, ids: Iterable[str]) -> pl.DataFrame:
+    """The newest lake rows of `ids` (to carry messages over when only metadata changed)."""
+    wanted = pl.Series("id", list(ids), dtype=pl.String)
+    return (
+        scan_raw_batches(paths)
+        .filter(pl.col("id").is_in(wanted.implode()))
+        .sort("batch_id")
+        .unique("id", keep="last")
+        .collect()
+    )
+
+
+def append_seen_ids(paths: DataPaths, run_id: str, ids: Iterable[str]) -> None:
+    """Record ids listed by a full refresh; fsynced so a resumed run still knows them."""
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    with paths.seen_ids(run_id).open("a", encoding="utf-8") as out:
+        out.write("".join(f"{i}\n" for i in ids))
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def read_seen_ids(paths: DataPaths, run_id: str) -> set[str]:
+    path = paths.seen_ids(run_id)
+    if not path.exists():
+        return set()
+    # A kill mid-write can leave a partial last line; its page is re-fetched on resume anyway.
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    return set(lines[:-1] if not text.endswith("\n") else lines) - {""}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

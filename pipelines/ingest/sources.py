@@ -1,0 +1,182 @@
+"""Where stored completions come from: one client factory driven by the environment.
+
+`DISTILLERY_SOURCE` picks `openai`, `azure` or `local`; unset, it is `openai` when `OPENAI_API_KEY`
+is set, `azure` when `AZURE_OPENAI_ENDPOINT` is set, else `local`: the bundled sample served by the
+local store on a loopback port of this process. Every source is read through the real `openai` SDK,
+so paging and retries are written once for all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx2
+import openai
+from pydantic import BaseModel, ConfigDict
+
+from pipelines.sample import SAMPLE_PATH
+from schemas import SOURCE_KINDS
+
+DEFAULT_AZURE_API_VERSION = "2025-02-01-preview"
+AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+class SourceConfigError(ValueError):
+    """The environment does not describe a usable source."""
+
+
+class SourceInfo(BaseModel):
+    """What a run read from; safe to log and to write into manifests (it never holds a key).
+
+    Attributes:
+        kind: `openai`, `azure` or `local`.
+        endpoint_host: Host (and port) of the API endpoint.
+        detail: A short human description, e.g. "bundled sample".
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    kind: str
+    endpoint_host: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        return f"{self.kind} at {self.endpoint_host}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class RequestCounter:
+    """Counts HTTP requests as they go out, retries included (the SDK numbers each attempt)."""
+
+    requests: int = 0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, request: httpx2.Request) -> None:
+        retry = request.headers.get("x-stainless-retry-count", "0") != "0"
+        with self._lock:  # message fetches run on a thread pool
+            self.requests += 1
+            self.retries += retry
+
+
+def resolve_source_kind(env: Mapping[str, str]) -> str:
+    """The source named by `DISTILLERY_SOURCE`, or the one the credentials imply."""
+    kind = env.get("DISTILLERY_SOURCE", "").strip().lower()
+    if kind:
+        if kind not in SOURCE_KINDS:
+            raise SourceConfigError(
+                f"DISTILLERY_SOURCE={kind!r} is not one of {', '.join(SOURCE_KINDS)}"
+            )
+        return kind
+    if env.get("OPENAI_API_KEY"):
+        return "openai"
+    if env.get("AZURE_OPENAI_ENDPOINT"):
+        return "azure"
+    return "local"
+
+
+@contextlib.contextmanager
+def open_source(
+    env: Mapping[str, str] | None = None, *, max_retries: int = 2, timeout_s: float = 120.0
+) -> Iterator[tuple[openai.OpenAI, SourceInfo, RequestCounter]]:
+    """Open the configured source for the `with` block.
+
+    Args:
+        env: Environment to read (default: `os.environ`).
+        max_retries: The SDK's own retries per request (it retries 408/409/429/5xx and connection
+            errors, honouring Retry-After up to 120 s).
+        timeout_s: Per-request timeout.
+
+    Yields:
+        The SDK client, what it reads from, and a counter of the HTTP requests it makes.
+
+    Raises:
+        SourceConfigError: The environment names an unusable source.
+    """
+    env = os.environ if env is None else env
+    kind = resolve_source_kind(env)
+    counter = RequestCounter()
+    http_client = openai.DefaultHttpxClient(event_hooks={"request": [counter]})
+    options = {"max_retries": max_retries, "timeout": timeout_s, "http_client": http_client}
+    with contextlib.ExitStack() as stack:
+        stack.callback(http_client.close)
+        if kind == "openai":
+            client, info = _openai_client(env, options)
+        elif kind == "azure":
+            client, info = _azure_client(env, options)
+        else:
+            client, info = _local_client(stack, options)
+        yield client, info, counter
+
+
+def _openai_client(env: Mapping[str, str], options: dict) -> tuple[openai.OpenAI, SourceInfo]:
+    if not env.get("OPENAI_API_KEY"):
+        raise SourceConfigError("DISTILLERY_SOURCE=openai needs OPENAI_API_KEY")
+    base_url = env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    client = openai.OpenAI(
+        api_key=env["OPENAI_API_KEY"],
+        base_url=base_url,
+        organization=env.get("OPENAI_ORG_ID") or None,
+        project=env.get("OPENAI_PROJECT_ID") or None,
+        **options,
+    )
+    return client, SourceInfo(kind="openai", endpoint_host=_host(base_url))
+
+
+def _azure_client(env: Mapping[str, str], options: dict) -> tuple[openai.OpenAI, SourceInfo]:
+    endpoint = env.get("AZURE_OPENAI_ENDPOINT")
+    if not endpoint:
+        raise SourceConfigError("DISTILLERY_SOURCE=azure needs AZURE_OPENAI_ENDPOINT")
+    credentials: dict = {}
+    if env.get("AZURE_OPENAI_API_KEY"):
+        credentials["api_key"] = env["AZURE_OPENAI_API_KEY"]
+        detail = "api key"
+    else:
+        credentials["azure_ad_token_provider"] = _entra_token_provider()
+        detail = "Microsoft Entra ID"
+    # No azure_deployment: with one set the SDK sends `list` to the deployment path but not
+    # retrieve / messages (REFERENCE.md).
+    client = openai.AzureOpenAI(
+        azure_endpoint=endpoint,
+        api_version=env.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
+        **credentials,
+        **options,
+    )
+    return client, SourceInfo(kind="azure", endpoint_host=_host(endpoint), detail=detail)
+
+
+def _entra_token_provider() -> Callable[[], str]:
+    try:
+        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+    except ImportError:
+        raise SourceConfigError(
+            "AZURE_OPENAI_API_KEY is not set, and Microsoft Entra ID sign-in needs the azure"
+            " extra: pip install 'distillery[azure]'"
+        ) from None
+    return get_bearer_token_provider(DefaultAzureCredential(), AZURE_TOKEN_SCOPE)
+
+
+def _local_client(stack: contextlib.ExitStack, options: dict) -> tuple[openai.OpenAI, SourceInfo]:
+    # Imported here so that reading OpenAI or Azure never loads the server stack.
+    from pipelines.store import StoreDatabase, running_store
+
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="distillery-store-")))
+    db = StoreDatabase(workdir / "sample.db")
+    db.import_file(SAMPLE_PATH)
+    db.close()
+    store = stack.enter_context(running_store(workdir / "sample.db"))
+    client = openai.OpenAI(api_key="local", base_url=store.openai_base_url, **options)
+    return client, SourceInfo(
+        kind="local", endpoint_host=_host(store.url), detail="bundled sample, embedded local store"
+    )
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url

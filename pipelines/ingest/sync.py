@@ -1,0 +1,395 @@
+"""Ingest: page every stored completion, with its input messages, into the raw lake.
+
+Incremental by default. The list API has no date filter, so a run pages newest-first and stops once
+a page reaches below the saved high-water mark minus an overlap. A full refresh re-lists everything
+to pick up metadata updates and records ids the source no longer has as deleted. Each page is
+checkpointed (batch file, then state, both atomic), so a killed run resumes where it stopped and the
+merged lake ends with the source's exact id set.
+
+Only completions that are new (or back after a deletion) cost a `messages.list`; a completion whose
+list item changed (metadata updated) keeps the messages already in the lake, which never change.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from pipelines import jsontext
+from pipelines.ingest.lake import (
+    append_seen_ids,
+    lake_index,
+    read_rows,
+    read_seen_ids,
+    utc_now,
+    write_batch,
+)
+from pipelines.ingest.paging import RawPage, RetryCounter, RetryPolicy, iter_pages
+from pipelines.ingest.sources import RequestCounter, SourceInfo
+from pipelines.ingest.state import LastRun, RunCheckpoint, read_state, write_state
+from pipelines.paths import DataPaths
+
+log = logging.getLogger("distillery.ingest")
+
+
+@dataclass
+class IngestSettings:
+    """How a sync runs.
+
+    Attributes:
+        concurrency: `messages.list` calls in flight at once.
+        page_size: Completions per list request (the API's maximum is assumed to be 100).
+        overlap_seconds: How far below the high-water mark an incremental run still looks, for
+            completions stored after newer ones (a long request finishes late).
+        full_refresh: Re-list everything this run.
+        full_refresh_every_days: Make a run full when the last full refresh is older than this.
+        retry: The outer retry for what the SDK gives up on.
+        progress_every_pages: Log progress every N pages.
+    """
+
+    concurrency: int = 8
+    page_size: int = 100
+    overlap_seconds: int = 3600
+    full_refresh: bool = False
+    full_refresh_every_days: float = 7.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    progress_every_pages: int = 10
+
+
+@dataclass
+class IngestReport:
+    """What one run did; every count lands in Dagster metadata."""
+
+    run_id: str
+    mode: str
+    resumed: bool
+    source: SourceInfo
+    pages: int = 0
+    listed: int = 0
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    requests: int = 0
+    retries: int = 0
+    wall_seconds: float = 0.0
+    high_water_mark: int | None = None
+    lake_path: str = ""
+    batch_files: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.mode} sync of {self.source.describe()}: {self.pages} pages, {self.listed}"
+            f" listed, {self.new} new, {self.updated} updated, {self.deleted} deleted,"
+            f" {self.requests} requests ({self.retries} retries) in {self.wall_seconds:.1f} s;"
+            f" lake at {self.lake_path}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "source": self.source.model_dump()}
+
+
+def ingest_completions(
+    client: openai.OpenAI,
+    *,
+    source: SourceInfo,
+    data_dir: str | Path,
+    settings: IngestSettings | None = None,
+    requests: RequestCounter | None = None,
+    logger: logging.Logger | Any = log,
+) -> IngestReport:
+    """Sync the lake under `data_dir` with the stored completions `client` can list.
+
+    Args:
+        client: An SDK client for the source (see `pipelines.ingest.sources.open_source`).
+        source: What the client reads, recorded on every row and in the report.
+        data_dir: The data directory holding `lake/`.
+        settings: How to run; defaults to `IngestSettings()`.
+        requests: The client's request counter, for the report.
+        logger: Where progress goes (a `logging.Logger` or Dagster's `context.log`).
+
+    Returns:
+        The report of the run.
+
+    Raises:
+        SourceAccessError: 401, 403 or no quota: nothing of the failing page was written.
+        SourceUnavailableError: The source kept failing; resume by running again.
+    """
+    settings = settings or IngestSettings()
+    started = time.monotonic()
+    sync = _Sync(client, source, DataPaths(Path(data_dir)), settings, logger)
+    sync.run()
+    report = sync.report
+    report.wall_seconds = round(time.monotonic() - started, 3)
+    if requests is not None:
+        report.requests, report.retries = requests.requests, requests.retries
+    report.retries += sync.outer_retries.value
+    logger.info(report.summary())
+    return report
+
+
+@dataclass
+class _PendingPage:
+    number: int
+    page: RawPage
+    new_ids: list[str]
+    updated_ids: list[str]
+    messages: dict[str, Future[list[dict[str, Any]]]]
+    ingested_at: datetime
+
+
+class _Sync:
+    """One run's state machine; `ingest_completions` is its only caller."""
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        source: SourceInfo,
+        paths: DataPaths,
+        settings: IngestSettings,
+        logger: Any,
+    ) -> None:
+        self.client = client
+        self.source = source
+        self.paths = paths
+        self.settings = settings
+        self.log = logger
+        self.outer_retries = RetryCounter()
+        self.started = time.monotonic()
+        self.state = read_state(paths)
+        self.run_state = self._resume_or_start()
+        self.report = IngestReport(
+            run_id=self.run_state.id,
+            mode=self.run_state.mode,
+            resumed=self.run_state.pages > 0,
+            source=source,
+            high_water_mark=self.state.high_water_mark,
+            lake_path=str(paths.raw_completions.resolve()),
+        )
+        self.index = lake_index(paths)
+        full = self.run_state.mode == "full"
+        self.seen = read_seen_ids(paths, self.run_state.id) if full else set()
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        verb = "resuming" if self.report.resumed else "starting"
+        self.log.info(f"{verb} {self.report.mode} sync of {self.source.describe()}")
+        stop_below = self.run_state.stop_below
+        pages = iter_pages(
+            self._fetch_list_page,
+            after=self.run_state.after,
+            policy=self.settings.retry,
+            retries=self.outer_retries,
+            what="listing stored completions",
+        )
+        pending: deque[_PendingPage] = deque()
+        pool = ThreadPoolExecutor(self.settings.concurrency, "distillery-messages")
+        try:
+            for number, page in enumerate(pages, start=self.run_state.pages + 1):
+                # Keep one page in flight ahead of the one being finished, so the message pool
+                # never drains at a page boundary.
+                pending.append(self._start_page(pool, number, page))
+                if len(pending) > 1:
+                    self._finish_page(pending.popleft())
+                if stop_below is not None and _oldest_created(page) < stop_below:
+                    break
+            while pending:
+                self._finish_page(pending.popleft())
+        finally:
+            # On failure, drop queued message fetches rather than finish pages nobody will write.
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._complete()
+
+    def _fetch_list_page(self, after: str | None) -> Any:
+        return self.client.chat.completions.with_raw_response.list(
+            order="desc",
+            limit=self.settings.page_size,
+            **({"after": after} if after else {}),
+        )
+
+    def _start_page(self, pool: ThreadPoolExecutor, number: int, page: RawPage) -> _PendingPage:
+        new_ids, updated_ids = [], []
+        for item in page.items:
+            known = self.index.get(item["id"])
+            if known is None or known[1]:  # never seen, or back after a deletion
+                new_ids.append(item["id"])
+            elif known[0] != _sha256(jsontext.dumps(item)):
+                updated_ids.append(item["id"])
+        futures = {
+            completion_id: pool.submit(self._fetch_messages, completion_id)
+            for completion_id in new_ids
+        }
+        return _PendingPage(number, page, new_ids, updated_ids, futures, utc_now())
+
+    def _fetch_messages(self, completion_id: str) -> list[dict[str, Any]]:
+        fetch = functools.partial(
+            self.client.chat.completions.messages.with_raw_response.list,
+            completion_id,
+            limit=100,
+            order="asc",
+        )
+        messages: list[dict[str, Any]] = []
+        for page in iter_pages(
+            lambda after: fetch(**({"after": after} if after else {})),
+            after=None,
+            policy=self.settings.retry,
+            retries=self.outer_retries,
+            what=f"reading the messages of {completion_id}",
+        ):
+            messages.extend(page.items)
+        return messages
+
+    def _finish_page(self, pending: _PendingPage) -> None:
+        items = {item["id"]: item for item in pending.page.items}
+        carried = _messages_by_id(read_rows(self.paths, pending.updated_ids))
+        rows = [
+            _row(items[i], pending.messages[i].result(), self.source, pending.ingested_at)
+            for i in pending.new_ids
+        ] + [
+            _row(items[i], carried[i], self.source, pending.ingested_at)
+            for i in pending.updated_ids
+        ]
+        run = self.run_state
+        if rows:
+            batch = write_batch(self.paths, f"{run.id}-{pending.number:06d}", rows)
+            self.report.batch_files.append(batch.name)
+            for row in rows:
+                self.index[row["id"]] = (row["item_sha256"], False)
+        if run.mode == "full":
+            append_seen_ids(self.paths, run.id, items)
+            self.seen.update(items)
+        run.after = pending.page.items[-1]["id"]
+        run.pages = pending.number
+        run.max_created = max([run.max_created or 0, *(_created(i) or 0 for i in items.values())])
+        # A page that changed nothing needs no checkpoint: resuming re-lists it for one request,
+        # and a run with nothing new writes nothing at all.
+        if rows or run.mode == "full":
+            write_state(self.paths, self.state.model_copy(update={"run": run}))
+        self.report.pages += 1
+        self.report.listed += len(items)
+        self.report.new += len(pending.new_ids)
+        self.report.updated += len(pending.updated_ids)
+        if pending.number % self.settings.progress_every_pages == 0:
+            elapsed = time.monotonic() - self.started
+            self.log.info(
+                f"page {pending.number}: {self.report.listed:,} listed, {self.report.new:,} new,"
+                f" {self.report.updated:,} updated so far"
+                f" ({self.report.listed / elapsed:,.0f} completions/s)"
+            )
+
+    def _complete(self) -> None:
+        run = self.run_state
+        if run.mode == "full":
+            self._record_deletions()
+            self.paths.seen_ids(run.id).unlink(missing_ok=True)
+        previous = self.state.high_water_mark
+        high_water = max(previous or 0, run.max_created or 0) or None
+        self.report.high_water_mark = high_water
+        changed = run.mode == "full" or high_water != previous or self.report.batch_files
+        if not changed and self.state.run is None:
+            return
+        now = utc_now()
+        update = {
+            "run": None,
+            "high_water_mark": high_water,
+            "source": self.source,
+            "last_run": LastRun(id=run.id, mode=run.mode, finished_at=now),
+        }
+        if run.mode == "full":
+            update["last_full_refresh"] = now
+        write_state(self.paths, self.state.model_copy(update=update))
+
+    def _record_deletions(self) -> None:
+        gone = sorted(
+            i for i, (_, deleted) in self.index.items() if not deleted and i not in self.seen
+        )
+        if not gone:
+            return
+        previous = read_rows(self.paths, gone)
+        now = utc_now()
+        rows = [
+            {**row, "deleted": True, "ingested_at": now}
+            for row in previous.drop("batch_id").iter_rows(named=True)
+        ]
+        batch = write_batch(self.paths, f"{self.run_state.id}-deleted", rows)
+        self.report.batch_files.append(batch.name)
+        self.report.deleted = len(rows)
+        for completion_id in gone:
+            self.index[completion_id] = (self.index[completion_id][0], True)
+
+    # -- starting or resuming ------------------------------------------------------------------
+
+    def _resume_or_start(self) -> RunCheckpoint:
+        unfinished = self.state.run
+        if unfinished is not None and unfinished.source_kind == self.source.kind:
+            return unfinished.model_copy()
+        now = utc_now()
+        high_water = self.state.high_water_mark
+        last_full = self.state.last_full_refresh
+        stale = last_full is None or now - last_full > timedelta(
+            days=self.settings.full_refresh_every_days
+        )
+        full = self.settings.full_refresh or high_water is None or stale
+        return RunCheckpoint(
+            id=now.strftime("%Y%m%dT%H%M%S%fZ"),
+            source_kind=self.source.kind,
+            mode="full" if full else "incremental",
+            stop_below=None
+            if full or high_water is None
+            else high_water - self.settings.overlap_seconds,
+            max_created=high_water,
+        )
+
+
+def _row(
+    item: dict[str, Any],
+    messages: list[dict[str, Any]],
+    source: SourceInfo,
+    ingested_at: datetime,
+) -> dict[str, Any]:
+    completion_json = jsontext.dumps(item)
+    model = item.get("model")
+    return {
+        "id": item["id"],
+        "created": _created(item),
+        "model": model if isinstance(model, str) else None,
+        "source": source.kind,
+        "ingested_at": ingested_at,
+        "deleted": False,
+        "item_sha256": _sha256(completion_json),
+        "completion_json": completion_json,
+        "messages_json": jsontext.dumps(messages),
+    }
+
+
+def _messages_by_id(rows: Any) -> dict[str, list[dict[str, Any]]]:
+    return {
+        row["id"]: json.loads(row["messages_json"])
+        for row in rows.select("id", "messages_json").iter_rows(named=True)
+    }
+
+
+def _created(item: dict[str, Any]) -> int | None:
+    created = item.get("created")
+    if isinstance(created, bool) or not isinstance(created, int | float):
+        return None
+    return int(created)
+
+
+def _oldest_created(page: RawPage) -> int:
+    return min((_created(item) or 0 for item in page.items), default=0)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

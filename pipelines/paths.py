@@ -1,0 +1,103 @@
+"""Every path under the data directory, in one place; no other module builds one.
+
+<data dir>/lake/raw_completions/batch-<run>-<page>.parquet   raw lake, one file per fetched page
+<data dir>/lake/state/ingest.json                            sync state
+<data dir>/lake/state/seen-<run>.txt                         ids listed by an unfinished refresh
+<data dir>/lake/completions.parquet                          validated rows
+<data dir>/lake/quarantine/completions_quarantine.parquet    failing records with every reason
+<data dir>/lake/curated/<recipe>.parquet                     a recipe's curated rows
+<data dir>/lake/curated/<recipe>.steps.json                  what each curation step did
+<data dir>/artifacts/<recipe>/<version>/                     a published dataset version
+<data dir>/artifacts/<recipe>/.staging-<token>/              a version being written
+<data dir>/artifacts/<recipe>/LATEST                         the newest complete version id
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "distillery-data"
+
+STAGING_PREFIX = ".staging-"
+"""Directories of versions being written start with this; readers skip them."""
+
+
+def data_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
+    """`DISTILLERY_DATA_DIR`, default `./distillery-data`."""
+    env = os.environ if env is None else env
+    return Path(env.get("DISTILLERY_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """The layout of one data directory (a `str` is accepted too)."""
+
+    data_dir: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+
+    # The raw lake and its sync state.
+
+    @property
+    def raw_completions(self) -> Path:
+        return self.data_dir / "lake" / "raw_completions"
+
+    def raw_batch(self, batch_id: str) -> Path:
+        return self.raw_completions / f"batch-{batch_id}.parquet"
+
+    def batch_files(self) -> list[Path]:
+        """Every raw batch file, oldest first (batch ids sort by time)."""
+        return sorted(self.raw_completions.glob("batch-*.parquet"))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "lake" / "state"
+
+    @property
+    def ingest_state(self) -> Path:
+        return self.state_dir / "ingest.json"
+
+    def seen_ids(self, run_id: str) -> Path:
+        return self.state_dir / f"seen-{run_id}.txt"
+
+    # Tables.
+
+    @property
+    def completions(self) -> Path:
+        return self.data_dir / "lake" / "completions.parquet"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.data_dir / "lake" / "quarantine" / "completions_quarantine.parquet"
+
+    def curated(self, recipe: str) -> Path:
+        return self.data_dir / "lake" / "curated" / f"{recipe}.parquet"
+
+    def curation_steps(self, recipe: str) -> Path:
+        return self.data_dir / "lake" / "curated" / f"{recipe}.steps.json"
+
+    # Dataset versions.
+
+    def artifacts(self, recipe: str) -> Path:
+        return self.data_dir / "artifacts" / recipe
+
+    def version(self, recipe: str, version: str) -> Path:
+        return self.artifacts(recipe) / version
+
+    def staging(self, recipe: str, token: str) -> Path:
+        return self.artifacts(recipe) / f"{STAGING_PREFIX}{token}"
+
+    def latest(self, recipe: str) -> Path:
+        return self.artifacts(recipe) / "LATEST"
+
+    def manifests(self, recipe: str) -> list[Path]:
+        """The manifest of every published version of `recipe` (staging directories skipped)."""
+        return [
+            path
+            for path in sorted(self.artifacts(recipe).glob("*/manifest.json"))
+            if not path.parent.name.startswith(".")
+        ]
