@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from assets.curation import curated_asset
@@ -18,6 +19,7 @@ from assets.resources import DataDirectory
 from pipelines.completions.table import build_completions
 from pipelines.export.versions import latest_version
 from pipelines.recipes import Recipe
+from tests.sample_generator.planted import planted_values
 from tests.test_ingest import ingest
 
 VERSION_LINE = re.compile(
@@ -44,8 +46,17 @@ def run_main_job(cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_readme_main_command_builds_a_version_from_the_sample(tmp_path: Path) -> None:
-    first = run_main_job(tmp_path)
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """README's main command, run once for the module in a fresh directory."""
+    cwd = tmp_path_factory.mktemp("main-job")
+    return cwd, run_main_job(cwd)
+
+
+def test_readme_main_command_builds_a_version_from_the_sample(
+    main_job: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    tmp_path, first = main_job
 
     output = first.stdout + first.stderr
     assert first.returncode == 0, output[-4000:]
@@ -109,3 +120,52 @@ def test_the_dataset_asset_shows_split_sizes_and_a_token_histogram(tmp_path: Pat
         "tokens_within_limit": True,
         "split_overlap": True,
     }
+
+
+def test_no_planted_personal_data_or_key_is_published_or_logged(
+    main_job: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    # The values the sample generator planted, recorded as it drew them (no redaction pattern
+    # involved), searched for in every published file and in everything Dagster stored: the
+    # event log (metadata previews included), run storage and captured logs.
+    cwd, run = main_job
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    planted = planted_values()
+    assert {kind: len(values) > 0 for kind, values in planted.items()} == {
+        "phone": True,
+        "card": True,
+        "secret": True,
+        "email": True,
+    }
+    assert {"+33 6 89 99 67 28", "+61 2 5550 9128"} <= planted["phone"]
+    version = latest_version(cwd / "distillery-data", "default")
+    published = cwd / "distillery-data" / "artifacts" / "default" / str(version)
+    texts = {
+        path.name: (
+            pl.read_parquet(path).write_ndjson()
+            if path.suffix == ".parquet"
+            else path.read_text(encoding="utf-8")
+        )
+        for path in published.iterdir()
+    }
+    assert {"train.jsonl", "eval.jsonl", "train.parquet", "README.md", "manifest.json"} <= set(
+        texts
+    )
+    stored_by_dagster = b"".join(
+        path.read_bytes() for path in (cwd / "dagster_home").rglob("*") if path.is_file()
+    )
+    assert b"preview" in stored_by_dagster  # the event log is where we look
+
+    leaks = [
+        (kind, value, name)
+        for kind, values in planted.items()
+        for value in values
+        for name, text in texts.items()
+        if value in text
+    ] + [
+        (kind, value, "dagster_home")
+        for kind, values in planted.items()
+        for value in values
+        if value.encode("utf-8") in stored_by_dagster
+    ]
+    assert leaks == []

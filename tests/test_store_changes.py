@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx2
 import openai
 import pytest
@@ -114,3 +116,35 @@ def test_a_record_posted_to_chat_completions_is_stored_and_served(
     assert message.id == "chatcmpl-posted-0"
     assert creation.status_code == 400
     assert creation.json()["error"]["code"] == "unsupported_operation"
+
+
+def test_metadata_null_clears_the_metadata(fresh_client: openai.OpenAI) -> None:
+    # OpenAI's spec allows null; the SDK sends it for `metadata=None`. As a merge patch, it clears.
+    updated = fresh_client.chat.completions.update("chatcmpl-a", metadata=None)
+
+    assert updated.metadata == {}
+    assert fresh_client.chat.completions.retrieve("chatcmpl-a").metadata == {}
+    assert list(fresh_client.chat.completions.list(metadata={"app": "support"})) == []
+
+
+def test_every_served_sample_record_is_a_chat_completion(fresh_store: StoreProcess) -> None:
+    # Azure wrote `"object": null`; a strict client generated from OpenAI's spec refuses the
+    # whole page for one such item.
+    from pipelines.sample import SAMPLE_PATH
+
+    lines = SAMPLE_PATH.read_text(encoding="utf-8").splitlines()
+    stored_null = [json.loads(line)["id"] for line in lines if '"object": null' in line]
+    fresh_store.import_records(json.loads(line) for line in lines)
+    raw = httpx2.get(
+        f"{fresh_store.url}/v1/chat/completions",
+        params={"limit": 100},
+        headers={"Authorization": f"Bearer {fresh_store.api_key}"},
+    ).json()
+    client = openai_client(fresh_store, max_retries=0)
+    listed = list(client.chat.completions.list(limit=100))
+
+    assert len(stored_null) == 5
+    assert {item["object"] for item in raw["data"]} == {"chat.completion"}
+    assert len(listed) == len(lines)
+    assert {c.object for c in listed} == {"chat.completion"}
+    assert all(client.chat.completions.retrieve(i).object == "chat.completion" for i in stored_null)

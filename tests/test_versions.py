@@ -11,10 +11,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.export import files as version_files
 from pipelines.completions.normalize import conversation_from_row, normalize_completions
 from pipelines.completions.validate import validate_completions
 from pipelines.curate.table import curate_completions
+from pipelines.export import files as version_files
 from pipelines.export.line_check import check_fine_tuning_lines
 from pipelines.export.lines import fine_tuning_line
 from pipelines.export.versions import (

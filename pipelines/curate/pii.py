@@ -4,9 +4,11 @@ Two kinds of detector:
 - `PATTERNS`: a regular expression whose every match is redacted (keys, e-mail addresses, IPs).
 - `CANDIDATES` + `CONFIRM`: a broad expression finds candidates fast (polars, every core), and a
   Python function decides on the few distinct ones: a card number only when its Luhn checksum
-  holds; a phone number only when Google's libphonenumber (`phonenumbers`) knows it as a valid
-  number, international (`+…` or `00…`) or national in one of `PHONE_REGIONS` written the way
-  that country groups its digits. Dates, versions, order numbers and plain numbers are not.
+  holds; a phone number only when Google's libphonenumber (`phonenumbers`) accepts it: with `+`
+  or `00` and a country code, a length that country's plan allows; national, a valid number of
+  one of `PHONE_REGIONS` written the way that country groups its digits (North American
+  notation by its shape alone). Dates, versions,
+  order numbers and plain numbers are not.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ PHONE_REGIONS = ("US", "GB", "FR", "DE", "JP", "IN", "AU", "BR", "MX", "ES", "IT
 country code, every country's numbers are."""
 
 _DIGIT_GROUP = re.compile(r"[0-9]+")
+# North American notation, (415) 555-0123, 415-555-0123, 415.555.0123: a phone by its shape
+# alone, the fictional 555 area code included (libphonenumber calls those invalid).
+_NANP_SHAPE = re.compile(r"^(?:\([0-9]{3}\) ?|[0-9]{3}([.\-]))[0-9]{3}[.\-][0-9]{4}$")
 _ALLOWED_SEPARATORS = re.compile(r"^(?:[0-9]+|\([0-9]+\)|[ .\-/]|\) ?|[ .\-]?\()+$")
 
 
@@ -96,7 +101,12 @@ def is_phone_number(text: str) -> bool:
     digits = sum(c.isdigit() for c in text)
     if text.startswith(("+", "00")):
         international = "+" + text[2:] if text.startswith("00") else text
-        return 8 <= digits <= 17 and _valid(international, None)
+        # A country code and a length that country's plan allows is evidence enough: reserved
+        # ranges (Ofcom's drama numbers, +44 7700 900…) are not "valid", yet are phones.
+        number = _parse(international, None)
+        return 8 <= digits <= 17 and number is not None and phonenumbers.is_possible_number(number)
+    if _NANP_SHAPE.match(text):
+        return True
     if not 9 <= digits <= 12 or not _ALLOWED_SEPARATORS.match(text):
         return False
     groups = _DIGIT_GROUP.findall(text)
@@ -142,11 +152,6 @@ def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
         return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-
-
-def _valid(text: str, region: str | None) -> bool:
-    number = _parse(text, region)
-    return number is not None and phonenumbers.is_valid_number(number)
 
 
 CONFIRM: dict[str, Callable[[Iterable[str]], list[str]]] = {

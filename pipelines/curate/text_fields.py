@@ -100,7 +100,7 @@ NOT_TEXT = {
     "system_fingerprint": "backend fingerprint",
     "request_id": "provider request id",
     "finish_reason": "vocabulary",
-    "content_filter_categories": "vocabulary",
+    "content_filter_categories[]": "vocabulary",
     "completion_json": "raw JSON: dropped before curation, never exported",
     "messages_json": "raw JSON: dropped before curation, never exported",
     "messages[].role": "vocabulary",

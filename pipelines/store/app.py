@@ -136,14 +136,20 @@ async def _update(request: Request) -> Response:
         payload = json.loads(await request.body() or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise APIError(400, "The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("metadata"), dict):
-        raise bad_parameter("metadata", "`metadata` is required and must be an object.")
+    # OpenAI's spec allows `"metadata": null` (the SDK sends it for `metadata=None`): as in a
+    # JSON merge patch, it clears the metadata.
+    if (
+        not isinstance(payload, dict)
+        or "metadata" not in payload
+        or not isinstance(payload["metadata"], dict | None)
+    ):
+        raise bad_parameter("metadata", "`metadata` is required and must be an object or null.")
     db = _db(request)
     completion_id = request.path_params["completion_id"]
     current = db.metadata_of(completion_id)
     if current is None:
         raise _unknown_completion(request)
-    _check_metadata(current, payload["metadata"])
+    _check_metadata(current, payload["metadata"] or {})
     return _json_text(db.update_metadata(completion_id, payload["metadata"]) or "")
 
 

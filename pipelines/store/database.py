@@ -83,6 +83,10 @@ def parse_record(line: str) -> StoredRecord:
     """Parse one import line: a completion as `GET /chat/completions/{id}` returns it, plus its
     input messages under `input_messages`.
 
+    A missing or null `object` is served as `chat.completion` (Azure wrote null; OpenAI's spec
+    makes it a required one-value enum, and strict generated clients refuse a page holding
+    null). Everything else is kept as given.
+
     Raises:
         InvalidRecord: when the line cannot be served at all. Everything else, however malformed for
             training, is kept as given.
@@ -96,6 +100,8 @@ def parse_record(line: str) -> StoredRecord:
     completion_id = obj.get("id")
     if not isinstance(completion_id, str) or not completion_id:
         raise InvalidRecord("missing a non-empty string `id`")
+    if obj.get("object") is None:
+        obj["object"] = "chat.completion"
     input_messages = obj.pop("input_messages", [])
     if input_messages is None:
         input_messages = []
@@ -175,8 +181,11 @@ class StoreDatabase:
         with open(path, encoding="utf-8") as lines:
             return self.import_lines(lines, skip_invalid=skip_invalid)
 
-    def update_metadata(self, completion_id: str, changes: dict[str, str | None]) -> str | None:
-        """Merge `changes` into a completion's metadata (a `None` value removes the key).
+    def update_metadata(
+        self, completion_id: str, changes: dict[str, str | None] | None
+    ) -> str | None:
+        """Merge `changes` into a completion's metadata, as a JSON merge patch: a `None` value
+        removes its key, and `changes=None` removes them all.
 
         Returns:
             The updated completion JSON, or None when the id is unknown.
@@ -190,6 +199,8 @@ class StoreDatabase:
             seq, body = row
             obj = json.loads(body)
             metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            if changes is None:
+                metadata, changes = {}, {}
             for key, value in changes.items():
                 if value is None:
                     metadata.pop(key, None)
