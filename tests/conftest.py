@@ -10,6 +10,7 @@ from typing import Any
 import openai
 import pytest
 
+from tests.profiles import examples  # noqa: F401 (loads the hypothesis profile first)
 from tests.records import completion_record, conversation
 from tests.store_process import StoreProcess, distillery_command, store_process, write_jsonl
 

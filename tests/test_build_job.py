@@ -53,6 +53,7 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     return cwd, run_main_job(cwd)
 
 
+@pytest.mark.slow
 def test_readme_main_command_builds_a_version_from_the_sample(
     main_job: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -122,6 +123,7 @@ def test_the_dataset_asset_shows_split_sizes_and_a_token_histogram(tmp_path: Pat
     }
 
 
+@pytest.mark.slow
 def test_no_planted_personal_data_or_key_is_published_or_logged(
     main_job: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:

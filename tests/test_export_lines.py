@@ -25,6 +25,7 @@ from pipelines.export.lines import (
     oss_eval_items,
 )
 from tests.frames import completions_frame
+from tests.profiles import examples
 from tests.records import completion_record
 
 IMAGE = "https://example.test/receipt.png"
@@ -537,7 +538,7 @@ def test_report_counts_lines_and_keeps_the_first_errors() -> None:
 TEXTS = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     turns=st.lists(
         st.tuples(st.sampled_from(["system", "developer", "user", "assistant"]), TEXTS),

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from pipelines.export.line_check import FineTuneChecker, check_example, check_fine_tuning_lines
 from pipelines.export.line_check_fast import is_well_formed, plain_chats
+from tests.profiles import examples
 from tests.test_export_lines import BAD, GOOD
 
 JSON_VALUES = st.recursive(
@@ -57,7 +58,7 @@ def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=examples(1500), suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(data=st.data())
 def test_a_vouched_line_always_passes_the_full_checker(data: st.DataObject) -> None:
     example = copy.deepcopy(GOOD)
@@ -122,7 +123,7 @@ BENDS = st.sampled_from(
 )
 
 
-@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=examples(1500), suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     turns=PLAIN_TURNS,
     last=CHAT_TEXTS,

@@ -77,6 +77,7 @@ def test_the_definitions_carry_the_job_and_its_daily_schedule() -> None:
     assert schedule.job_name == "ingest_completions_job"
 
 
+@pytest.mark.slow
 def test_job_execute_from_the_shell_never_writes_the_key(tmp_path: Path) -> None:
     canary = "sk-distillery-canary-3e8b1d"
     with store_process(tmp_path / "store.db", api_key=canary) as store:

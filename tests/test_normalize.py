@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pipelines.completions.normalize import conversation_from_row, normalize_completions
 from pipelines.completions.validate import validate_completions
 from tests.frames import raw_frame
+from tests.profiles import examples
 from tests.records import completion_record
 
 # Any text the API can carry: no lone surrogates (those are quarantined, tested elsewhere).
@@ -94,7 +95,7 @@ def without_nulls(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if v is not None and k != "id"}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(stored_messages(), outputs()), min_size=1, max_size=5))
 def test_conversation_round_trips_field_for_field(records: list[tuple[list, dict]]) -> None:
     raw = raw_frame(

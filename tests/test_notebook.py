@@ -50,6 +50,7 @@ def test_notebook_is_committed_without_outputs() -> None:
     assert notebook.metadata.kernelspec.name == "python3"
 
 
+@pytest.mark.slow
 def test_notebook_runs_on_the_sample_without_dagster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -369,3 +371,17 @@ def test_unmarked_records_are_not_malformed(records: list[Record]) -> None:
             else:
                 assert isinstance(message["content"], str) or message.get("tool_calls")
             call_ids |= {c["id"] for c in message.get("tool_calls") or []}
+
+
+def test_python_dash_m_tests_sample_generator_rewrites_the_shipped_file(tmp_path: Path) -> None:
+    out = tmp_path / "sample.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.sample_generator", "--out", str(out)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes() == SAMPLE_PATH.read_bytes()

@@ -27,6 +27,9 @@ if find_spec("playwright") is not None:
     from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -1,0 +1,110 @@
+"""The floor plan: stages depend one way, one module owns the data layout, the wheel ships the
+sample's JSONL but never its generator."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PIPELINES = REPO / "pipelines"
+
+STAGES = ("ingest", "completions", "curate", "export")
+"""In data-flow order: a stage may import an earlier stage, never a later one."""
+
+# Beyond the order: export reads curated rows and the schemas, never how they were fetched.
+FORBIDDEN = {("export", "ingest"), ("export", "completions"), ("curate", "ingest")}
+
+
+def imported_modules(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def stage_imports() -> set[tuple[str, str]]:
+    """(stage, imported stage) for every import between two stage packages."""
+    found = set()
+    for stage in STAGES:
+        for path in (PIPELINES / stage).rglob("*.py"):
+            for module in imported_modules(path):
+                parts = module.split(".")
+                if parts[0] == "pipelines" and len(parts) > 1 and parts[1] in STAGES:
+                    found.add((stage, parts[1]))
+    return found
+
+
+def test_stages_import_only_earlier_stages() -> None:
+    edges = {(a, b) for a, b in stage_imports() if a != b}
+    backwards = {(a, b) for a, b in edges if STAGES.index(b) > STAGES.index(a)}
+
+    assert backwards == set()
+    assert edges & FORBIDDEN == set()
+
+
+def test_every_stage_has_a_face_that_names_its_public_functions() -> None:
+    for stage in STAGES:
+        face = (PIPELINES / stage / "__init__.py").read_text(encoding="utf-8")
+        tree = ast.parse(face)
+        exported = next(
+            node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and node.targets[0].id == "__all__"  # type: ignore[attr-defined]
+        )
+        assert len(exported.elts) >= 3, stage  # type: ignore[attr-defined]
+
+
+def test_only_the_paths_module_names_the_data_directory_layout() -> None:
+    layout_names = {"lake", "artifacts", "LATEST", "raw_completions", "curated", "quarantine"}
+    offenders = []
+    for path in PIPELINES.rglob("*.py"):
+        if path.name == "paths.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in layout_names:
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {node.value!r}")
+
+    assert offenders == []
+
+
+def test_a_notebook_imports_the_face_without_dagster() -> None:
+    probe = (
+        "import json, sys, pipelines\n"
+        "from pipelines import build_dataset_version, curate_completions, ingest_completions\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
+    )
+
+    assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_sample_jsonl_and_no_generator(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), "."],
+        cwd=REPO,
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("distillery-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+
+    assert "pipelines/sample/stored_completions.jsonl" in names
+    assert "pipelines/default_recipes.yaml" in names
+    assert {f"pipelines/{stage}/__init__.py" for stage in STAGES} <= names
+    assert "pipelines/curate/text_fields.py" in names
+    assert [n for n in names if "sample_generator" in n or n.startswith("tests/")] == []
+    assert [n for n in names if n.startswith("pipelines/sample/") and n.endswith(".py")] == [
+        "pipelines/sample/__init__.py"
+    ]
