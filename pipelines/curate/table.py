@@ -20,6 +20,7 @@ from pipelines.curate.redact import RAW_JSON_COLUMNS, redact_completions
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.steps import StepReport
+from schemas import Curated
 
 # The raw JSON stays in the lake; curated rows are what gets exported, so they carry only the
 # (redacted) typed columns, whether or not redaction is on.
@@ -58,6 +59,9 @@ def curate_completions(completions: pl.DataFrame, recipe: Recipe) -> CuratedComp
 
 def write_curated(data_dir: str | Path, curated: CuratedCompletions) -> Path:
     """Write the curated rows, and beside them the step reports (for the version's manifest)."""
+    # The export stage reads these columns by the `Curated` model's names and types: a schema
+    # check (columns and dtypes, no row scan) keeps a drift from being written.
+    Curated.validate(curated.rows.lazy())
     paths = DataPaths(data_dir)
     target = paths.curated(curated.recipe.name)
     with atomic_path(paths.curation_steps(curated.recipe.name)) as temporary:
