@@ -4,10 +4,9 @@ import dagster as dg
 
 from assets.resources import DataDirectory, StoredCompletionsSource
 from pipelines.ingest import (
+    IngestError,
     IngestReport,
-    SourceAccessError,
     SourceConfigError,
-    SourceUnavailableError,
     ingest_completions,
     read_raw_completions,
 )
@@ -43,7 +42,7 @@ def raw_completions(
                 requests=requests,
                 logger=context.log,
             )
-    except (SourceAccessError, SourceUnavailableError, SourceConfigError) as err:
+    except (IngestError, SourceConfigError) as err:
         raise dg.Failure(description=str(err)) from None
     lake = read_raw_completions(data_dir.path, include_deleted=False)
     metadata = _ingest_metadata(report, data_dir.path)
@@ -69,6 +68,9 @@ def _ingest_metadata(report: IngestReport, data_dir: str) -> dict[str, object]:
         "completions_new": report.new,
         "completions_updated": report.updated,
         "completions_deleted": report.deleted,
+        "completions_vanished": report.vanished,
+        "items_rejected": report.rejected,
+        "listing_restarts": report.listing_restarts,
         "requests": report.requests,
         "retries": report.retries,
         "wall_seconds": report.wall_seconds,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import polars as pl
 
 
 @contextlib.contextmanager
@@ -27,3 +30,23 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def write_parquet_atomically(frame: pl.DataFrame, target: Path) -> None:
+    """Write `frame` to `target` atomically (zstd).
+
+    polars reports a failed write (a full disk, a file-size limit) as a `ComputeError` naming
+    the OS error; it is raised as the `OSError` it is, so callers handle every failed write alike.
+    """
+    with atomic_path(target) as temporary:
+        try:
+            frame.write_parquet(temporary, compression="zstd")
+        except pl.exceptions.ComputeError as err:
+            code = _OS_ERROR.search(str(err))
+            if code is None:
+                raise
+            errno = int(code.group(1))
+            raise OSError(errno, os.strerror(errno), str(target)) from None

@@ -9,7 +9,8 @@
 <data dir>/lake/curated/<recipe>.steps.json                  what each curation step did
 <data dir>/artifacts/<recipe>/<version>/                     a published dataset version
 <data dir>/artifacts/<recipe>/.staging-<token>/              a version being written
-<data dir>/artifacts/<recipe>/LATEST                         the newest complete version id
+<data dir>/artifacts/<recipe>/.staging-<token>/.owner.json   the build writing it (pid, host)
+<data dir>/artifacts/<recipe>/LATEST                         the version the last build produced
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ class DataPaths:
     def seen_ids(self, run_id: str) -> Path:
         return self.state_dir / f"seen-{run_id}.txt"
 
+    def lock(self, name: str) -> Path:
+        """The lock file one kind of writer (e.g. `ingest`) takes on this data directory."""
+        return self.state_dir / f"{name}.lock"
+
+    def rejected_items(self, run_id: str) -> Path:
+        """List items a run could not store by id (no id, not an object), with the reason."""
+        return self.data_dir / "lake" / "rejected" / f"items-{run_id}.jsonl"
+
     # Tables.
 
     @property
@@ -90,6 +99,14 @@ class DataPaths:
 
     def staging(self, recipe: str, token: str) -> Path:
         return self.artifacts(recipe) / f"{STAGING_PREFIX}{token}"
+
+    def staging_dirs(self, recipe: str) -> list[Path]:
+        """Every staging directory of `recipe`: being written, or left by a killed build."""
+        return sorted(p for p in self.artifacts(recipe).glob(f"{STAGING_PREFIX}*") if p.is_dir())
+
+    def staging_owner(self, staging: Path) -> Path:
+        """The file in a staging directory that names the build writing it."""
+        return staging / ".owner.json"
 
     def latest(self, recipe: str) -> Path:
         return self.artifacts(recipe) / "LATEST"

@@ -69,7 +69,13 @@ def ingest(env: dict[str, str], data_dir: Path, **settings: Any) -> IngestReport
 
 
 def lake_files(data_dir: Path) -> dict[str, int]:
-    return {str(p.relative_to(data_dir)): p.stat().st_mtime_ns for p in data_dir.rglob("*")}
+    """Every file and its modification time; the lock files, which each run takes and names
+    itself in, are not data."""
+    return {
+        str(p.relative_to(data_dir)): p.stat().st_mtime_ns
+        for p in data_dir.rglob("*")
+        if p.suffix != ".lock"
+    }
 
 
 def api_json(store: StoreProcess, path: str) -> Any:

@@ -4,6 +4,7 @@ sample's JSONL but never its generator."""
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -91,9 +92,18 @@ def test_a_notebook_imports_the_face_without_dagster() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_sample_jsonl_and_no_generator(tmp_path: Path) -> None:
+    # Built from a copy: setuptools reuses an in-tree build/ directory, stale files and all.
+    source = tmp_path / "source"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "distillery-data"
+        ),
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), "."],
-        cwd=REPO,
+        cwd=source,
         check=True,
         timeout=300,
     )

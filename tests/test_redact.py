@@ -30,6 +30,42 @@ CASES = [
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY----- done",
         "<SECRET> done",
     ),
+    (
+        "secret",
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF\n=abcd\n"
+        "-----END PGP PRIVATE KEY BLOCK----- ok",
+        "<SECRET> ok",
+    ),
+    # Pasted without its END line: everything after BEGIN goes.
+    (
+        "secret",
+        "my key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk",
+        "my key:\n<SECRET>",
+    ),
+    (
+        "secret",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nregion",
+        "<SECRET>\nregion",
+    ),
+    ("secret", "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 works", "token <SECRET> works"),
+    (
+        "secret",
+        "pat github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123 end",
+        "pat <SECRET> end",
+    ),
+    ("secret", "HF hf_abcdefghijklmnopqrstuvwxyzABCDEFGH ok", "HF <SECRET> ok"),
+    (
+        "secret",
+        "slack xoxb-123456789012-1234567890123-abcdefghijklmnopqrstuvwx ok",
+        "slack <SECRET> ok",
+    ),
+    ("secret", "stripe sk_live_abcdefghijklmnopqrstuvwx ok", "stripe <SECRET> ok"),
+    ("secret", "anthropic sk-ant-api03-abcdefghijklmnopqrstuv ok", "anthropic <SECRET> ok"),
+    (
+        "secret",
+        "db postgres://admin:hunter2secret@db.example.net/app",
+        "db postgres<SECRET>db.example.net/app",
+    ),
 ]
 
 NEAR_MISSES = [
@@ -319,7 +355,7 @@ def test_every_string_field_of_the_schema_is_a_text_field_or_named_as_not_text()
 
 
 def test_every_redaction_kind_has_one_detector_and_one_placeholder() -> None:
-    from pipelines.curate.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS
+    from pipelines.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS
     from pipelines.recipes import REDACTION_KINDS
 
     assert set(PLACEHOLDERS) == set(REDACTION_KINDS)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.atomic import atomic_path
+from pipelines.atomic import write_parquet_atomically
 from pipelines.completions.normalize import normalize_completions
 from pipelines.completions.validate import ValidatedCompletions, validate_completions
 from pipelines.ingest.lake import read_raw_completions
@@ -31,8 +31,8 @@ def build_completions(data_dir: str | Path) -> ValidatedCompletions:
     """
     validated = validate_completions(normalize_completions(read_raw_completions(data_dir)))
     paths = DataPaths(data_dir)
-    _write(validated.completions, paths.completions)
-    _write(validated.quarantine, paths.quarantine)
+    write_parquet_atomically(validated.completions, paths.completions)
+    write_parquet_atomically(validated.quarantine, paths.quarantine)
     return validated
 
 
@@ -44,8 +44,3 @@ def read_completions(data_dir: str | Path) -> pl.DataFrame:
 def read_quarantine(data_dir: str | Path) -> pl.DataFrame:
     path = DataPaths(data_dir).quarantine
     return pl.read_parquet(path) if path.exists() else QUARANTINE_SCHEMA.to_frame()
-
-
-def _write(frame: pl.DataFrame, target: Path) -> None:
-    with atomic_path(target) as temporary:
-        frame.write_parquet(temporary, compression="zstd")

@@ -2,7 +2,7 @@
 
 The texts are `pipelines.curate.text_fields.TEXT_FIELDS` (messages, content parts, names, tool
 arguments in and out, the output and its refusal, metadata keys and values, tool definitions, the
-end-user id); the detectors are `pipelines.curate.pii`. Each kind found is replaced by a typed
+end-user id); the detectors are `pipelines.pii`. Each kind found is replaced by a typed
 placeholder (`<EMAIL>`, …) or, in `drop` mode, the record is dropped with the kind as its reason.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.curate.chunks import cut
-from pipelines.curate.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS
 from pipelines.curate.text_fields import (
     TEXT_FIELDS,
     Transform,
@@ -20,6 +19,7 @@ from pipelines.curate.text_fields import (
     gather_from_texts,
     rewrite_texts,
 )
+from pipelines.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS
 from pipelines.recipes import REDACTION_KINDS, Redaction
 from pipelines.steps import StepReport, drop_by_first_reason
 
@@ -64,12 +64,9 @@ def redact_completions(
         )
     dirty = completions.select(TEXT_COLUMNS).filter(suspect)
     confirmed = {kind: _confirmed(dirty, kind) for kind in kinds if kind in CANDIDATES}
-    dirty = dirty.with_columns(
-        count_in_texts(_counter(kind, confirmed.get(kind))).cast(pl.Int64).alias(f"_found_{kind}")
-        for kind in kinds
-    )
-    counts = {kind: int(dirty[f"_found_{kind}"].sum()) for kind in kinds}
     if redaction.mode == "drop":
+        dirty = dirty.with_columns(_found(kind, confirmed.get(kind)) for kind in kinds)
+        counts = {kind: int(dirty[f"_found_{kind}"].sum()) for kind in kinds}
         checks = [(f"contains_{kind}", pl.col(f"_found_{kind}") == 0) for kind in kinds]
         _, report = drop_by_first_reason(dirty, checks, step="redact")
         found_rows = suspect_rows.filter(_finish(dirty, kinds)["redactions"] > 0)
@@ -78,8 +75,12 @@ def redact_completions(
         return kept, StepReport(
             "redact", completions.height, kept.height, dropped=report.dropped, counts=counts
         )
+    # Kind by kind, each counted in the text the previous kinds left: a password inside a URL
+    # (`postgres://admin:pw@db.example.net`) is a secret, not also an e-mail address.
     for kind in kinds:
+        dirty = dirty.with_columns(_found(kind, confirmed.get(kind)))
         dirty = dirty.with_columns(rewrite_texts(_replacer(kind, confirmed.get(kind))))
+    counts = {kind: int(dirty[f"_found_{kind}"].sum()) for kind in kinds}
     dirty = _finish(dirty, kinds)
     counts["records_redacted"] = int((dirty["redactions"] > 0).sum())
     untouched = _untouched(completions)
@@ -89,6 +90,11 @@ def redact_completions(
 
 def _detector(kind: str) -> str:
     return PATTERNS.get(kind) or CANDIDATES[kind]
+
+
+def _found(kind: str, confirmed: list[str] | None) -> pl.Expr:
+    """How many `kind` matches each row's texts hold, as `_found_<kind>`."""
+    return count_in_texts(_counter(kind, confirmed)).cast(pl.Int64).alias(f"_found_{kind}")
 
 
 def _confirmed(rows: pl.DataFrame, kind: str) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.atomic import atomic_path
+from pipelines.atomic import atomic_path, write_parquet_atomically
 from pipelines.curate.dedup import dedupe_exact, dedupe_near
 from pipelines.curate.filters import select_completions
 from pipelines.curate.redact import RAW_JSON_COLUMNS, redact_completions
@@ -66,8 +66,7 @@ def write_curated(data_dir: str | Path, curated: CuratedCompletions) -> Path:
     target = paths.curated(curated.recipe.name)
     with atomic_path(paths.curation_steps(curated.recipe.name)) as temporary:
         temporary.write_text(json.dumps([asdict(step) for step in curated.steps], indent=2))
-    with atomic_path(target) as temporary:
-        curated.rows.write_parquet(temporary, compression="zstd")
+    write_parquet_atomically(curated.rows, target)
     return target
 
 

@@ -6,18 +6,18 @@
                                    train|validation|eval.parquet    Hugging Face-loadable splits
                                    README.md                        dataset card
                                    manifest.json                    what went in, sha256 of files
-    artifacts/<recipe>/LATEST      the newest complete version id
+    artifacts/<recipe>/LATEST      the version the last successful build produced
 
 The version id is a hash of the recipe and the exact lines of every split, so the same inputs give
-the same version and write nothing new. Files are written into a temporary directory and renamed
-into place only after every check passed: a version directory is complete or absent.
+the same version and write nothing new (but LATEST, if it named another). Files are written into a
+staging directory and renamed into place only after every check passed: a version directory is
+complete or absent. `pipelines.export.publish` owns the staging directories and the rename.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,6 @@ from typing import Any
 import polars as pl
 
 from pipelines import __version__
-from pipelines.atomic import atomic_path
 from pipelines.export.card import dataset_card
 from pipelines.export.checks import CheckResult, run_dataset_checks
 from pipelines.export.files import SplitFiles, write_split_files
@@ -40,6 +39,13 @@ from pipelines.export.manifest import (
     SplitCounts,
     StepEntry,
     read_manifest,
+)
+from pipelines.export.publish import (
+    create_staging,
+    point_latest,
+    publish_staging,
+    published_manifest,
+    remove_stale_staging,
 )
 from pipelines.export.splits import SPLITS, assign_splits
 from pipelines.export.token_limits import token_limit
@@ -85,6 +91,10 @@ def build_dataset_version(
 ) -> DatasetVersion:
     """Split, export, check and publish one dataset version of `recipe`.
 
+    Whether the version is new or was already there (built before, or by a concurrent build of
+    the same inputs), LATEST names it afterwards. Staging directories left by killed builds of
+    the recipe are removed first.
+
     Args:
         data_dir: The data directory; the version lands under `artifacts/<recipe>/`.
         curated: The recipe's curated rows (`pipelines.curate.table`).
@@ -97,6 +107,7 @@ def build_dataset_version(
     Raises:
         DatasetRefused: A check failed (too few training examples, an invalid fine-tuning line,
             overlap between splits, …); nothing was published.
+        PublishConflict: The version's directory exists but holds another version.
     """
     limit = token_limit(recipe.target_model)
     within, limit_report = drop_by_first_reason(
@@ -106,8 +117,8 @@ def build_dataset_version(
     )
     rows = assign_splits(within, recipe.split)
     paths = DataPaths(data_dir)
-    staging = paths.staging(recipe.name, uuid.uuid4().hex)
-    staging.mkdir(parents=True)
+    remove_stale_staging(paths, recipe.name)
+    staging = create_staging(paths, recipe.name)
     try:
         files = write_split_files(staging, rows, train_on=recipe.export.train_on)
         checks = run_dataset_checks(
@@ -122,20 +133,30 @@ def build_dataset_version(
         version = _version_id(recipe, files)
         target = paths.version(recipe.name, version)
         if target.exists():
-            manifest = read_manifest(target / "manifest.json")
-            return DatasetVersion(recipe.name, version, target, False, manifest, checks)
+            return _already_published(paths, recipe.name, version, checks)
         steps = [*(curation_steps or []), limit_report]
         origin = ManifestSource.model_validate(source, from_attributes=True) if source else None
         manifest = _manifest(version, recipe, rows, files, steps, inputs, origin, limit)
         (staging / "README.md").write_text(dataset_card(manifest, rows), encoding="utf-8")
         manifest.files["README.md"] = FileEntry.of(staging / "README.md")
         (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
-        staging.rename(target)
-        with atomic_path(paths.latest(recipe.name)) as latest:
-            latest.write_text(version + "\n", encoding="utf-8")
+        if not publish_staging(paths, staging, target):
+            return _already_published(paths, recipe.name, version, checks)
+        point_latest(paths, recipe.name, version)
         return DatasetVersion(recipe.name, version, target, True, manifest, checks)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _already_published(
+    paths: DataPaths, recipe: str, version: str, checks: list[CheckResult]
+) -> DatasetVersion:
+    # A retry after a kill before LATEST, or a recipe reverted to an older config: the build
+    # still succeeded, so LATEST follows it.
+    target = paths.version(recipe, version)
+    manifest = published_manifest(target, version)
+    point_latest(paths, recipe, version)
+    return DatasetVersion(recipe, version, target, False, manifest, checks)
 
 
 def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:

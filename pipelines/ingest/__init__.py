@@ -3,19 +3,28 @@
 from pipelines.ingest import open_source, ingest_completions, read_raw_completions
 """
 
+from pipelines.ingest.errors import (
+    IngestError,
+    LakeWriteError,
+    SourceAccessError,
+    SourceProtocolError,
+    SourceUnavailableError,
+)
 from pipelines.ingest.lake import read_raw_completions
-from pipelines.ingest.paging import SourceAccessError, SourceUnavailableError
 from pipelines.ingest.sources import SourceConfigError, SourceInfo, open_source, resolve_source_kind
 from pipelines.ingest.state import IngestState, read_state
 from pipelines.ingest.sync import IngestReport, IngestSettings, ingest_completions
 
 __all__ = [
+    "IngestError",
     "IngestReport",
     "IngestSettings",
     "IngestState",
+    "LakeWriteError",
     "SourceAccessError",
     "SourceConfigError",
     "SourceInfo",
+    "SourceProtocolError",
     "SourceUnavailableError",
     "ingest_completions",
     "open_source",

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.atomic import atomic_path
+from pipelines.atomic import write_parquet_atomically
 from pipelines.paths import DataPaths
 from schemas import RAW_COMPLETIONS_SCHEMA
 
@@ -40,8 +40,7 @@ def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> 
         [{**row, "batch_id": batch_id} for row in rows], schema=RAW_COMPLETIONS_SCHEMA
     )
     target = paths.raw_batch(batch_id)
-    with atomic_path(target) as temporary:
-        frame.write_parquet(temporary, compression="zstd")
+    write_parquet_atomically(frame, target)
     return target
 
 

@@ -2,7 +2,9 @@
 
 Pages are read as raw JSON (`with_raw_response`), not SDK models, so the lake keeps exactly what the
 API returned, unknown fields included. The cursor rule is the SDK's: `after` = the last item's id,
-stop on `has_more: false` or an empty page.
+stop on `has_more: false` or an empty page. What the SDK never checks is checked here: the body is
+JSON with a `data` list, every item an object with a string id, and the listing advances (a server
+that repeats a page or moves its cursor backwards would otherwise be paged forever).
 """
 
 from __future__ import annotations
@@ -12,27 +14,28 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
+from pipelines.ingest.errors import (
+    CursorLost,
+    SourceAccessError,
+    SourceProtocolError,
+    SourceUnavailableError,
+)
+from pipelines.scrub import scrub
+
 log = logging.getLogger("distillery.ingest")
-
-
-class SourceAccessError(RuntimeError):
-    """The source refused us in a way no retry fixes: bad key, no permission, or no quota."""
-
-
-class SourceUnavailableError(RuntimeError):
-    """The source kept failing after the SDK's retries and ours."""
 
 
 @dataclass
 class RetryPolicy:
     """The outer retry, for what the SDK gives up on (connection drops, 5xx after its retries,
-    429 with a Retry-After above the SDK's 120 s).
+    429 with a Retry-After above the SDK's 120 s). A stall (timeout) is not retried here: the
+    SDK already tried it three times, and a stalled source is reported, not waited on.
 
     Attributes:
         attempts: Tries per call, the first included.
@@ -56,13 +59,27 @@ class RetryCounter:
 
 
 def call_with_retry(
-    call: Callable[[], Any], *, policy: RetryPolicy, retries: RetryCounter, what: str
+    call: Callable[[], Any],
+    *,
+    policy: RetryPolicy,
+    retries: RetryCounter,
+    what: str,
+    secrets: Sequence[str | None] = (),
 ) -> Any:
     """Run `call`, retrying transient failures within `policy`; stop at once on access errors.
 
+    Args:
+        call: One SDK request.
+        policy: The outer retry.
+        retries: Counts outer retries.
+        what: Names the call in errors and logs ("listing stored completions").
+        secrets: Scrubbed from any server text that reaches a message (the key in use).
+
     Raises:
         SourceAccessError: 401, 403 or `insufficient_quota`; the message says what to fix.
-        SourceUnavailableError: Still failing after `policy.attempts` tries.
+        SourceUnavailableError: Still failing after `policy.attempts` tries, a stall, or an
+            HTTP error no retry fixes.
+        openai.NotFoundError: 404, for the caller to interpret.
     """
     for attempt in range(1, policy.attempts + 1):
         try:
@@ -85,16 +102,28 @@ def call_with_retry(
                 ) from None
             error: Exception = err
             wait = _retry_after_s(err.response)
+        except openai.APITimeoutError:
+            raise SourceUnavailableError(
+                f"the source stalled while {what}: no complete answer within the request"
+                " deadline, after the SDK's retries; run again later, or raise"
+                " DISTILLERY_REQUEST_DEADLINE_S if answers are legitimately slow"
+            ) from None
         except (openai.APIConnectionError, openai.InternalServerError) as err:
             error, wait = err, None
+        except openai.NotFoundError:
+            raise
         except openai.APIStatusError as err:
             if err.status_code not in (408, 409):
-                raise
+                raise SourceUnavailableError(
+                    f"the source answered HTTP {err.status_code} while {what}:"
+                    f" {scrub(err.message, secrets=secrets)}{_request_id(err)}"
+                ) from None
             error, wait = err, None
         if attempt == policy.attempts:
             raise SourceUnavailableError(
-                f"gave up {what} after {attempt} attempts: {type(error).__name__}: {error}"
-            ) from error
+                f"gave up {what} after {attempt} attempts: {type(error).__name__}:"
+                f" {scrub(error, secrets=secrets)}"
+            ) from None
         delay = min(wait if wait is not None else 2.0**attempt, policy.max_wait_s)
         log.warning(
             "%s failed (%s); retry %d of %d in %.1f s",
@@ -110,18 +139,66 @@ def call_with_retry(
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """A list item that cannot be stored by id, kept with the reason (nothing is dropped)."""
+
+    reason: str
+    item_json: str
+
+
+@dataclass(frozen=True)
 class RawPage:
-    """One page of a list call: its items as parsed JSON, and whether more follow."""
+    """One page of a list call: its items as parsed JSON, and whether more follow.
+
+    Attributes:
+        items: Objects with a non-empty string `id`.
+        has_more: The source says more follow (and this page had items).
+        rejected: Items without a usable id, and why.
+        invalid_utf8: The body held bytes that are not UTF-8; they are kept as lone surrogates
+            (`surrogateescape`), which normalize marks and validation quarantines.
+    """
 
     items: list[dict[str, Any]]
     has_more: bool
+    rejected: list[Rejected] = field(default_factory=list)
+    invalid_utf8: bool = False
 
 
-def read_page(response: Any) -> RawPage:
-    """Parse a raw list response (`with_raw_response`)."""
-    body = json.loads(response.text)
-    items = body.get("data") or []
-    return RawPage(items=items, has_more=bool(body.get("has_more")) and bool(items))
+def read_page(response: Any, *, what: str = "reading a page") -> RawPage:
+    """Parse a raw list response (`with_raw_response`), checking what the SDK would assume.
+
+    Raises:
+        SourceProtocolError: The body is not JSON, not an object, or has no `data` list.
+    """
+    raw: bytes = response.content
+    invalid_utf8 = False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Lossless: each invalid byte becomes a lone surrogate that encodes back to it.
+        text, invalid_utf8 = raw.decode("utf-8", "surrogateescape"), True
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SourceProtocolError(
+            f"the source's answer while {what} is not JSON ({err.msg} at character {err.pos};"
+            f" it starts {scrub(text[:60])!r}): is the base URL an OpenAI-compatible API?"
+        ) from None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        shape = type(body.get("data")).__name__ if isinstance(body, dict) else type(body).__name__
+        raise SourceProtocolError(
+            f"the source's answer while {what} has no `data` list (found {shape}):"
+            " is the base URL an OpenAI-compatible API?"
+        )
+    items, rejected = [], []
+    for item in body["data"]:
+        if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+            items.append(item)
+        else:
+            reason = "not an object" if not isinstance(item, dict) else "no string id"
+            rejected.append(Rejected(reason, json.dumps(item, ensure_ascii=True)))
+    has_more = bool(body.get("has_more")) and bool(items)
+    return RawPage(items, has_more, rejected, invalid_utf8)
 
 
 def iter_pages(
@@ -131,6 +208,7 @@ def iter_pages(
     policy: RetryPolicy,
     retries: RetryCounter,
     what: str,
+    secrets: Sequence[str | None] = (),
 ) -> Iterator[RawPage]:
     """Follow the cursor from `after` until the last page.
 
@@ -140,14 +218,38 @@ def iter_pages(
         policy: The outer retry.
         retries: Counts outer retries.
         what: Names the call in errors and logs.
+        secrets: Scrubbed from any server text that reaches a message.
+
+    Raises:
+        CursorLost: `after` (given, or taken from a page) is gone at the source.
+        SourceProtocolError: A page brought no item this listing had not seen already.
     """
+    listed: set[str] = set()
     while True:
         request = functools.partial(fetch, after)
-        page = read_page(call_with_retry(request, policy=policy, retries=retries, what=what))
+        try:
+            response = call_with_retry(
+                request, policy=policy, retries=retries, what=what, secrets=secrets
+            )
+        except openai.NotFoundError:
+            if after is None:
+                raise
+            raise CursorLost(after) from None
+        page = read_page(response, what=what)
+        if not page.items and not page.rejected:
+            return  # an empty page ends a listing, whatever `has_more` says
+        ids = [item["id"] for item in page.items]
+        if ids and listed.issuperset(ids):
+            raise SourceProtocolError(
+                f"the source answered {what} after {after!r} with {len(ids)} items it had"
+                f" already listed: its cursor repeats or moves backwards, so the listing would"
+                f" never end (stopped after {len(listed):,} distinct items)"
+            )
+        listed.update(ids)
         yield page
         if not page.has_more:
             return
-        after = page.items[-1]["id"]
+        after = ids[-1]
 
 
 def _retry_after_s(response: Any) -> float | None:

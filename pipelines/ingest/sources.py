@@ -21,10 +21,14 @@ import httpx2
 import openai
 from pydantic import BaseModel, ConfigDict
 
+from pipelines.ingest.deadline import DeadlineTransport
 from pipelines.sample import SAMPLE_PATH
 from schemas import SOURCE_KINDS
 
 DEFAULT_AZURE_API_VERSION = "2025-02-01-preview"
+DEFAULT_READ_TIMEOUT_S = 30.0
+"""No byte for this long and a request is a timeout (the SDK's default is 600 s)."""
+_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
@@ -84,15 +88,25 @@ def resolve_source_kind(env: Mapping[str, str]) -> str:
 
 @contextlib.contextmanager
 def open_source(
-    env: Mapping[str, str] | None = None, *, max_retries: int = 2, timeout_s: float = 120.0
+    env: Mapping[str, str] | None = None,
+    *,
+    max_retries: int = 2,
+    read_timeout_s: float | None = None,
+    request_deadline_s: float | None = None,
 ) -> Iterator[tuple[openai.OpenAI, SourceInfo, RequestCounter]]:
     """Open the configured source for the `with` block.
+
+    A source that stops answering is given up on: no byte for `read_timeout_s`, or no complete
+    answer `request_deadline_s` after the request (a server trickling bytes), is a timeout,
+    which the SDK retries `max_retries` times and ingest then reports as a stalled source.
 
     Args:
         env: Environment to read (default: `os.environ`).
         max_retries: The SDK's own retries per request (it retries 408/409/429/5xx and connection
             errors, honouring Retry-After up to 120 s).
-        timeout_s: Per-request timeout.
+        read_timeout_s: Longest wait for the next byte (default 30 s).
+        request_deadline_s: Longest time for a whole answer (default
+            `DISTILLERY_REQUEST_DEADLINE_S`, else 120 s).
 
     Yields:
         The SDK client, what it reads from, and a counter of the HTTP requests it makes.
@@ -102,9 +116,18 @@ def open_source(
     """
     env = os.environ if env is None else env
     kind = resolve_source_kind(env)
+    deadline = request_deadline_s or _seconds(env, "DISTILLERY_REQUEST_DEADLINE_S", 120.0)
+    read = min(read_timeout_s or DEFAULT_READ_TIMEOUT_S, deadline)
     counter = RequestCounter()
-    http_client = openai.DefaultHttpxClient(event_hooks={"request": [counter]})
-    options = {"max_retries": max_retries, "timeout": timeout_s, "http_client": http_client}
+    http_client = openai.DefaultHttpxClient(
+        event_hooks={"request": [counter]},
+        transport=DeadlineTransport(httpx2.HTTPTransport(limits=_LIMITS), seconds=deadline),
+    )
+    options = {
+        "max_retries": max_retries,
+        "timeout": httpx2.Timeout(deadline, connect=min(10.0, deadline), read=read),
+        "http_client": http_client,
+    }
     with contextlib.ExitStack() as stack:
         stack.callback(http_client.close)
         if kind == "openai":
@@ -176,6 +199,19 @@ def _local_client(stack: contextlib.ExitStack, options: dict) -> tuple[openai.Op
     return client, SourceInfo(
         kind="local", endpoint_host=_host(store.url), detail="bundled sample, embedded local store"
     )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SourceConfigError(f"{name}={value!r} is not a number of seconds") from None
+    if seconds <= 0:
+        raise SourceConfigError(f"{name}={value!r} must be more than 0 seconds")
+    return seconds
 
 
 def _host(url: str) -> str:

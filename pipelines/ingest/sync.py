@@ -8,14 +8,19 @@ merged lake ends with the source's exact id set.
 
 Only completions that are new (or back after a deletion) cost a `messages.list`; a completion whose
 list item changed (metadata updated) keeps the messages already in the lake, which never change.
+
+Stored completions expire while a sync runs, so a sync always finishes or says in one line why it
+cannot: an empty page ends a listing; a completion whose messages are gone (404) is counted as
+vanished and the sync goes on; a resume cursor the source no longer has restarts the listing from
+the top (bounded by the high-water mark, and cheap: known items cost no messages call); a cursor
+that repeats or moves backwards stops the run with an error instead of paging forever.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
+import tempfile
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +32,12 @@ from typing import Any
 import openai
 
 from pipelines import jsontext
+from pipelines.ingest.errors import (
+    CursorLost,
+    IngestBusyError,
+    LakeWriteError,
+    SourceProtocolError,
+)
 from pipelines.ingest.lake import (
     append_seen_ids,
     lake_index,
@@ -36,11 +47,16 @@ from pipelines.ingest.lake import (
     write_batch,
 )
 from pipelines.ingest.paging import RawPage, RetryCounter, RetryPolicy, iter_pages
+from pipelines.ingest.rows import created_of, item_sha256, lake_row, messages_by_id
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import LastRun, RunCheckpoint, read_state, write_state
+from pipelines.lock import LockBusy, exclusive
 from pipelines.paths import DataPaths
 
 log = logging.getLogger("distillery.ingest")
+
+MAX_LISTING_RESTARTS = 3
+"""Lost cursors one run recovers from by listing again from the top, before it gives up."""
 
 
 @dataclass
@@ -56,6 +72,7 @@ class IngestSettings:
         full_refresh_every_days: Make a run full when the last full refresh is older than this.
         retry: The outer retry for what the SDK gives up on.
         progress_every_pages: Log progress every N pages.
+        lock_wait_s: How long to wait for another ingest of the same data directory to finish.
     """
 
     concurrency: int = 8
@@ -65,6 +82,7 @@ class IngestSettings:
     full_refresh_every_days: float = 7.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress_every_pages: int = 10
+    lock_wait_s: float = 0.0
 
 
 @dataclass
@@ -80,6 +98,11 @@ class IngestReport:
     new: int = 0
     updated: int = 0
     deleted: int = 0
+    vanished: int = 0
+    """Listed, but gone before their messages could be read (expired or deleted meanwhile)."""
+    rejected: int = 0
+    """List items without a usable id, kept with the reason under `lake/rejected/`."""
+    listing_restarts: int = 0
     requests: int = 0
     retries: int = 0
     wall_seconds: float = 0.0
@@ -88,9 +111,18 @@ class IngestReport:
     batch_files: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        extra = "".join(
+            f", {count} {name}"
+            for name, count in (
+                ("vanished", self.vanished),
+                ("rejected", self.rejected),
+                ("listing restarts", self.listing_restarts),
+            )
+            if count
+        )
         return (
             f"{self.mode} sync of {self.source.describe()}: {self.pages} pages, {self.listed}"
-            f" listed, {self.new} new, {self.updated} updated, {self.deleted} deleted,"
+            f" listed, {self.new} new, {self.updated} updated, {self.deleted} deleted{extra},"
             f" {self.requests} requests ({self.retries} retries) in {self.wall_seconds:.1f} s;"
             f" lake at {self.lake_path}"
         )
@@ -123,12 +155,23 @@ def ingest_completions(
 
     Raises:
         SourceAccessError: 401, 403 or no quota: nothing of the failing page was written.
-        SourceUnavailableError: The source kept failing; resume by running again.
+        SourceUnavailableError: The source kept failing or stalled; resume by running again.
+        SourceProtocolError: The source answered what the API never does.
+        LakeWriteError: The data directory cannot be written.
+        IngestBusyError: Another ingest holds this data directory.
     """
     settings = settings or IngestSettings()
+    paths = DataPaths(Path(data_dir))
+    _check_writable(paths)
     started = time.monotonic()
-    sync = _Sync(client, source, DataPaths(Path(data_dir)), settings, logger)
-    sync.run()
+    try:
+        with exclusive(paths.lock("ingest"), what="an ingest", wait_s=settings.lock_wait_s):
+            sync = _Sync(client, source, paths, settings, logger)
+            sync.run()
+    except LockBusy as busy:
+        raise IngestBusyError(str(busy)) from None
+    except OSError as err:
+        raise LakeWriteError(_describe_os_error(err, paths)) from None
     report = sync.report
     report.wall_seconds = round(time.monotonic() - started, 3)
     if requests is not None:
@@ -144,7 +187,7 @@ class _PendingPage:
     page: RawPage
     new_ids: list[str]
     updated_ids: list[str]
-    messages: dict[str, Future[list[dict[str, Any]]]]
+    messages: dict[str, Future[list[dict[str, Any]] | None]]
     ingested_at: datetime
 
 
@@ -164,6 +207,7 @@ class _Sync:
         self.paths = paths
         self.settings = settings
         self.log = logger
+        self.secrets = (getattr(client, "api_key", None),)
         self.outer_retries = RetryCounter()
         self.started = time.monotonic()
         self.state = read_state(paths)
@@ -185,20 +229,42 @@ class _Sync:
     def run(self) -> None:
         verb = "resuming" if self.report.resumed else "starting"
         self.log.info(f"{verb} {self.report.mode} sync of {self.source.describe()}")
+        after = self.run_state.after
+        while True:
+            try:
+                self._list_from(after)
+                break
+            except CursorLost as lost:
+                self.report.listing_restarts += 1
+                if self.report.listing_restarts > MAX_LISTING_RESTARTS:
+                    raise SourceProtocolError(
+                        f"the source lost the listing cursor {MAX_LISTING_RESTARTS + 1} times in"
+                        " one run (each 404 on `after`); run again later"
+                    ) from None
+                self.log.warning(
+                    f"the resume cursor {lost.after} is gone at the source (expired or"
+                    " deleted); listing again from the newest completion"
+                )
+                after = None
+        self._complete()
+
+    def _list_from(self, after: str | None) -> None:
         stop_below = self.run_state.stop_below
         pages = iter_pages(
             self._fetch_list_page,
-            after=self.run_state.after,
+            after=after,
             policy=self.settings.retry,
             retries=self.outer_retries,
             what="listing stored completions",
+            secrets=self.secrets,
         )
         pending: deque[_PendingPage] = deque()
         pool = ThreadPoolExecutor(self.settings.concurrency, "distillery-messages")
         try:
-            for number, page in enumerate(pages, start=self.run_state.pages + 1):
+            for page in pages:
                 # Keep one page in flight ahead of the one being finished, so the message pool
                 # never drains at a page boundary.
+                number = self.run_state.pages + len(pending) + 1
                 pending.append(self._start_page(pool, number, page))
                 if len(pending) > 1:
                     self._finish_page(pending.popleft())
@@ -209,7 +275,6 @@ class _Sync:
         finally:
             # On failure, drop queued message fetches rather than finish pages nobody will write.
             pool.shutdown(wait=True, cancel_futures=True)
-        self._complete()
 
     def _fetch_list_page(self, after: str | None) -> Any:
         return self.client.chat.completions.with_raw_response.list(
@@ -224,7 +289,7 @@ class _Sync:
             known = self.index.get(item["id"])
             if known is None or known[1]:  # never seen, or back after a deletion
                 new_ids.append(item["id"])
-            elif known[0] != _sha256(jsontext.dumps(item)):
+            elif known[0] != item_sha256(item):
                 updated_ids.append(item["id"])
         futures = {
             completion_id: pool.submit(self._fetch_messages, completion_id)
@@ -232,7 +297,8 @@ class _Sync:
         }
         return _PendingPage(number, page, new_ids, updated_ids, futures, utc_now())
 
-    def _fetch_messages(self, completion_id: str) -> list[dict[str, Any]]:
+    def _fetch_messages(self, completion_id: str) -> list[dict[str, Any]] | None:
+        """The completion's input messages, or None when it is gone (404) meanwhile."""
         fetch = functools.partial(
             self.client.chat.completions.messages.with_raw_response.list,
             completion_id,
@@ -240,45 +306,63 @@ class _Sync:
             order="asc",
         )
         messages: list[dict[str, Any]] = []
-        for page in iter_pages(
-            lambda after: fetch(**({"after": after} if after else {})),
-            after=None,
-            policy=self.settings.retry,
-            retries=self.outer_retries,
-            what=f"reading the messages of {completion_id}",
-        ):
-            messages.extend(page.items)
+        try:
+            for page in iter_pages(
+                lambda after: fetch(**({"after": after} if after else {})),
+                after=None,
+                policy=self.settings.retry,
+                retries=self.outer_retries,
+                what=f"reading the messages of {completion_id}",
+                secrets=self.secrets,
+            ):
+                messages.extend(page.items)
+        except (openai.NotFoundError, CursorLost):
+            return None
         return messages
 
     def _finish_page(self, pending: _PendingPage) -> None:
-        items = {item["id"]: item for item in pending.page.items}
-        carried = _messages_by_id(read_rows(self.paths, pending.updated_ids))
+        page, run = pending.page, self.run_state
+        items = {item["id"]: item for item in page.items}
+        fetched = {i: pending.messages[i].result() for i in pending.new_ids}
+        vanished = sorted(i for i, messages in fetched.items() if messages is None)
+        carried = messages_by_id(read_rows(self.paths, pending.updated_ids))
         rows = [
-            _row(items[i], pending.messages[i].result(), self.source, pending.ingested_at)
-            for i in pending.new_ids
-        ] + [
-            _row(items[i], carried[i], self.source, pending.ingested_at)
-            for i in pending.updated_ids
-        ]
-        run = self.run_state
+            self._row(items[i], messages, pending.ingested_at)
+            for i, messages in fetched.items()
+            if messages is not None
+        ] + [self._row(items[i], carried[i], pending.ingested_at) for i in pending.updated_ids]
         if rows:
             batch = write_batch(self.paths, f"{run.id}-{pending.number:06d}", rows)
             self.report.batch_files.append(batch.name)
             for row in rows:
                 self.index[row["id"]] = (row["item_sha256"], False)
+        if page.rejected:
+            self._keep_rejected(pending)
+        if vanished:
+            self.log.warning(
+                f"page {pending.number}: {len(vanished)} completions were gone before their"
+                f" messages could be read (expired or deleted meanwhile), e.g. {vanished[0]}"
+            )
+        if page.invalid_utf8:
+            self.log.warning(
+                f"page {pending.number}: the source sent bytes that are not UTF-8; they are kept"
+                " as they came, and validation quarantines the records that hold them"
+            )
         if run.mode == "full":
             append_seen_ids(self.paths, run.id, items)
             self.seen.update(items)
-        run.after = pending.page.items[-1]["id"]
+        if page.items:
+            run.after = page.items[-1]["id"]
         run.pages = pending.number
-        run.max_created = max([run.max_created or 0, *(_created(i) or 0 for i in items.values())])
+        run.max_created = max([run.max_created or 0, *(created_of(i) or 0 for i in items.values())])
         # A page that changed nothing needs no checkpoint: resuming re-lists it for one request,
         # and a run with nothing new writes nothing at all.
-        if rows or run.mode == "full":
+        if rows or page.rejected or run.mode == "full":
             write_state(self.paths, self.state.model_copy(update={"run": run}))
         self.report.pages += 1
         self.report.listed += len(items)
-        self.report.new += len(pending.new_ids)
+        self.report.new += len(pending.new_ids) - len(vanished)
+        self.report.vanished += len(vanished)
         self.report.updated += len(pending.updated_ids)
         if pending.number % self.settings.progress_every_pages == 0:
             elapsed = time.monotonic() - self.started
@@ -287,6 +371,27 @@ class _Sync:
                 f" {self.report.updated:,} updated so far"
                 f" ({self.report.listed / elapsed:,.0f} completions/s)"
             )
+
+    def _row(
+        self, item: dict[str, Any], messages: list[dict[str, Any]], ingested_at: datetime
+    ) -> dict[str, Any]:
+        return lake_row(item, messages, source_kind=self.source.kind, ingested_at=ingested_at)
+
+    def _keep_rejected(self, pending: _PendingPage) -> None:
+        """Append the page's unusable items, with the reason, to this run's rejects file."""
+        target = self.paths.rejected_items(self.run_state.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lines = "".join(
+            jsontext.dumps({"page": pending.number, "reason": r.reason, "item": r.item_json}) + "\n"
+            for r in pending.page.rejected
+        )
+        with target.open("a", encoding="utf-8") as out:
+            out.write(lines)
+        self.report.rejected += len(pending.page.rejected)
+        self.log.warning(
+            f"page {pending.number}: {len(pending.page.rejected)} items without a usable id"
+            f" ({pending.page.rejected[0].reason}) kept in {target}"
+        )
 
     def _complete(self) -> None:
         run = self.run_state
@@ -352,44 +457,27 @@ class _Sync:
         )
 
 
-def _row(
-    item: dict[str, Any],
-    messages: list[dict[str, Any]],
-    source: SourceInfo,
-    ingested_at: datetime,
-) -> dict[str, Any]:
-    completion_json = jsontext.dumps(item)
-    model = item.get("model")
-    return {
-        "id": item["id"],
-        "created": _created(item),
-        "model": model if isinstance(model, str) else None,
-        "source": source.kind,
-        "ingested_at": ingested_at,
-        "deleted": False,
-        "item_sha256": _sha256(completion_json),
-        "completion_json": completion_json,
-        "messages_json": jsontext.dumps(messages),
-    }
+def _check_writable(paths: DataPaths) -> None:
+    """Fail in one line, before anything is fetched, if the lake cannot be written."""
+    root = paths.data_dir
+    if root.exists() and not root.is_dir():
+        raise LakeWriteError(f"the data directory {root} is a file, not a directory")
+    try:
+        paths.state_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=paths.state_dir) as probe:
+            probe.write(b"ok")
+    except OSError as err:
+        raise LakeWriteError(_describe_os_error(err, paths)) from None
 
 
-def _messages_by_id(rows: Any) -> dict[str, list[dict[str, Any]]]:
-    return {
-        row["id"]: json.loads(row["messages_json"])
-        for row in rows.select("id", "messages_json").iter_rows(named=True)
-    }
-
-
-def _created(item: dict[str, Any]) -> int | None:
-    created = item.get("created")
-    if isinstance(created, bool) or not isinstance(created, int | float):
-        return None
-    return int(created)
+def _describe_os_error(err: OSError, paths: DataPaths) -> str:
+    where = err.filename or paths.data_dir
+    reason = err.strerror or type(err).__name__
+    return (
+        f"cannot write the lake under {paths.data_dir} ({reason}: {where}); free space or fix"
+        " the permissions, then run again: it resumes from the last checkpoint"
+    )
 
 
 def _oldest_created(page: RawPage) -> int:
-    return min((_created(item) or 0 for item in page.items), default=0)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return min((created_of(item) or 0 for item in page.items), default=0)

@@ -1,5 +1,8 @@
 """What counts as personal data or a secret, kind by kind, and the placeholder each becomes.
 
+Shared by curation (`pipelines.curate.redact`, in polars) and by the log scrubber
+(`pipelines.scrub`, in Python), so both know the same kinds.
+
 Two kinds of detector:
 - `PATTERNS`: a regular expression whose every match is redacted (keys, e-mail addresses, IPs).
 - `CANDIDATES` + `CONFIRM`: a broad expression finds candidates fast (polars, every core), and a
@@ -7,8 +10,9 @@ Two kinds of detector:
   holds; a phone number only when Google's libphonenumber (`phonenumbers`) accepts it: with `+`
   or `00` and a country code, a length that country's plan allows; national, a valid number of
   one of `PHONE_REGIONS` written the way that country groups its digits (North American
-  notation by its shape alone). Dates, versions,
-  order numbers and plain numbers are not.
+  notation by its shape alone). Dates, versions, order numbers and plain numbers are not.
+
+Secrets are the rules of `pipelines.secret_rules`: Yelp's detect-secrets, plus what it lacks.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Callable, Iterable
 
 import phonenumbers
 
+from pipelines.secret_rules import SECRET_RULES
+
 PLACEHOLDERS = {
     "secret": "<SECRET>",
     "email": "<EMAIL>",
@@ -26,15 +32,8 @@ PLACEHOLDERS = {
     "phone": "<PHONE>",
 }
 
-_SECRET = "|".join(
-    [
-        r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
-        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",  # OpenAI keys
-        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
-        r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWTs
-        r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{16,}=*",  # bearer tokens
-    ]
-)
+# Every rule uses scoped flags only, (?s:…) not (?s): the same text runs in polars and `re`.
+_SECRET = "|".join(f"(?:{rule})" for rule in SECRET_RULES.values())
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 
 PATTERNS = {

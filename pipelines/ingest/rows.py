@@ -1,0 +1,55 @@
+"""Raw-lake rows from list items: the item and its messages exactly as the API returned them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from pipelines import jsontext
+
+
+def lake_row(
+    item: dict[str, Any],
+    messages: list[dict[str, Any]],
+    *,
+    source_kind: str,
+    ingested_at: datetime,
+) -> dict[str, Any]:
+    """One `raw_completions` row (every column but `batch_id`)."""
+    model = item.get("model")
+    return {
+        "id": item["id"],
+        "created": created_of(item),
+        "model": model if isinstance(model, str) else None,
+        "source": source_kind,
+        "ingested_at": ingested_at,
+        "deleted": False,
+        "item_sha256": item_sha256(item),
+        "completion_json": jsontext.dumps(item),
+        "messages_json": jsontext.dumps(messages),
+    }
+
+
+def item_sha256(item: dict[str, Any]) -> str:
+    """sha256 of the item's canonical JSON (keys sorted, ASCII): the same item hashes alike
+    whatever order a server writes its keys in, so a reordering never looks like an update."""
+    canonical = json.dumps(item, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def created_of(item: dict[str, Any]) -> int | None:
+    """`created` as unix seconds, or None when missing or not a number."""
+    created = item.get("created")
+    if isinstance(created, bool) or not isinstance(created, int | float):
+        return None
+    return int(created)
+
+
+def messages_by_id(rows: Any) -> dict[str, list[dict[str, Any]]]:
+    """id → stored input messages, from lake rows (a polars frame)."""
+    return {
+        row["id"]: json.loads(row["messages_json"])
+        for row in rows.select("id", "messages_json").iter_rows(named=True)
+    }

@@ -1,0 +1,88 @@
+"""The secret rules redaction and the log scrubber use: Yelp's detect-secrets, plus what it lacks.
+
+detect-secrets is the maintained rule set (AWS, GitHub, GitLab, Slack, Stripe, SendGrid, JWT,
+OpenAI, PyPI, Azure storage keys, Discord and Telegram tokens, basic-auth URLs, …). Only its
+token-shaped rules are taken: those that need no context-dependent look-around, which neither
+polars' regex engine nor a per-text scan can evaluate, and that are narrow enough for free text
+(its entropy and keyword detectors would redact ordinary prose). Rules it does not have, or has
+too narrowly for pasted text, are written here, each with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+from detect_secrets.plugins.aws import AWSKeyDetector
+from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+from detect_secrets.plugins.basic_auth import BasicAuthDetector
+from detect_secrets.plugins.discord import DiscordBotTokenDetector
+from detect_secrets.plugins.github_token import GitHubTokenDetector
+from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+from detect_secrets.plugins.mailchimp import MailchimpDetector
+from detect_secrets.plugins.openai import OpenAIDetector
+from detect_secrets.plugins.pypi_token import PypiTokenDetector
+from detect_secrets.plugins.sendgrid import SendGridDetector
+from detect_secrets.plugins.slack import SlackDetector
+from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+from detect_secrets.plugins.stripe import StripeDetector
+from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+
+_MAINTAINED = (
+    AWSKeyDetector,
+    AzureStorageKeyDetector,
+    BasicAuthDetector,
+    DiscordBotTokenDetector,
+    GitHubTokenDetector,
+    GitLabTokenDetector,
+    MailchimpDetector,
+    OpenAIDetector,
+    PypiTokenDetector,
+    SendGridDetector,
+    SlackDetector,
+    SquareOAuthDetector,
+    StripeDetector,
+    TelegramBotTokenDetector,
+)
+
+# A word-boundary look-ahead some rules end with; a token's own character class already stops
+# it at the boundary, so the rule means the same without it.
+_TRAILING_BOUNDARY = "(?!\\w)"
+_LOOK_AROUND = re.compile(r"\(\?<?[=!]")
+
+OWN_RULES = {
+    # detect-secrets flags the BEGIN line only; the whole block must go, and a key pasted without
+    # its END line up to the end of the text.
+    "private key block": r"(?s:-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
+    r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$))",
+    "putty private key": r"(?s:PuTTY-User-Key-File-\d+:.*?(?:Private-MAC: [0-9a-f]+|$))",
+    # detect-secrets wants quotes around an AWS secret; pasted config often has none.
+    "aws secret access key": r"(?i:aws_?secret_?access_?key\s*[=:]\s*[\"']?)[A-Za-z0-9/+]{40}",
+    # Newer than detect-secrets 1.5: GitHub's fine-grained tokens.
+    "github fine-grained token": r"\bgithub_pat_[A-Za-z0-9_]{22,255}",
+    # Project, service-account and admin keys, and keys of OpenAI-compatible providers
+    # (sk-ant-…, sk-or-…); detect-secrets knows only OpenAI's legacy T3BlbkFJ form.
+    "sk- key": r"\bsk-[A-Za-z0-9][A-Za-z0-9_\-]{19,}",
+    # detect-secrets' JWT rule ends lazily and so matches without the signature.
+    "jwt": r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+    "hugging face token": r"\bhf_[A-Za-z0-9]{34,}",
+    "google api key": r"\bAIza[0-9A-Za-z_\-]{35}",
+    "bearer token": r"(?i:\bbearer\s+[A-Za-z0-9\-._~+/]{16,}=*)",
+}
+
+
+def maintained_rules() -> dict[str, str]:
+    """detect-secrets' token-shaped rules, by plugin, in a syntax polars and `re` both run."""
+    rules = {}
+    for plugin in _MAINTAINED:
+        for index, pattern in enumerate(plugin.denylist):
+            text = pattern.pattern
+            if text.endswith(_TRAILING_BOUNDARY):
+                text = text[: -len(_TRAILING_BOUNDARY)]
+            if _LOOK_AROUND.search(text) or pattern.flags & re.VERBOSE:
+                continue
+            rules[f"{plugin.__name__}[{index}]"] = text
+    return rules
+
+
+SECRET_RULES = {**maintained_rules(), **OWN_RULES}
+"""Every secret rule, named: what `pipelines.pii.PATTERNS["secret"]` is made of."""
