@@ -149,6 +149,26 @@ class Recipe(_Strict):
         return value
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping: YAML would keep the last
+    silently, and a recipe defined twice would lose its first definition without a word."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{key!r} is defined twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def recipes_path(env: Mapping[str, str] | None = None) -> Path:
     """`DISTILLERY_RECIPES`, else the bundled default."""
     env = os.environ if env is None else env
@@ -164,9 +184,15 @@ def load_recipes(path: str | Path | None = None) -> dict[str, Recipe]:
     """
     path = Path(path) if path is not None else recipes_path()
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise RecipeError(f"{path}: recipes file not found") from None
+    except IsADirectoryError:
+        raise RecipeError(f"{path}: is a directory, not a recipes file") from None
+    except UnicodeDecodeError as err:
+        raise RecipeError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+        ) from None
     except yaml.YAMLError as err:
         raise RecipeError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(document, dict) or not isinstance(document.get("recipes"), dict):

@@ -69,3 +69,27 @@ def test_the_readme_example_recipe_loads(tmp_path: Path) -> None:
 
     assert recipe.select.tool_use == "only"
     assert recipe.split.group_by == "metadata.user_id"
+
+
+def test_a_recipe_defined_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "recipes:\n  r: {}\n  other: {}\n  r: {redact: {mode: off}}\n")
+
+    with pytest.raises(RecipeError, match=r"recipes.yaml: not valid YAML: .*'r' is defined twice"):
+        load_recipes(path)
+
+
+def test_a_recipes_path_that_is_a_directory_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError) as caught:
+        load_recipes(tmp_path)
+
+    assert str(caught.value) == f"{tmp_path}: is a directory, not a recipes file"
+
+
+def test_a_recipes_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "recipes.yaml"
+    path.write_bytes("recipes:\n  caf\u00e9: {}\n".encode("latin-1"))
+
+    with pytest.raises(RecipeError) as caught:
+        load_recipes(path)
+
+    assert str(caught.value) == f"{path}: not UTF-8 text (byte 0xe9 at offset 14)"
