@@ -1,6 +1,7 @@
 """The `distillery` console script.
 
-distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K] [fault flags]
+distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K] [--allowed-host NAME]
+                       [--max-body-bytes N] [--insecure-no-key] [fault flags]
 distillery store import FILE.jsonl --db PATH [--skip-invalid]
 """
 
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 
 from pipelines.store.database import StoreDatabase
 from pipelines.store.faults import FaultConfig
-from pipelines.store.server import serve
+from pipelines.store.guards import DEFAULT_MAX_BODY_BYTES
+from pipelines.store.server import InsecureBindError, serve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,6 +41,25 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key",
         default=os.environ.get("DISTILLERY_STORE_API_KEY"),
         help="require this key on every request (default: $DISTILLERY_STORE_API_KEY, else none)",
+    )
+    serve_cmd.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable; default: loopback names and"
+        " --host only, against DNS rebinding)",
+    )
+    serve_cmd.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"refuse larger request bodies with 413 (default: {DEFAULT_MAX_BODY_BYTES})",
+    )
+    serve_cmd.add_argument(
+        "--insecure-no-key",
+        action="store_true",
+        help="serve a non-loopback --host without an API key (refused otherwise)",
     )
     serve_cmd.add_argument("--access-log", action="store_true", help="log every request")
     faults = serve_cmd.add_argument_group(
@@ -86,16 +107,30 @@ def _serve(args: argparse.Namespace) -> int:
         insufficient_quota=args.fault_insufficient_quota,
         seed=args.fault_seed,
     )
-    serve(
-        args.db,
-        host=args.host,
-        port=args.port,
-        api_key=args.api_key,
-        faults=faults,
-        test_controls=args.test_controls,
-        access_log=args.access_log,
-    )
+    try:
+        serve(
+            args.db,
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key,
+            faults=faults,
+            test_controls=args.test_controls,
+            access_log=args.access_log,
+            allowed_hosts=args.allowed_host,
+            max_body_bytes=args.max_body_bytes,
+            insecure_no_key=args.insecure_no_key,
+        )
+    except InsecureBindError as err:
+        print(f"distillery: error: {err}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -124,7 +159,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     # Imported here: `distillery store …` should not pay for polars and pyarrow.
-    from pipelines.ingest.paging import SourceAccessError, SourceUnavailableError
+    from pipelines.ingest.errors import IngestError
     from pipelines.ingest.sources import SourceConfigError, open_source
     from pipelines.ingest.sync import IngestSettings, ingest_completions
     from pipelines.paths import data_dir_from_env
@@ -138,7 +173,7 @@ def _ingest(args: argparse.Namespace) -> int:
             report = ingest_completions(
                 client, source=source, data_dir=data_dir, settings=settings, requests=requests
             )
-    except (SourceAccessError, SourceUnavailableError, SourceConfigError) as err:
+    except (IngestError, SourceConfigError) as err:
         print(f"distillery: error: {err}", file=sys.stderr)
         return 2
     print(report.summary())

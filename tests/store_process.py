@@ -41,9 +41,14 @@ class StoreProcess:
     def admin(self, method: str, path: str, payload: Any = None, *, body: str | None = None) -> Any:
         """Call a `/_admin` test-control route (JSON `payload` or raw `body`); return its JSON."""
         data = body.encode() if body is not None else None
+        content_type = "application/x-ndjson"
         if payload is not None:
-            data = json.dumps(payload).encode()
+            data, content_type = json.dumps(payload).encode(), "application/json"
         request = urllib.request.Request(f"{self.url}/_admin{path}", data=data, method=method)
+        if data is not None:
+            # The store refuses writes in the types a web page can send cross-site (urllib's
+            # default is a form).
+            request.add_header("Content-Type", content_type)
         if self.api_key:
             request.add_header("Authorization", f"Bearer {self.api_key}")
         with urllib.request.urlopen(request, timeout=30) as response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,6 +24,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pipelines.store.database import Page, StoreDatabase
 from pipelines.store.errors import APIError, bad_parameter, not_found
 from pipelines.store.faults import FaultConfig, FaultInjector
+from pipelines.store.guards import (
+    DEFAULT_MAX_BODY_BYTES,
+    RequestGuard,
+    host_allowlist,
+    is_wildcard,
+    server_error,
+)
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -37,6 +45,9 @@ def create_app(
     api_key: str | None = None,
     faults: FaultConfig | None = None,
     test_controls: bool = False,
+    host: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FaultInjector:
     """Build the store's ASGI app.
 
@@ -45,6 +56,9 @@ def create_app(
         api_key: When set, every request must carry it (Bearer, or Azure's `api-key` header).
         faults: Faults to inject from the start (see `FaultConfig`).
         test_controls: Serve `/_admin/faults`, `/_admin/stats` and `/_admin/import`.
+        host: The interface the server binds; with loopback names, the only `Host` it answers.
+        allowed_hosts: More `Host` names to answer (e.g. the one a reverse proxy forwards).
+        max_body_bytes: Largest request body accepted; larger ones are refused with 413.
 
     Returns:
         The app, wrapped in the fault injector (whose `stats()` counts requests by kind).
@@ -73,10 +87,17 @@ def create_app(
             APIError: lambda _request, exc: exc.to_response(),
             404: _unknown_route,
             405: _unknown_route,
+            Exception: _unexpected_error,
         },
     )
     app.state.db = db
-    injector = FaultInjector(_AccessGuard(app, api_key=api_key), faults)
+    guard = RequestGuard(
+        _AccessGuard(app, api_key=api_key),
+        allowed_hosts=host_allowlist(host, allowed_hosts=allowed_hosts, api_key=api_key),
+        wildcard_bind=is_wildcard(host),
+        max_body_bytes=max_body_bytes,
+    )
+    injector = FaultInjector(guard, faults)
     app.state.injector = injector
     return injector
 
@@ -180,6 +201,12 @@ async def _unknown_route(request: Request, exc: Exception) -> Response:
     return APIError(
         404, f"Invalid URL ({request.method} {request.url.path})", code="unknown_url"
     ).to_response()
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # Starlette's default answer is plain text, which clients expecting OpenAI's shape cannot
+    # parse; the message is fixed so nothing from the request (its key least of all) is echoed.
+    return server_error().to_response()
 
 
 # -- admin routes (test controls) --------------------------------------------------------------
@@ -295,11 +322,21 @@ def _order(raw: str | None) -> str:
 def _metadata_filter(request: Request) -> dict[str, str]:
     """`metadata[k]=v` query pairs, as the SDK serialises a metadata dict; all must match."""
     pairs: dict[str, str] = {}
+    given = 0
     for name, value in request.query_params.multi_items():
         if name.startswith("metadata[") and name.endswith("]"):
             pairs[name[len("metadata[") : -1]] = value
+            given += 1
         elif name == "metadata":
             raise bad_parameter("metadata", "Invalid 'metadata': use metadata[key]=value pairs.")
+    # No record holds more pairs than OpenAI allows, and each filter is a subquery: a thousand of
+    # them exceed SQLite's expression depth.
+    if given > METADATA_MAX_PAIRS:
+        raise bad_parameter(
+            "metadata",
+            f"Invalid 'metadata': at most {METADATA_MAX_PAIRS} metadata[key]=value filters are"
+            f" allowed, got {given}.",
+        )
     return pairs
 
 

@@ -7,7 +7,7 @@ import contextlib
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -17,6 +17,11 @@ import uvicorn
 from pipelines.store.app import create_app
 from pipelines.store.database import StoreDatabase
 from pipelines.store.faults import FaultConfig, FaultInjector
+from pipelines.store.guards import DEFAULT_MAX_BODY_BYTES, is_loopback
+
+
+class InsecureBindError(ValueError):
+    """Serving a non-loopback address without an API key was asked for but not insisted on."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,9 @@ def serve(
     test_controls: bool = False,
     access_log: bool = False,
     announce: TextIO = sys.stdout,
+    allowed_hosts: Iterable[str] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    insecure_no_key: bool = False,
 ) -> None:
     """Serve the store until interrupted; prints one line with its URL once it is listening.
 
@@ -60,9 +68,28 @@ def serve(
         test_controls: Serve the `/_admin` routes (faults, stats, import).
         access_log: Log every request (uvicorn's access log).
         announce: Where the URL line goes.
+        allowed_hosts: `Host` names to answer besides loopback names and `host`.
+        max_body_bytes: Largest request body accepted.
+        insecure_no_key: Serve a non-loopback `host` without an API key (with a warning on
+            stderr) instead of refusing.
+
+    Raises:
+        InsecureBindError: `host` is not loopback, there is no `api_key`, and `insecure_no_key`
+            is not set. Raised before anything is opened or bound.
     """
+    warning = check_bind(host, api_key=api_key, insecure_no_key=insecure_no_key)
+    if warning:
+        print(f"distillery: warning: {warning}", file=sys.stderr, flush=True)
     db = StoreDatabase(db_path)
-    app = create_app(db, api_key=api_key, faults=faults, test_controls=test_controls)
+    app = create_app(
+        db,
+        api_key=api_key,
+        faults=faults,
+        test_controls=test_controls,
+        host=host,
+        allowed_hosts=allowed_hosts,
+        max_body_bytes=max_body_bytes,
+    )
     sock = _bind(host, port)
     url = _url(sock)
     server = _AnnouncingServer(
@@ -75,19 +102,57 @@ def serve(
         db.close()
 
 
+def check_bind(host: str, *, api_key: str | None, insecure_no_key: bool) -> str | None:
+    """Refuse to serve a non-loopback address without a key, unless told to.
+
+    Args:
+        host: The interface to bind.
+        api_key: The store's key, if any.
+        insecure_no_key: Serve such an address anyway.
+
+    Returns:
+        A warning to print when the bind is allowed only by `insecure_no_key`, else None.
+
+    Raises:
+        InsecureBindError: The bind is not loopback, there is no key, and `insecure_no_key` is
+            not set.
+    """
+    if api_key or is_loopback(host):
+        return None
+    if not insecure_no_key:
+        raise InsecureBindError(
+            f"refusing to serve {host} without an API key: anyone who can reach it could read and"
+            " change the store; pass --api-key KEY (or set DISTILLERY_STORE_API_KEY), bind"
+            " 127.0.0.1, or pass --insecure-no-key to serve it open anyway"
+        )
+    return (
+        f"serving {host} without an API key (--insecure-no-key): anyone who can reach it can read"
+        " and change the store"
+    )
+
+
 @contextlib.contextmanager
 def running_store(
     db_path: str | Path,
     *,
     api_key: str | None = None,
     faults: FaultConfig | None = None,
+    allowed_hosts: Iterable[str] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Iterator[RunningStore]:
     """Serve the store on a loopback port from a background thread for the `with` block.
 
     The embedded default uses this: the SDK still speaks real HTTP, just to this process.
     """
     db = StoreDatabase(db_path)
-    app = create_app(db, api_key=api_key, faults=faults, test_controls=True)
+    app = create_app(
+        db,
+        api_key=api_key,
+        faults=faults,
+        test_controls=True,
+        allowed_hosts=allowed_hosts,
+        max_body_bytes=max_body_bytes,
+    )
     sock = _bind("127.0.0.1", 0)
     started = threading.Event()
     server = _AnnouncingServer(

@@ -1,0 +1,120 @@
+"""Ingest SIGKILLed anywhere, while the source deletes completions, converges on the source.
+
+The real `distillery ingest` command runs against the project's store (with a little latency, so
+a run lasts long enough to be cut anywhere) and is killed 20 times at random moments, one of them
+right after a run checkpointed its last page. Between kills the source deletes completions, as
+retention does, and stores new ones, as traffic does. A last run to completion must leave the
+lake holding exactly the source's ids, and every id the source lost flagged as deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import openai
+import pytest
+
+from pipelines.ingest import read_raw_completions, read_state
+from pipelines.paths import DataPaths
+from tests.conftest import openai_client
+from tests.store_process import StoreProcess, distillery_command
+from tests.test_ingest import make_records, source_env
+
+RECORDS = 450
+PAGE_SIZE = 100
+KILLS = 20
+
+
+def start_ingest(store: StoreProcess, data_dir: Path) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        **source_env(store, "openai"),
+        "DISTILLERY_DATA_DIR": str(data_dir),
+    }
+    return subprocess.Popen(
+        [*distillery_command(), "ingest", "--full-refresh"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def kill_after(process: subprocess.Popen[str], seconds: float) -> float | None:
+    """SIGKILL `process` after `seconds`; returns how long it took if it finished first."""
+    started = time.monotonic()
+    try:
+        process.wait(timeout=seconds)
+        return time.monotonic() - started
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        return None
+
+
+def kill_after_last_checkpoint(process: subprocess.Popen[str], data_dir: Path) -> None:
+    """SIGKILL as soon as the unfinished run has checkpointed its last page."""
+    last_page = -(-RECORDS // PAGE_SIZE)
+    paths = DataPaths(data_dir)
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            run = read_state(paths).run
+        except (OSError, ValueError):  # the state file is being replaced
+            run = None
+        if run is not None and run.pages >= last_page:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_ingest_killed_anywhere_converges_on_the_sources_ids(
+    fresh_store: StoreProcess, tmp_path: Path
+) -> None:
+    fresh_store.import_records(make_records(RECORDS))
+    fresh_store.set_faults(latency_ms=15)
+    client: openai.OpenAI = openai_client(fresh_store, max_retries=0)
+    rng = random.Random(20261126)
+    source_ids = {f"chatcmpl-ing-{i:04d}" for i in range(RECORDS)}
+    killed = 0
+    run_seconds = 3.0  # how long a whole run takes, learnt from the runs that finish
+
+    for kill in range(KILLS):
+        process = start_ingest(fresh_store, tmp_path)
+        if kill == KILLS // 2:
+            kill_after_last_checkpoint(process, tmp_path)
+        else:
+            # Python's start-up takes the first ~0.5 s; the cut falls anywhere in the work.
+            finished_in = kill_after(process, rng.uniform(0.5, run_seconds))
+            run_seconds = min(run_seconds, finished_in or run_seconds)
+        killed += process.returncode == -signal.SIGKILL
+        assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+        # Retention and traffic at work: a few completions vanish, new ones arrive.
+        for gone in rng.sample(sorted(source_ids), 3):
+            client.chat.completions.delete(gone)
+            source_ids.discard(gone)
+        arriving = make_records(25, start=RECORDS + 25 * kill)
+        fresh_store.import_records(arriving)
+        source_ids.update(record["id"] for record in arriving)
+
+    fresh_store.set_faults(latency_ms=0)
+    final = start_ingest(fresh_store, tmp_path)
+    _, errors = final.communicate(timeout=300)
+
+    assert killed >= KILLS // 2, f"only {killed} of {KILLS} runs were cut short"
+    assert final.returncode == 0, errors
+    lake = read_raw_completions(tmp_path)
+    present = set(lake.filter(~lake["deleted"])["id"].to_list())
+    flagged = set(lake.filter(lake["deleted"])["id"].to_list())
+    assert present == source_ids
+    assert flagged == set(lake["id"].to_list()) - source_ids
+    assert flagged, "some deleted completions had been ingested before they went"
+    assert read_state(DataPaths(tmp_path)).run is None
