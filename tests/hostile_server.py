@@ -34,6 +34,7 @@ class Behaviour:
     messages_repeat: bool = False
     cursor_gone: set[str] = field(default_factory=set)
     stall_s: float = 0.0
+    delay_s: float = 0.0
     trickle_every_s: float = 0.0
     raw_list_body: bytes | None = None
     error_echoing_key: bool = False
@@ -68,6 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour.stall_s:
             time.sleep(behaviour.stall_s)
             return
+        time.sleep(behaviour.delay_s)
         if behaviour.error_echoing_key:
             key = self.headers.get("Authorization", "")
             body = {"error": {"message": f"upstream exploded; you sent {key}", "type": "server"}}

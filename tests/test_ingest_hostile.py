@@ -12,6 +12,8 @@ import os
 import resource
 import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 
 from pipelines.completions import build_completions
 from pipelines.ingest import (
+    IngestBusyError,
     IngestReport,
     LakeWriteError,
     SourceProtocolError,
@@ -340,3 +343,29 @@ def test_a_server_that_reorders_keys_stores_nothing_again(tmp_path: Path) -> Non
 
     assert report.updated == 0 and report.new == 0
     assert report.batch_files == []
+
+
+# -- 8: two ingests of one data directory at once ---------------------------------------------
+
+
+def test_a_second_ingest_of_the_same_data_directory_stops_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    behaviour = make_items(40)
+    behaviour.delay_s = 0.05  # the first sync takes a second or two
+    with hostile_server(behaviour) as url:
+        first: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: first.update(report=sync(url, tmp_path)))
+        thread.start()
+        while not behaviour.requests:
+            time.sleep(0.01)
+        with pytest.raises(IngestBusyError) as caught:
+            sync(url, tmp_path)
+        requests_of_second = len(behaviour.requests)
+        thread.join(timeout=60)
+
+    assert "an ingest is already running on this data directory (pid" in str(caught.value)
+    assert f"pid {os.getpid()} on" in str(caught.value)
+    assert first["report"].new == 40
+    assert requests_of_second < 40 + 8 + 1  # the second fetched nothing of its own
+    assert lake_ids(tmp_path) == {i["id"] for i in behaviour.items}

@@ -4,6 +4,7 @@ from pipelines.ingest import open_source, ingest_completions, read_raw_completio
 """
 
 from pipelines.ingest.errors import (
+    IngestBusyError,
     IngestError,
     LakeWriteError,
     SourceAccessError,
@@ -16,6 +17,7 @@ from pipelines.ingest.state import IngestState, read_state
 from pipelines.ingest.sync import IngestReport, IngestSettings, ingest_completions
 
 __all__ = [
+    "IngestBusyError",
     "IngestError",
     "IngestReport",
     "IngestSettings",
