@@ -51,6 +51,7 @@ def curation_metadata(curated: CuratedCompletions, path: str) -> dict[str, objec
         ),
         "redacted_record_share": round(redacted_share, 4),
         "near_duplicate_clusters": curated.steps[-1].counts.get("clusters_with_duplicates", 0),
+        **_chain_metadata(curated),
         "path": dg.MetadataValue.path(path),
         "preview": dg.MetadataValue.md(
             markdown_table(
@@ -67,4 +68,19 @@ def curation_metadata(curated: CuratedCompletions, path: str) -> dict[str, objec
                 )
             )
         ),
+    }
+
+
+def _chain_metadata(curated: CuratedCompletions) -> dict[str, object]:
+    """Chats stored turn by turn: how many, how long, how branched, how many rows they fold."""
+    chains = next((step for step in curated.steps if step.step == "chains"), None)
+    counts = chains.counts if chains else {}
+    found = counts.get("chains", 0)
+    in_chains = counts.get("rows_in_chains", 0)
+    return {
+        "chains": found,
+        "average_chain_turns": round(in_chains / found, 2) if found else 0.0,
+        "longest_chain_turns": counts.get("longest_chain_turns", 0),
+        "chain_branches": counts.get("branches", 0),
+        "rows_folded_into_chains": sum(chains.dropped.values()) if chains else 0,
     }

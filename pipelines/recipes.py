@@ -93,6 +93,18 @@ class Dedup(_Strict):
     near: NearDedup = Field(default_factory=NearDedup)
 
 
+class Chains(_Strict):
+    """Chats stored turn by turn (`pipelines.curate.chains`): what a recipe keeps of each."""
+
+    enabled: bool = True
+    keep: Literal["longest", "every_turn", "last_turn_only"] = Field(
+        "longest",
+        description="`longest`: one example per chat, the whole conversation, its earlier "
+        "assistant turns learned as `export.train_on` says; `last_turn_only`: the same example, "
+        "learning only its last answer; `every_turn`: every stored turn, grouped by chat.",
+    )
+
+
 class Split(_Strict):
     """How rows are assigned to train / validation / eval."""
 
@@ -137,9 +149,18 @@ class Recipe(_Strict):
     select: Selection = Field(default_factory=Selection)
     redact: Redaction = Field(default_factory=Redaction)
     dedup: Dedup = Field(default_factory=Dedup)
+    chains: Chains = Field(default_factory=Chains)
     split: Split = Field(default_factory=Split)
     export: Export = Field(default_factory=Export)
     target_model: str = Field("gpt-4.1-mini", description="Sets the per-example token limit.")
+
+    @property
+    def fine_tuning_train_on(self) -> str:
+        """What fine-tuning lines learn: `export.train_on`, except that a recipe keeping only
+        the last turn of each chat learns only the last answer."""
+        if self.chains.enabled and self.chains.keep == "last_turn_only":
+            return "last_assistant"
+        return self.export.train_on
 
     @field_validator("name")
     @classmethod

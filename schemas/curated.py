@@ -21,6 +21,11 @@ class Curated(Conversations):
     duplicate_count: pl.UInt32 = pa.Field(
         ge=1, description="Rows that shared dedup_hash before exact dedup, this one included."
     )
+    chain_id: str = pa.Field(
+        description="The chat this row belongs to: the id of its first stored turn (own id if "
+        "it is not part of a chat stored turn by turn)."
+    )
+    turn: pl.UInt32 = pa.Field(ge=1, description="Depth in its chat: 1 for the first turn.")
     cluster_id: str = pa.Field(
         description="Near-duplicate cluster: the smallest completion id in it (own id if alone)."
     )

@@ -45,13 +45,13 @@ def test_sample_build_reports_counts_reasons_and_a_warning(
         for e in result.get_asset_materialization_events()
     }
     completions, quarantine = events["completions"], events["completions_quarantine"]
-    assert completions["dagster/row_count"].value + quarantine["dagster/row_count"].value == 300
+    assert completions["dagster/row_count"].value + quarantine["dagster/row_count"].value == 315
     assert quarantine["dagster/row_count"].value == 7
     assert "| known_roles | 1 |" in quarantine["reasons"].value
     assert "| id | created | model |" in completions["preview"].value
     (check,) = result.get_asset_check_evaluations()
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
-    assert check.description.startswith("7 of 300 records quarantined (2.3%)")
+    assert check.description.startswith("7 of 315 records quarantined (2.2%)")
 
 
 def test_a_quarantine_share_above_the_limit_is_an_error(

@@ -92,7 +92,7 @@ def test_main_writes_the_shipped_bytes(tmp_path: Path, capsys: pytest.CaptureFix
     out = tmp_path / "nested" / "sample.jsonl"
     assert main(["--out", str(out)]) == 0
     assert out.read_bytes() == SAMPLE_PATH.read_bytes()
-    assert "300 records" in capsys.readouterr().out
+    assert "315 records" in capsys.readouterr().out
 
 
 def test_seed_and_count_change_the_output() -> None:

@@ -1,10 +1,12 @@
-"""Curation: a recipe's selection, redaction, exact dedup and near-duplicate clusters.
+"""Curation: a recipe's selection, redaction, exact dedup, chat chains and near-duplicate
+clusters.
 
     from pipelines.curate import curate_completions, redact_completions, dedupe_exact
 
 Each step takes rows and its recipe section and returns `(rows, StepReport)`.
 """
 
+from pipelines.curate.chains import chain_completions, find_chains
 from pipelines.curate.dedup import dedupe_exact, dedupe_near
 from pipelines.curate.filters import select_completions
 from pipelines.curate.redact import redact_completions
@@ -20,9 +22,11 @@ from pipelines.curate.text_fields import TEXT_FIELDS, prompt_text
 __all__ = [
     "TEXT_FIELDS",
     "CuratedCompletions",
+    "chain_completions",
     "curate_completions",
     "dedupe_exact",
     "dedupe_near",
+    "find_chains",
     "prompt_text",
     "read_curated",
     "read_curation_steps",

@@ -102,6 +102,18 @@ def dedupe_near(completions: pl.DataFrame, options: NearDedup) -> tuple[pl.DataF
         report = StepReport("near_dedup", completions.height, clustered.height, counts=figures)
         return clustered, report
     kept = survivors(clustered, "cluster_id", newest=True)
+    if "chain_id" in clustered.columns:
+        # The turns of one chat (kept by `chains.keep: every_turn`) share most of their text but
+        # are not duplicates of each other: a cluster keeps every row of its survivor's chat.
+        # Decided on a narrow frame, then the wide rows filtered (see `survivors`).
+        winners = kept.select("cluster_id", pl.col("chain_id").alias("_winner"))
+        in_winning_chat = (
+            clustered.select("cluster_id", "chain_id")
+            .join(winners, on="cluster_id", how="left", maintain_order="left")
+            .select(pl.col("chain_id") == pl.col("_winner"))
+            .to_series()
+        )
+        kept = clustered.filter(in_winning_chat)
     report = StepReport.removing(
         "near_dedup", "near_duplicate", clustered.height, kept.height, **figures
     )

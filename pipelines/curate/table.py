@@ -1,8 +1,13 @@
-"""Curation: a recipe's filters, redaction, exact dedup and near-duplicate clusters, in order.
+"""Curation: a recipe's filters, redaction, exact dedup, chat chains and near-duplicate
+clusters, in order.
 
 `curate_completions` is what the `curated_<recipe>` assets call; a notebook can call the steps
-one by one (`select_completions`, `redact_completions`, `dedupe_exact`, `dedupe_near`): each takes
-rows and its recipe section and returns `(rows, StepReport)`.
+one by one (`select_completions`, `redact_completions`, `dedupe_exact`, `chain_completions`,
+`dedupe_near`): each takes rows and its recipe section and returns `(rows, StepReport)`.
+
+Chains come before near dedup: the turns of one chat share most of their text, so near dedup
+would otherwise fold them together first and keep whichever turn is newest, breaking the chain
+it cannot see.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.atomic import atomic_path, write_parquet_atomically
+from pipelines.curate.chains import chain_completions
 from pipelines.curate.dedup import dedupe_exact, dedupe_near
 from pipelines.curate.filters import select_completions
 from pipelines.curate.redact import RAW_JSON_COLUMNS, redact_completions
@@ -43,7 +49,8 @@ def curate_completions(completions: pl.DataFrame, recipe: Recipe) -> CuratedComp
 
     Returns:
         Curated rows with `redactions`, `redacted_kinds`, `dedup_hash`, `duplicate_count`,
-        `cluster_id` and `cluster_size` added, and one `StepReport` per step.
+        `chain_id`, `turn`, `cluster_id` and `cluster_size` added, and one `StepReport` per
+        step.
     """
     steps = []
     rows, report = select_completions(completions.drop(RAW_JSON_COLUMNS), recipe.select)
@@ -51,6 +58,8 @@ def curate_completions(completions: pl.DataFrame, recipe: Recipe) -> CuratedComp
     rows, report = redact_completions(rows, recipe.redact)
     steps.append(report)
     rows, report = dedupe_exact(rows, recipe.dedup.exact)
+    steps.append(report)
+    rows, report = chain_completions(rows, recipe.chains, recipe.dedup.exact)
     steps.append(report)
     rows, report = dedupe_near(rows, recipe.dedup.near)
     steps.append(report)

@@ -98,7 +98,10 @@ def _tokens_within_limit(rows: pl.DataFrame, limit: int, model: str) -> CheckRes
 
 def _no_split_overlap(rows: pl.DataFrame) -> CheckResult:
     shared = {}
-    for column in ("id", "dedup_hash", "split_group"):
+    # A chat (chain_id) must hold together whatever the recipe groups by: a later turn holds
+    # every earlier one, so two turns in two splits leak the conversation.
+    columns = [c for c in ("id", "dedup_hash", "chain_id", "split_group") if c in rows.columns]
+    for column in columns:
         # Grouped by a 64-bit in-process hash of the value, not the string: a tenth of the memory
         # at a million rows. A collision could only report an overlap that is not there, never
         # hide one, and the hash is never stored (it changes between polars versions).
@@ -112,7 +115,7 @@ def _no_split_overlap(rows: pl.DataFrame) -> CheckResult:
     return CheckResult(
         "split_overlap",
         passed,
-        "no id, dedup hash or group appears in two splits"
+        "no id, dedup hash, chat or group appears in two splits"
         if passed
         else "shared between splits: " + ", ".join(f"{n} {c}" for c, n in shared.items() if n),
         {f"shared_{column}": n for column, n in shared.items()},

@@ -1,9 +1,10 @@
 """Leakage-safe, deterministic train / validation / eval assignment.
 
-Rows are grouped (by near-duplicate cluster by default, or by a metadata key) and whole groups are
-assigned, so exact and near duplicates, or one user's conversations, never straddle splits. The
-order of groups comes from a seeded sha256 of the group key, never from `pl.Expr.hash` (which
-changes between polars versions), so the same inputs and seed always give the same splits.
+Rows are grouped (by near-duplicate cluster and chat by default, or by a metadata key) and whole
+groups are assigned, so exact and near duplicates, the turns of one chat, or one user's
+conversations, never straddle splits. The order of groups comes from a seeded sha256 of the group
+key, never from `pl.Expr.hash` (which changes between polars versions), so the same inputs and
+seed always give the same splits.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def assign_splits(curated: pl.DataFrame, split: Split) -> pl.DataFrame:
     fractions = {"train": split.train, "validation": split.validation, "eval": split.eval}
     wanted = [name for name in SPLITS if fractions[name] > 0]
     rows = curated.with_columns(_group_key(split.group_by).alias("split_group"))
+    rows = rows.with_columns(_joined_with_chats(rows))
     if not (split.by_time or split.stratify_by):
         # Every row of a group has the same hash, hence the same split: no group_by needed (at a
         # million distinct groups it would hold a gigabyte).
@@ -139,6 +141,27 @@ def _group_key(group_by: str) -> pl.Expr:
     return _metadata_value(group_by.removeprefix("metadata.")).fill_null(
         pl.concat_str(pl.lit("id:"), pl.col("id"))
     )
+
+
+def _joined_with_chats(rows: pl.DataFrame) -> pl.Series:
+    """`split_group` joined with the chats: rows sharing a group or a chat end up in one group
+    (the connected components of both relations), so the turns of a chat never straddle splits,
+    whatever the recipe groups by.
+
+    Labels spread to the smallest reachable one, through a chat, then through a group, until
+    none moves; each round is two window minima, and rounds are as few as the longest
+    alternating path of chats and groups.
+    """
+    if "chain_id" not in rows.columns:  # curated before chains existed
+        return rows["split_group"]
+    labels = rows.select("chain_id", pl.col("split_group").alias("_by"), "split_group")
+    while True:
+        spread = labels.with_columns(pl.col("split_group").min().over("chain_id")).with_columns(
+            pl.col("split_group").min().over("_by")
+        )
+        if spread["split_group"].equals(labels["split_group"]):
+            return spread["split_group"]
+        labels = spread
 
 
 def _stratum(stratify_by: str | None) -> pl.Expr:

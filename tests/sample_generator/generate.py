@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pipelines.sample import SAMPLE_PATH
 from tests.sample_generator.builder import SampleBuilder
+from tests.sample_generator.chats import TURN_BY_TURN_RECORDS, add_turn_by_turn_chats
 from tests.sample_generator.duplicates import add_duplicates
 from tests.sample_generator.features import add_feature
 from tests.sample_generator.malformed import MALFORMED_KINDS, add_malformed, add_unknown_field
@@ -35,7 +36,7 @@ from tests.sample_generator.shapes import Record
 from tests.sample_generator.traffic import add_chain, add_multi_turn, add_single_turn
 
 DEFAULT_SEED = 7
-DEFAULT_COUNT = 300
+DEFAULT_COUNT = 315
 
 # Records per special feature; the rest of `count` is ordinary single- and multi-turn traffic.
 FEATURE_QUOTAS: tuple[tuple[str, int], ...] = (
@@ -71,7 +72,7 @@ def fixed_record_count() -> int:
         The number of records that are not ordinary single- or multi-turn traffic.
     """
     features = sum(n for _, n in FEATURE_QUOTAS)
-    chains = CONVERSATION_CHAINS * CHAIN_LENGTH
+    chains = CONVERSATION_CHAINS * CHAIN_LENGTH + TURN_BY_TURN_RECORDS
     return features + chains + EXACT_DUPLICATES + NEAR_DUPLICATES + len(MALFORMED_KINDS) + 1
 
 
@@ -108,6 +109,8 @@ def generate_sample(*, seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT) -> 
         add_malformed(builder, kind)
     add_unknown_field(builder)
     add_duplicates(builder, EXACT_DUPLICATES, NEAR_DUPLICATES)
+    # Last, so that every record drawn before them stays as it was.
+    add_turn_by_turn_chats(builder)
     return builder.records()
 
 
