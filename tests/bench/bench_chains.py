@@ -53,7 +53,7 @@ def main() -> None:
         print(f"-- run {attempt}")
         print(f"curation without chains    {plain_s:>10.2f} s")
         print(
-            f"curation with chains       {chained_s:>10.2f} s   (+{chained_s / plain_s - 1:.0%};"
+            f"curation with chains       {chained_s:>10.2f} s   ({chained_s / plain_s - 1:+.0%};"
             f" {stats.rows / chained_s:,.0f} records/s, {mb_s:,.1f} MB/s)"
         )
         print(
