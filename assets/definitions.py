@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.completions import completions_quarantine_share, completions_tables
 from assets.curation import curated_asset
-from assets.export import dataset_asset
+from assets.export import dataset_asset, export_targets_job
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
 from assets.sensors import new_completions_sensor
@@ -72,7 +72,12 @@ build_after_new_completions_sensor = new_completions_sensor(
 defs = dg.Definitions(
     assets=[raw_completions, completions_tables, *curated_assets, *dataset_assets],
     asset_checks=[completions_quarantine_share],
-    jobs=[ingest_completions_job, build_datasets_job, build_datasets_from_lake_job],
+    jobs=[
+        ingest_completions_job,
+        build_datasets_job,
+        build_datasets_from_lake_job,
+        export_targets_job,
+    ],
     schedules=[daily_ingest_schedule, daily_build_datasets_schedule],
     sensors=[build_after_new_completions_sensor],
     resources={

@@ -14,6 +14,8 @@ from pipelines.export import (
 )
 from pipelines.export.card import token_histogram
 from pipelines.export.manifest import FileEntry
+from pipelines.export.retarget import TargetsRefused, add_targets
+from pipelines.export.versions import latest_version
 from pipelines.ingest import read_state
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
@@ -24,6 +26,7 @@ CHECKS = {
     "min_train_examples": "At least the provider's minimum of training examples.",
     "tokens_within_limit": "Every example fits the target model's per-example token limit.",
     "split_overlap": "No id, dedup hash or group appears in two splits.",
+    "targets_format": "Every export target's files pass that target's validator.",
 }
 
 
@@ -41,8 +44,9 @@ def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
             for name, text in CHECKS.items()
         ],
         description=f"Dataset versions of recipe `{recipe.name}` under artifacts/{recipe.name}/: "
-        "leakage-safe splits as fine-tuning JSONL, evaluation JSONL and Hugging Face Parquet, "
-        "a dataset card and a manifest. The data version is the content-addressed version id.",
+        "leakage-safe splits as Parquet rows, the files of each export target the recipe lists "
+        f"({', '.join(recipe.export.targets)}), a dataset card and a manifest. The data version "
+        "is the content-addressed version id.",
     )
     def dataset(context: dg.AssetExecutionContext, data_dir: DataDirectory):
         try:
@@ -75,6 +79,40 @@ def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
         )
 
     return dataset
+
+
+class ExportTargetsConfig(dg.Config):
+    """Which version of which recipe gets which targets."""
+
+    recipe: str
+    targets: list[str]
+    version: str = ""
+    """The version id; empty for the recipe's LATEST."""
+
+
+@dg.op(description="Add export targets to a published dataset version; its id stays the same.")
+def export_targets(
+    context: dg.OpExecutionContext, config: ExportTargetsConfig, data_dir: DataDirectory
+) -> None:
+    version = config.version or latest_version(data_dir.path, config.recipe)
+    if not version:
+        raise dg.Failure(description=f"recipe {config.recipe} has no published version")
+    try:
+        done = add_targets(data_dir.path, config.recipe, version, config.targets)
+    except (FileNotFoundError, ValueError, TargetsRefused) as error:
+        raise dg.Failure(description=str(error)) from None
+    context.log.info(
+        f"version {version} of recipe {config.recipe}: added {', '.join(done.added) or 'nothing'}"
+        f" at {done.path.resolve()}"
+    )
+
+
+@dg.job(
+    description="Add export targets to a published dataset version (run config: recipe,"
+    " targets, version)."
+)
+def export_targets_job() -> None:
+    export_targets()
 
 
 def version_metadata(version: DatasetVersion) -> dict[str, object]:

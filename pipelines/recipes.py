@@ -132,6 +132,43 @@ class Split(_Strict):
         raise ValueError("use `cluster` or `metadata.<key>`")
 
 
+TargetName = Literal[
+    "openai",
+    "azure",
+    "hf",
+    "llamafactory",
+    "axolotl",
+    "promptfoo",
+    "inspect_ai",
+    "foundry",
+    "oss_evals",
+    "preference",
+]
+TARGET_NAMES: tuple[str, ...] = get_args(TargetName)
+"""Every export target (`pipelines.export.targets` registers one writer and validator each)."""
+DEFAULT_TARGETS: tuple[str, ...] = ("openai", "hf", "promptfoo")
+"""Written when a recipe names none: OpenAI/Azure fine-tuning JSONL, TRL-ready Parquet, and a
+promptfoo suite (OpenAI's migration path off its hosted Evals)."""
+
+
+class Preference(_Strict):
+    """Preference pairs from feedback stored on completions: a metadata key set through the API
+    (`chat.completions.update(id, metadata={key: value})`), either up/down labels or a score."""
+
+    key: str = Field(description="The metadata key holding the feedback, e.g. `feedback`.")
+    scale: Literal["up_down", "score"] = Field(
+        "up_down", description="`up_down`: labels listed in `up` and `down`; `score`: a number."
+    )
+    up: list[str] = Field(default_factory=lambda: ["up", "thumbs_up", "good", "positive", "1"])
+    down: list[str] = Field(
+        default_factory=lambda: ["down", "thumbs_down", "bad", "negative", "0", "-1"]
+    )
+    min_margin: float = Field(
+        1.0, gt=0, description="`score`: how much higher the chosen answer's score must be."
+    )
+    max_pairs_per_prompt: int = Field(4, ge=1, description="Pairs kept per prompt at most.")
+
+
 class Export(_Strict):
     """What a dataset version contains."""
 
@@ -139,6 +176,33 @@ class Export(_Strict):
         "all", description="Which assistant turns carry weight 1 in fine-tuning lines."
     )
     min_train_examples: int = Field(10, ge=1, description="Refuse to publish below this.")
+    targets: list[TargetName] = Field(
+        default_factory=lambda: list(DEFAULT_TARGETS),
+        description="Formats written into each version; more can be added to a published "
+        "version later (`distillery export`) without changing its id.",
+    )
+    parallel_tool_calls: Literal["sequential", "keep"] = Field(
+        "sequential",
+        description="Chat-template targets (hf, axolotl, preference): `sequential` writes each "
+        "call of a message with several as its own assistant message followed by its result "
+        "(Llama 3.x templates refuse several, gpt-oss renders only the first); `keep` as stored.",
+    )
+    eval_text_match: Literal["rubric", "exact"] = Field(
+        "rubric",
+        description="How evaluation targets compare a text answer with the reference: a model "
+        "grader (`rubric`) or exact equality; tool calls and JSON answers always match exactly.",
+    )
+    preference: Preference | None = Field(
+        None, description="The feedback that `preference` pairs answers by."
+    )
+
+    @model_validator(mode="after")
+    def _preference_has_feedback(self) -> Export:
+        if "preference" in self.targets and self.preference is None:
+            raise ValueError("target `preference` needs `preference: {key: <metadata key>}`")
+        if len(set(self.targets)) != len(self.targets):
+            raise ValueError("a target is listed twice")
+        return self
 
 
 class Recipe(_Strict):

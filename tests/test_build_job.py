@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 import pytest
 
 from assets.curation import curated_asset
 from assets.export import dataset_asset
 from assets.resources import DataDirectory
 from pipelines.completions.table import build_completions
+from pipelines.export.targets.base import read_frame
 from pipelines.export.versions import latest_version
 from pipelines.recipes import Recipe
 from tests.sample_generator.planted import planted_values
@@ -120,6 +120,7 @@ def test_the_dataset_asset_shows_split_sizes_and_a_token_histogram(tmp_path: Pat
         "min_train_examples": True,
         "tokens_within_limit": True,
         "split_overlap": True,
+        "targets_format": True,
     }
 
 
@@ -143,16 +144,22 @@ def test_no_planted_personal_data_or_key_is_published_or_logged(
     version = latest_version(cwd / "distillery-data", "default")
     published = cwd / "distillery-data" / "artifacts" / "default" / str(version)
     texts = {
-        path.name: (
-            pl.read_parquet(path).write_ndjson()
+        str(path.relative_to(published)): (
+            read_frame(path).write_ndjson()
             if path.suffix == ".parquet"
             else path.read_text(encoding="utf-8")
         )
-        for path in published.iterdir()
+        for path in published.rglob("*")
+        if path.is_file()
     }
-    assert {"train.jsonl", "eval.jsonl", "train.parquet", "README.md", "manifest.json"} <= set(
-        texts
-    )
+    assert {
+        "train.jsonl",
+        "train.parquet",
+        "hf/messages/train.parquet",
+        "promptfoo/tests.jsonl",
+        "README.md",
+        "manifest.json",
+    } <= set(texts)
     stored_by_dagster = b"".join(
         path.read_bytes() for path in (cwd / "dagster_home").rglob("*") if path.is_file()
     )

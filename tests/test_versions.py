@@ -125,7 +125,9 @@ def _split_rows(path: Path) -> pl.DataFrame:
 def test_every_line_checks_and_round_trips_to_its_completion(
     tmp_path: Path, sample_completions: pl.DataFrame
 ) -> None:
-    recipe = Recipe.model_validate({"name": "plain", "redact": {"mode": "off"}})
+    recipe = Recipe.model_validate(
+        {"name": "plain", "redact": {"mode": "off"}, "export": {"targets": ["openai", "oss_evals"]}}
+    )
     version = publish(tmp_path, sample_completions, recipe)
 
     by_id = {row["id"]: row for row in sample_completions.iter_rows(named=True)}
@@ -139,14 +141,13 @@ def test_every_line_checks_and_round_trips_to_its_completion(
             row = by_id[completion_id]
             assert json.loads(line) == fine_tuning_line(row)
             assert len(json.loads(line)["messages"]) == len(conversation_from_row(row))
-    evals = (version.path / "eval.jsonl").read_text(encoding="utf-8").splitlines()
-    eval_ids = pl.read_parquet(version.path / "eval.parquet")["completion_id"].to_list()
-    for line, completion_id in zip(evals, eval_ids, strict=True):
-        item = json.loads(line)["item"]
-        assert item["metadata"]["completion_id"] == completion_id
-        assert item["ideal"] == (by_id[completion_id]["output_content"] or item["ideal"])
+    evals = pl.read_parquet(version.path / "eval.parquet", columns=["completion_id", "line"])
     oss = (version.path / "eval.openai-evals.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(o)["ideal"] for o in oss] == [json.loads(e)["item"]["ideal"] for e in evals]
+    assert len(oss) == evals.height > 0
+    for item, (completion_id, line) in zip(oss, evals.iter_rows(), strict=True):
+        assert json.loads(line) == fine_tuning_line(by_id[completion_id])
+        ideal = json.loads(item)["ideal"]
+        assert ideal == (by_id[completion_id]["output_content"] or ideal)
 
 
 def test_datasets_loads_the_parquet_splits(
@@ -186,7 +187,11 @@ def test_manifest_hashes_match_the_files_and_nothing_secret_is_in_it(
     for name, entry in manifest["files"].items():
         content = (version.path / name).read_bytes()
         assert entry == {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
-    assert set(manifest["files"]) == {p.name for p in version.path.iterdir()} - {"manifest.json"}
+    on_disk = {str(p.relative_to(version.path)) for p in version.path.rglob("*") if p.is_file()}
+    assert set(manifest["files"]) == on_disk - {"manifest.json"}
+    assert set(manifest["targets"]) == {"openai", "hf", "promptfoo"}  # the default targets
+    for entry in manifest["targets"].values():
+        assert set(entry["files"]) <= set(manifest["files"])
     assert manifest["version"] == version.version == latest_version(tmp_path, "default")
     assert sum(s["rows"] for s in manifest["splits"].values()) > 100
     assert {"near_duplicate", "exact_duplicate", "finish_reason"} <= set(
@@ -246,10 +251,14 @@ def test_a_failure_building_lines_leaves_no_version(
 ) -> None:
     # This time the main thread fails (building eval lines), with train and validation written
     # and the writer thread possibly still busy: it is joined, then the staging directory goes.
-    def fail(rows: pl.DataFrame) -> pl.Series:
-        raise MemoryError("out of memory (injected)")
+    real_lines = version_files.fine_tuning_lines
 
-    monkeypatch.setattr(version_files, "eval_items", fail)
+    def fail(rows: pl.DataFrame, **options: Any) -> pl.Series:
+        if rows["split"].unique().to_list() == ["eval"]:
+            raise MemoryError("out of memory (injected)")
+        return real_lines(rows, **options)
+
+    monkeypatch.setattr(version_files, "fine_tuning_lines", fail)
     with pytest.raises(MemoryError, match="injected"):
         publish(tmp_path, sample_completions, Recipe(name="default"))
 

@@ -9,22 +9,14 @@ import yaml
 
 from pipelines.export.manifest import Manifest
 from pipelines.export.splits import SPLITS
+from pipelines.export.targets import TARGETS
 
 _BAR_WIDTH = 40
 
 
 def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     """Markdown for `README.md`: splits, sources, recipe, drops and the token distribution."""
-    splits = [name for name in SPLITS if manifest.splits[name].rows]
-    header = {
-        "configs": [
-            {
-                "config_name": "default",
-                "data_files": [{"split": name, "path": f"{name}.parquet"} for name in splits],
-            }
-        ],
-        "tags": ["distillery", "stored-completions", "chat"],
-    }
+    header = {"configs": _configs(manifest), "tags": ["distillery", "stored-completions", "chat"]}
     recipe, source, inputs = manifest.recipe, manifest.source, manifest.inputs
     read_from = (
         f"**{source.kind}** ({source.endpoint_host or 'unknown host'})" if source else "**unknown**"
@@ -43,18 +35,20 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
         "",
         "## Splits",
         "",
-        "| split | examples | tokens | files |",
+        "| split | examples | tokens | rows |",
         "|---|---:|---:|---|",
     ]
     for name in SPLITS:
         counts = manifest.splits[name]
-        jsonl = f"{name}.jsonl" + (", eval.openai-evals.jsonl" if name == "eval" else "")
-        lines.append(f"| {name} | {counts.rows:,} | {counts.tokens:,} | {jsonl}, {name}.parquet |")
+        lines.append(f"| {name} | {counts.rows:,} | {counts.tokens:,} | {name}.parquet |")
     lines += [
         "",
         "Rows are grouped before splitting (by "
-        f"`{recipe['split']['group_by']}`), so no group straddles two splits.",
+        f"`{recipe['split']['group_by']}`), so no group straddles two splits. Each split's"
+        " Parquet holds the version's rows (the stored messages, output, tools, metadata and"
+        " the OpenAI line); every target below is made from them.",
         "",
+        *_targets_section(manifest),
         "## Inputs",
         "",
         f"- completions read: {inputs.rows:,}",
@@ -72,6 +66,41 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     lines += ["", "## Tokens per example", "", *token_histogram(rows), ""]
     lines += ["## Recipe", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def _configs(manifest: Manifest) -> list[dict]:
+    """The card's `configs`: TRL's conversational Parquet first when the version has it (what
+    `load_dataset(<repo>)` then loads), and the version's rows."""
+    splits = [name for name in SPLITS if manifest.splits[name].rows]
+    layouts = [("rows", "{split}.parquet")]
+    if "hf" in manifest.targets:
+        layouts = [
+            ("messages", "hf/messages/{split}.parquet"),
+            ("prompt_completion", "hf/prompt_completion/{split}.parquet"),
+            *layouts,
+        ]
+    return [
+        {
+            "config_name": name,
+            "data_files": [{"split": s, "path": pattern.format(split=s)} for s in splits],
+            **({"default": True} if index == 0 else {}),
+        }
+        for index, (name, pattern) in enumerate(layouts)
+    ]
+
+
+def _targets_section(manifest: Manifest) -> list[str]:
+    if not manifest.targets:
+        return []
+    lines = ["## Targets", "", "| target | files | use |", "|---|---|---|"]
+    for name, entry in manifest.targets.items():
+        target = TARGETS.get(name)
+        files = ", ".join(f"`{file}`" for file in entry.files)
+        lines.append(f"| `{name}` | {files} | {target.usage if target else ''} |")
+    notes = [(name, note) for name, entry in manifest.targets.items() for note in entry.notes]
+    if notes:
+        lines += ["", *[f"- `{name}`: {note}" for name, note in notes]]
+    return [*lines, ""]
 
 
 def _iso(moment: datetime | None) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.export.line_check import FineTuneCheckReport, check_fine_tuning_lines
+from pipelines.export.targets import TargetResult
 from pipelines.recipes import Recipe
 
 
@@ -119,4 +120,18 @@ def _no_split_overlap(rows: pl.DataFrame) -> CheckResult:
         if passed
         else "shared between splits: " + ", ".join(f"{n} {c}" for c, n in shared.items() if n),
         {f"shared_{column}": n for column, n in shared.items()},
+    )
+
+
+def targets_format(results: dict[str, TargetResult]) -> CheckResult:
+    """Every chosen target's files pass its validator (`pipelines.export.targets`)."""
+    problems = [problem for result in results.values() for problem in result.problems]
+    shown = "; ".join(str(problem) for problem in problems[:5])
+    return CheckResult(
+        "targets_format",
+        not problems,
+        f"{', '.join(results) or 'no targets'}: every file passes its target's checks"
+        if not problems
+        else f"{len(problems):,} problems in the targets' files ({shown})",
+        {f"problems_{name}": len(result.problems) for name, result in results.items()},
     )

@@ -1,39 +1,45 @@
-"""Write one dataset version's split files: fine-tuning JSONL, evaluation JSONL, and Parquet.
+"""Write one dataset version's rows: a Parquet file per split, and the digest of its content.
 
-Every file lists its rows in the same order (by completion id within a split), and each Parquet
-row carries the exact JSONL line it matches. Rows are written in slices, so memory stays bounded
-whatever the size of the dataset.
+    <split>.parquet   completion_id, cluster_id, split, model, created, total_tokens, messages
+                      (as stored), output, tools, parallel_tool_calls, metadata, and `line`: the
+                      example as an OpenAI fine-tuning chat line
+
+Every export target (`pipelines.export.targets`) is made from these files, when the version is
+built or later (`distillery export`), so a target can be added without the curated table. The
+version id hashes the lines and metadata of every row (`content_sha256`), not any target's
+files. Rows are in completion id order within a split and written in slices, so memory stays
+bounded whatever the size of the dataset; `version_parts` reads them back the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.export.line_check import FineTuneChecker
-from pipelines.export.lines import LINE_COLUMNS, eval_items, fine_tuning_lines, oss_eval_items
+from pipelines.export.lines import LINE_COLUMNS, escape_line_breaks, fine_tuning_lines
+from pipelines.export.lines import metadata_members as _metadata_members
 from pipelines.export.splits import SPLITS
 
 FINE_TUNING_SPLITS = ("train", "validation")
 # Rows per slice: lines are built a slice at a time, so memory stays bounded; large enough that
 # polars' per-call overhead is lost in the work.
-_SLICE_ROWS = 100_000
+SLICE_ROWS = 100_000
 _PARQUET_COLUMNS = ["cluster_id", "split", "created", "total_tokens"]
 
 
 @dataclass
 class SplitFiles:
-    """The files written, the sha256 of each JSONL file's content (the version's basis), and the
-    format check of the fine-tuning lines, made on the lines as they were written."""
+    """The files written, the sha256 of each split's lines and metadata (the version's basis),
+    and the format check of the fine-tuning lines of train and validation."""
 
     paths: dict[str, Path] = field(default_factory=dict)
     content_sha256: dict[str, str] = field(default_factory=dict)
@@ -47,11 +53,6 @@ def write_split_files(directory: Path, rows: pl.DataFrame, *, train_on: str) -> 
     # (as Parquet reads it) some 40 times slower than from one.
     rows = rows.select(*LINE_COLUMNS, *_PARQUET_COLUMNS).rechunk()
     for split in SPLITS:
-        outputs: dict[str, Callable[[pl.DataFrame], pl.Series]]
-        if split in FINE_TUNING_SPLITS:
-            outputs = {f"{split}.jsonl": lambda part: fine_tuning_lines(part, train_on=train_on)}
-        else:
-            outputs = {"eval.jsonl": eval_items, "eval.openai-evals.jsonl": oss_eval_items}
         # Row numbers of the split in id order; rows are gathered a slice at a time from them, so
         # no copy of a whole split is ever made.
         order = (
@@ -59,8 +60,7 @@ def write_split_files(directory: Path, rows: pl.DataFrame, *, train_on: str) -> 
             .filter(pl.col("split") == split)
             .sort("id")["row"]
         )
-        checked = FINE_TUNING_SPLITS if split in FINE_TUNING_SPLITS else ()
-        _write_split(directory, files, rows, order, split, outputs, checked)
+        _write_split(directory, files, rows, order, split, train_on)
     return files
 
 
@@ -70,56 +70,48 @@ def _write_split(
     rows: pl.DataFrame,
     order: pl.Series,
     split: str,
-    outputs: dict[str, Callable[[pl.DataFrame], pl.Series]],
-    checked: tuple[str, ...],
+    train_on: str,
 ) -> None:
     parquet_path = directory / f"{split}.parquet"
-    hashes = {name: hashlib.sha256() for name in outputs}
+    digests = {"lines": hashlib.sha256(), "metadata": hashlib.sha256()}
+    checked = split in FINE_TUNING_SPLITS
     with ExitStack() as stack:
-        streams: dict[str, BinaryIO] = {
-            name: stack.enter_context((directory / name).open("wb")) for name in outputs
-        }
         writer: pq.ParquetWriter | None = None
 
         def write(blobs: dict[str, memoryview | bytes], table: pa.Table) -> None:
             nonlocal writer
             for name, data in blobs.items():
-                streams[name].write(data)
-                hashes[name].update(data)
+                digests[name].update(data)
             if writer is None:
                 writer = stack.enter_context(_parquet_writer(parquet_path, table.schema))
             writer.write_table(table)
 
-        def check(batches: list[pl.Series]) -> None:
-            for lines in batches:
-                files.fine_tuning_check.feed_series(lines)
+        def check(lines: pl.Series) -> None:
+            files.fine_tuning_check.feed_series(lines)
 
         # While polars builds a slice's lines (without holding the GIL), one thread writes the
-        # previous slice's files (compression, hashing and writes release the GIL too) and another
-        # checks its fine-tuning lines: the very lines written. One slice at most waits. The
-        # threads are joined before the files close, even when something fails.
+        # previous slice's Parquet and hashes its lines (compression, hashing and writes release
+        # the GIL too) and another checks its fine-tuning lines. One slice at most waits. The
+        # threads are joined before the file closes, even when something fails.
         with (
             ThreadPoolExecutor(max_workers=1) as writing,
             ThreadPoolExecutor(max_workers=1) as checking,
         ):
             pending: list[Future[None]] = []
             for part in _slices(rows, order):
-                lines = {name: build(part) for name, build in outputs.items()}
-                blobs = {name: jsonl_bytes(text) for name, text in lines.items()}
-                table = _parquet_rows(part, next(iter(lines.values()))).to_arrow()
+                lines = fine_tuning_lines(part, train_on=train_on)
+                metadata = escape_line_breaks(part, "{" + _metadata_members() + "}", "metadata")
+                blobs = {"lines": jsonl_bytes(lines), "metadata": jsonl_bytes(metadata)}
+                table = _parquet_rows(part, lines).to_arrow()
                 for job in pending:
                     job.result()
                 pending = [writing.submit(write, blobs, table)]
-                to_check = [
-                    text for name, text in lines.items() if name.removesuffix(".jsonl") in checked
-                ]
-                if to_check:
-                    pending.append(checking.submit(check, to_check))
+                if checked:
+                    pending.append(checking.submit(check, lines))
             for job in pending:
                 job.result()
-    for name in outputs:
-        files.paths[name] = directory / name
-        files.content_sha256[name] = hashes[name].hexdigest()
+    for name, digest in digests.items():
+        files.content_sha256[f"{split}.{name}"] = digest.hexdigest()
     files.paths[parquet_path.name] = parquet_path
 
 
@@ -152,20 +144,20 @@ def jsonl_bytes(lines: pl.Series) -> memoryview | bytes:
 
 
 def _slices(rows: pl.DataFrame, order: pl.Series) -> Iterator[pl.DataFrame]:
-    if order.is_empty():  # an empty split still gets (empty) files with the full schema
+    if order.is_empty():  # an empty split still gets an (empty) file with the full schema
         yield rows.clear()
-    for offset in range(0, order.len(), _SLICE_ROWS):
-        yield rows[order.slice(offset, _SLICE_ROWS)]
+    for offset in range(0, order.len(), SLICE_ROWS):
+        yield rows[order.slice(offset, SLICE_ROWS)]
 
 
 def _parquet_rows(part: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
-    """Hugging Face-friendly rows: ids, split, the typed input messages and output, and the line.
+    """Hugging Face-friendly rows: ids, split, the typed input messages and output, the request's
+    tools and metadata, and the line.
 
     The output is its own column: appending it to the message list costs polars more than every
     other part of the export together (nested list concatenation), and `line` holds the whole
-    example exactly as the JSONL has it.
+    example exactly as OpenAI's fine-tuning JSONL has it.
     """
-    message = pl.element().struct
     return part.select(
         pl.col("id").alias("completion_id"),
         "cluster_id",
@@ -173,18 +165,48 @@ def _parquet_rows(part: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
         "model",
         "created",
         "total_tokens",
-        pl.col("messages").list.eval(
-            pl.struct(
-                message.field(
-                    "role", "content", "content_parts", "name", "tool_calls", "tool_call_id"
-                )
-            )
-        ),
+        "messages",
         pl.struct(
             pl.lit("assistant").alias("role"),
             pl.col("output_content").alias("content"),
             pl.col("output_refusal").alias("refusal"),
             pl.col("output_tool_calls").alias("tool_calls"),
         ).alias("output"),
+        "tools",
+        "parallel_tool_calls",
+        "metadata",
         lines.alias("line"),
     )
+
+
+def version_parts(directory: Path) -> Iterator[tuple[str, pl.DataFrame]]:
+    """(split, rows) of a version's Parquet files, a slice at a time, in file order: the curated
+    columns every line is built from (`LINE_COLUMNS`), `split`, `created`, and `line`."""
+    for split in SPLITS:
+        path = directory / f"{split}.parquet"
+        with pq.ParquetFile(path) as parquet:
+            batches = parquet.iter_batches(batch_size=SLICE_ROWS)
+            empty = True
+            for batch in batches:
+                empty = False
+                yield split, _line_columns(pl.from_arrow(batch))  # type: ignore[arg-type]
+            if empty:
+                yield split, _line_columns(pl.from_arrow(parquet.schema_arrow.empty_table()))  # type: ignore[arg-type]
+
+
+def _line_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    output = pl.col("output").struct
+    return frame.select(
+        pl.col("completion_id").alias("id"),
+        "model",
+        "messages",
+        output.field("content").alias("output_content"),
+        output.field("refusal").alias("output_refusal"),
+        output.field("tool_calls").alias("output_tool_calls"),
+        "tools",
+        "parallel_tool_calls",
+        "metadata",
+        "split",
+        "created",
+        "line",
+    ).rechunk()

@@ -158,14 +158,16 @@ def _evaluate(rows: pl.DataFrame, line: pl.Expr, name: str) -> pl.Series:
     return rows.lazy().select(final.alias(name)).collect(engine="streaming").to_series()
 
 
-def _input_messages(rows: pl.DataFrame, *, weights: str) -> pl.Expr:
+def _input_messages(
+    rows: pl.DataFrame, *, weights: str, rename_roles: bool | None = None
+) -> pl.Expr:
     """Each row's input messages, as a list of JSON objects.
 
     `weights`: `stored` (assistant messages keep theirs), `zero` (every assistant message gets
     0) or `none` (evaluation input, which also keeps every stored role; fine-tuning lines rename
-    the roles of `FINE_TUNING_ROLE_RENAMES`). Members no message of `rows` has are left out of
-    the expression altogether (most batches have no names, tool calls or parts): a third less
-    work, the same lines.
+    the roles of `FINE_TUNING_ROLE_RENAMES`, and so does any caller passing `rename_roles`).
+    Members no message of `rows` has are left out of the expression altogether (most batches
+    have no names, tool calls or parts): a third less work, the same lines.
     """
     present = _StoredFields.of(rows)
     message = pl.element().struct
@@ -183,7 +185,7 @@ def _input_messages(rows: pl.DataFrame, *, weights: str) -> pl.Expr:
             .otherwise(_member("content", pl.coalesce(text, _assistant_parts_text(present, parts))))
         )
     written_role = role
-    if weights != "none":
+    if weights != "none" if rename_roles is None else rename_roles:
         written_role = role.replace(FINE_TUNING_ROLE_RENAMES)
     members = [_member("role", written_role), content]
     if present.name:
@@ -369,3 +371,18 @@ def _without_null_keys(json_text: pl.Expr) -> pl.Expr:
 def _frame_of(row: dict[str, Any]) -> pl.DataFrame:
     schema = {name: COMPLETIONS_SCHEMA[name] for name in LINE_COLUMNS}
     return pl.DataFrame([{name: row.get(name) for name in LINE_COLUMNS}], schema=schema)
+
+
+# -- the pieces, for the targets that build other lines from the same columns ---------------------
+
+json_member = _member
+json_raw_member = _raw_member
+json_object = _object
+json_string = _json_string
+without_null_keys = _without_null_keys
+escape_line_breaks = _evaluate
+input_messages = _input_messages
+tool_calls_json = _tool_calls
+text_of_parts = _text_of_parts
+metadata_members = _metadata_members
+expected_output = _expected_output

@@ -72,6 +72,16 @@ class FileEntry(_ManifestModel):
         return cls(sha256=sha256, bytes=path.stat().st_size)
 
 
+class TargetEntry(_ManifestModel):
+    """One export target written into the version: its files (each also under `files`, with its
+    sha256), examples per file, and what it wrote differently from the stored records."""
+
+    files: list[str]
+    rows: dict[str, int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    exported_at: datetime
+
+
 class Manifest(_ManifestModel):
     """One dataset version: its id, recipe, inputs, splits, drops and files."""
 
@@ -87,6 +97,8 @@ class Manifest(_ManifestModel):
     drops_by_reason: dict[str, int] = Field(default_factory=dict)
     transforms: list[str] = Field(default_factory=list)
     """What the exporter changed on the way out (e.g. `developer` written as `system`)."""
+    targets: dict[str, TargetEntry] = Field(default_factory=dict)
+    """The export targets written, by name; `distillery export` adds more later."""
     files: dict[str, FileEntry] = Field(default_factory=dict)
 
     def to_json(self) -> str:

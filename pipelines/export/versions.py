@@ -1,22 +1,26 @@
 """Dataset versions: immutable, content-addressed directories under `artifacts/<recipe>/`.
 
-    artifacts/<recipe>/<version>/  train.jsonl validation.jsonl     OpenAI fine-tuning chat lines
-                                   eval.jsonl                       OpenAI Evals items
-                                   eval.openai-evals.jsonl          openai/evals {input, ideal}
-                                   train|validation|eval.parquet    Hugging Face-loadable splits
+    artifacts/<recipe>/<version>/  train|validation|eval.parquet    the version's rows (every
+                                                                    target is made from them)
+                                   train.jsonl, validation.jsonl,   the files of each export
+                                   hf/, promptfoo/, …               target (`export.targets`)
                                    README.md                        dataset card
-                                   manifest.json                    what went in, sha256 of files
+                                   manifest.json                    what went in, each target's
+                                                                    files, sha256 of every file
     artifacts/<recipe>/LATEST      the version the last successful build produced
 
-The version id is a hash of the recipe and the exact lines of every split, so the same inputs give
-the same version and write nothing new (but LATEST, if it named another). Files are written into a
-staging directory and renamed into place only after every check passed: a version directory is
-complete or absent. `pipelines.export.publish` owns the staging directories and the rename.
+The version id is a hash of the recipe (but for its list of targets) and the exact lines and
+metadata of every split, so the same inputs give the same version and write nothing new (but
+LATEST, if it named another); a target added later (`pipelines.export.retarget`) joins the same
+version. Files are written into a staging directory and renamed into place only after every
+check passed, each target's validator included: a version directory is complete or absent.
+`pipelines.export.publish` owns the staging directories and the rename.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,8 +31,8 @@ import polars as pl
 
 from pipelines import __version__
 from pipelines.export.card import dataset_card
-from pipelines.export.checks import CheckResult, run_dataset_checks
-from pipelines.export.files import SplitFiles, write_split_files
+from pipelines.export.checks import CheckResult, run_dataset_checks, targets_format
+from pipelines.export.files import SplitFiles, version_parts, write_split_files
 from pipelines.export.lines import EXPORT_TRANSFORMS
 from pipelines.export.manifest import (
     FileEntry,
@@ -47,7 +51,9 @@ from pipelines.export.publish import (
     published_manifest,
     remove_stale_staging,
 )
+from pipelines.export.retarget import TargetsRefused, add_target_entries, add_targets
 from pipelines.export.splits import SPLITS, assign_splits
+from pipelines.export.targets import ExportContext, write_targets
 from pipelines.export.token_limits import token_limit
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
@@ -120,7 +126,7 @@ def build_dataset_version(
     remove_stale_staging(paths, recipe.name)
     staging = create_staging(paths, recipe.name)
     try:
-        files = write_split_files(staging, rows, train_on=recipe.export.train_on)
+        files = write_split_files(staging, rows, train_on=recipe.fine_tuning_train_on)
         checks = run_dataset_checks(
             staging,
             rows,
@@ -133,15 +139,25 @@ def build_dataset_version(
         version = _version_id(recipe, files)
         target = paths.version(recipe.name, version)
         if target.exists():
-            return _already_published(paths, recipe.name, version, checks)
+            return _already_published(paths, recipe, version, checks)
+        results = write_targets(
+            staging,
+            recipe.export.targets,
+            version_parts(staging),
+            ExportContext(recipe=recipe, version=version),
+        )
+        checks.append(targets_format(results))
+        if not checks[-1].passed:
+            raise DatasetRefused(recipe.name, checks)
         steps = [*(curation_steps or []), limit_report]
         origin = ManifestSource.model_validate(source, from_attributes=True) if source else None
         manifest = _manifest(version, recipe, rows, files, steps, inputs, origin, limit)
+        add_target_entries(manifest, staging, results)
         (staging / "README.md").write_text(dataset_card(manifest, rows), encoding="utf-8")
         manifest.files["README.md"] = FileEntry.of(staging / "README.md")
         (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
         if not publish_staging(paths, staging, target):
-            return _already_published(paths, recipe.name, version, checks)
+            return _already_published(paths, recipe, version, checks)
         point_latest(paths, recipe.name, version)
         return DatasetVersion(recipe.name, version, target, True, manifest, checks)
     finally:
@@ -149,14 +165,31 @@ def build_dataset_version(
 
 
 def _already_published(
-    paths: DataPaths, recipe: str, version: str, checks: list[CheckResult]
+    paths: DataPaths, recipe: Recipe, version: str, checks: list[CheckResult]
 ) -> DatasetVersion:
     # A retry after a kill before LATEST, or a recipe reverted to an older config: the build
-    # still succeeded, so LATEST follows it.
-    target = paths.version(recipe, version)
+    # still succeeded, so LATEST follows it. Targets the recipe now lists and the version lacks
+    # are added to it (the same content, so the same id).
+    target = paths.version(recipe.name, version)
     manifest = published_manifest(target, version)
-    point_latest(paths, recipe, version)
-    return DatasetVersion(recipe, version, target, False, manifest, checks)
+    missing = [name for name in recipe.export.targets if name not in manifest.targets]
+    if missing:
+        try:
+            manifest = add_targets(paths.data_dir, recipe.name, version, missing).manifest
+        except TargetsRefused as refused:
+            failed = CheckResult("targets_format", False, str(refused), {})
+            raise DatasetRefused(recipe.name, [*checks, failed]) from None
+    checks = [
+        *checks,
+        CheckResult(
+            "targets_format",
+            True,
+            f"{', '.join(manifest.targets)}: every file passed its target's checks when written",
+            {},
+        ),
+    ]
+    point_latest(paths, recipe.name, version)
+    return DatasetVersion(recipe.name, version, target, False, manifest, checks)
 
 
 def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
@@ -207,7 +240,10 @@ def _lines_by_id(version_dir: Path, split: str) -> dict[str, str]:
 
 
 def _version_id(recipe: Recipe, files: SplitFiles) -> str:
-    digest = hashlib.sha256(recipe.model_dump_json().encode("utf-8"))
+    # The list of targets is no part of the content: adding one keeps the id.
+    basis = recipe.model_dump(mode="json")
+    del basis["export"]["targets"]
+    digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode("utf-8"))
     for name in sorted(files.content_sha256):
         digest.update(f"\n{name}:{files.content_sha256[name]}".encode())
     return digest.hexdigest()[:VERSION_ID_CHARS]
@@ -250,9 +286,5 @@ def _manifest(
         ],
         drops_by_reason=drops,
         transforms=list(EXPORT_TRANSFORMS),
-        # The JSONL digests were taken of the bytes as they were written: no second read.
-        files={
-            name: FileEntry.of(path, files.content_sha256.get(name))
-            for name, path in files.paths.items()
-        },
+        files={name: FileEntry.of(path) for name, path in files.paths.items()},
     )

@@ -1,0 +1,69 @@
+"""`oss_evals`: the open-source `openai/evals` registry's sample format (not OpenAI's hosted Evals
+API, which shuts down on 2026-11-30; the open-source framework is unaffected).
+
+    eval.openai-evals.jsonl    {"input": [chat messages], "ideal": "…"} per eval row
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.export.lines import oss_eval_items
+from pipelines.export.targets.base import (
+    ExportContext,
+    JsonlFiles,
+    Problem,
+    Target,
+    TargetWriter,
+    Written,
+    capped,
+    jsonl_lines,
+    parse_line,
+)
+
+FILE = "eval.openai-evals.jsonl"
+
+
+class OssEvalsWriter(TargetWriter):
+    def __init__(self, directory: Path, context: ExportContext) -> None:
+        super().__init__(directory, context)
+        self.files = JsonlFiles(directory)
+
+    def write(self, split: str, part: pl.DataFrame) -> None:
+        self.files.append(FILE, oss_eval_items(part))
+
+    def close(self) -> Written:
+        return Written(files=self.files.close(), rows=dict(self.files.rows))
+
+
+def validate_oss_evals(directory: Path, written: Written) -> list[Problem]:
+    problems: list[Problem] = []
+    for name in written.files:
+        for number, line in jsonl_lines(directory / name):
+            item = parse_line(name, number, line, problems)
+            if not isinstance(item, dict):
+                continue
+            messages = item.get("input")
+            if not isinstance(messages, list) or not messages:
+                problems.append(Problem(name, number, "input", "must be a non-empty list"))
+            else:
+                for index, message in enumerate(messages):
+                    if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+                        problems.append(Problem(name, number, f"input[{index}]", "needs a role"))
+            if not isinstance(item.get("ideal"), str | list):
+                problems.append(Problem(name, number, "ideal", "must be a string or a list"))
+    return capped(problems)
+
+
+TARGET = Target(
+    name="oss_evals",
+    kind="evaluation",
+    summary="open-source `openai/evals` samples `{input, ideal}` (stored roles kept)",
+    usage="register `eval.openai-evals.jsonl` as `samples_jsonl` of an `evals.elsuite.basic.match`"
+    " (or `fuzzy_match`) eval, then `oaieval <completion_fn> <eval>`",
+    splits=("eval",),
+    writer=OssEvalsWriter,
+    validate=validate_oss_evals,
+)
