@@ -3,6 +3,7 @@
 distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K] [--allowed-host NAME]
                        [--max-body-bytes N] [--insecure-no-key] [fault flags]
 distillery store import FILE.jsonl --db PATH [--skip-invalid]
+distillery export --recipe R [--version V] --target T [--target T2 …] [--data-dir D]
 """
 
 from __future__ import annotations
@@ -62,6 +63,39 @@ def _parser() -> argparse.ArgumentParser:
         help="serve a non-loopback --host without an API key (refused otherwise)",
     )
     serve_cmd.add_argument("--access-log", action="store_true", help="log every request")
+    capture = serve_cmd.add_argument_group(
+        "capture", "also proxy an OpenAI-compatible upstream, storing what it generates"
+    )
+    capture.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="forward generations (and all the store does not serve) here: an OpenAI-style base URL"
+        " (https://api.openai.com/v1, http://localhost:8000/v1) or an Azure endpoint",
+    )
+    capture.add_argument(
+        "--upstream-flavour",
+        choices=["openai", "azure"],
+        help="how the upstream takes paths and keys (default: azure for Azure hosts, else openai)",
+    )
+    capture.add_argument(
+        "--upstream-key-env",
+        metavar="NAME",
+        help="environment variable holding the upstream's key (default:"
+        " DISTILLERY_UPSTREAM_API_KEY); unset, each client's own key is passed through",
+    )
+    capture.add_argument(
+        "--upstream-timeout",
+        type=float,
+        metavar="S",
+        help="answer 504 when the upstream sends nothing for S seconds (default: 600)",
+    )
+    capture.add_argument(
+        "--capture",
+        choices=["request", "always", "never"],
+        default="request",
+        help="what is stored: as each request asks (store: true for chat; responses unless"
+        " store: false; the default), always, or never",
+    )
     faults = serve_cmd.add_argument_group(
         "test controls", "fault injection and the /_admin routes; for tests, never for real data"
     )
@@ -94,10 +128,33 @@ def _parser() -> argparse.ArgumentParser:
     ingest_cmd.add_argument("--full-refresh", action="store_true", help="re-list everything")
     ingest_cmd.add_argument("--concurrency", type=int, default=8, help="messages calls in flight")
     ingest_cmd.set_defaults(run=_ingest)
+
+    export_cmd = commands.add_parser(
+        "export", help="add export targets to a published dataset version (same version id)"
+    )
+    export_cmd.add_argument("--recipe", required=True, help="the recipe's name")
+    export_cmd.add_argument("--version", help="the version id (default: the recipe's LATEST)")
+    export_cmd.add_argument(
+        "--target",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="a target to add (repeatable): openai, azure, hf, llamafactory, axolotl,"
+        " promptfoo, inspect_ai, foundry, oss_evals, preference",
+    )
+    export_cmd.add_argument(
+        "--data-dir", help="data directory (default: $DISTILLERY_DATA_DIR, else ./distillery-data)"
+    )
+    export_cmd.add_argument(
+        "--rewrite", action="store_true", help="write targets the version already has again"
+    )
+    export_cmd.set_defaults(run=_export)
     return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pipelines.store.server import CaptureKeyError
+
     faults = FaultConfig(
         latency_ms=args.fault_latency_ms,
         error_rate=args.fault_error_rate,
@@ -107,6 +164,35 @@ def _serve(args: argparse.Namespace) -> int:
         insufficient_quota=args.fault_insufficient_quota,
         seed=args.fault_seed,
     )
+    capture = None
+    if args.upstream is not None:
+        # Imported here: a plain store never loads the capture proxy's HTTP client.
+        from pipelines.store.capture import (
+            DEFAULT_KEY_VARIABLE,
+            DEFAULT_TIMEOUT_S,
+            CaptureSettings,
+            Upstream,
+            UpstreamConfigError,
+            upstream_key,
+        )
+
+        try:
+            upstream = Upstream.parse(
+                args.upstream,
+                flavour=args.upstream_flavour,
+                api_key=upstream_key(args.upstream_key_env or DEFAULT_KEY_VARIABLE),
+                timeout_s=args.upstream_timeout or DEFAULT_TIMEOUT_S,
+            )
+        except UpstreamConfigError as err:
+            print(f"distillery: error: {err}", file=sys.stderr)
+            return 2
+        capture = CaptureSettings(upstream=upstream, policy=args.capture)
+    elif args.capture != "request" or any(
+        value is not None
+        for value in (args.upstream_flavour, args.upstream_key_env, args.upstream_timeout)
+    ):
+        print("distillery: error: the capture flags need --upstream URL", file=sys.stderr)
+        return 2
     try:
         serve(
             args.db,
@@ -119,8 +205,9 @@ def _serve(args: argparse.Namespace) -> int:
             allowed_hosts=args.allowed_host,
             max_body_bytes=args.max_body_bytes,
             insecure_no_key=args.insecure_no_key,
+            capture=capture,
         )
-    except InsecureBindError as err:
+    except (InsecureBindError, CaptureKeyError) as err:
         print(f"distillery: error: {err}", file=sys.stderr)
         return 2
     return 0
@@ -177,6 +264,37 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"distillery: error: {err}", file=sys.stderr)
         return 2
     print(report.summary())
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    # Imported here: `distillery store …` should not pay for polars and pyarrow.
+    from pipelines.export.retarget import TargetsRefused, add_targets
+    from pipelines.export.versions import latest_version
+    from pipelines.lock import LockBusy
+    from pipelines.paths import data_dir_from_env
+
+    data_dir = args.data_dir or data_dir_from_env()
+    version = args.version or latest_version(data_dir, args.recipe)
+    if version is None:
+        print(
+            f"distillery: error: recipe {args.recipe} has no version in {data_dir}", file=sys.stderr
+        )
+        return 2
+    try:
+        done = add_targets(data_dir, args.recipe, version, args.target, rewrite=args.rewrite)
+    except (FileNotFoundError, ValueError, LockBusy, TargetsRefused) as err:
+        print(f"distillery: error: {err}", file=sys.stderr)
+        return 2
+    if not done.added:
+        print(f"version {version} of recipe {args.recipe} already has {', '.join(args.target)}")
+        return 0
+    for name in done.added:
+        files = done.manifest.targets[name].files
+        print(
+            f"{name}: {len(files)} files ({', '.join(files[:4])}{', …' if len(files) > 4 else ''})"
+        )
+    print(f"version {version} of recipe {args.recipe} at {done.path.resolve()} (id unchanged)")
     return 0
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,9 +73,14 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> Path:
 
 @contextmanager
 def store_process(
-    db_path: Path, *, api_key: str | None = None, extra_args: Iterable[str] = ()
+    db_path: Path,
+    *,
+    api_key: str | None = None,
+    extra_args: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[StoreProcess]:
-    """Run `distillery store serve --port 0 --test-controls` until the block ends."""
+    """Run `distillery store serve --port 0 --test-controls` until the block ends (with `env`
+    added to the environment, e.g. a capturing store's upstream key)."""
     command = [
         *distillery_command(),
         "store",
@@ -88,9 +93,13 @@ def store_process(
         *(["--api-key", api_key] if api_key else []),
         *extra_args,
     ]
-    env = {k: v for k, v in os.environ.items() if k != "DISTILLERY_STORE_API_KEY"}
+    environment = {k: v for k, v in os.environ.items() if k != "DISTILLERY_STORE_API_KEY"}
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**environment, **(env or {})},
     )
     try:
         url = _wait_for_url(process)

@@ -2,7 +2,9 @@
 
 It serves the same HTTP surface as OpenAI (`/v1/chat/completions…`) and Azure OpenAI
 (`/openai/chat/completions…?api-version=`), so everything downstream runs the real `openai` SDK over
-real HTTP: the embedded default, the tests, and later a capture proxy.
+real HTTP: the embedded default and the tests. It also serves the Responses API's stored responses
+(`responses`), and with `serve --upstream` it is a capturing proxy in front of any OpenAI-compatible
+endpoint (`pipelines.store.capture`).
 """
 
 from pipelines.store.database import ImportReport, InvalidRecord, StoreDatabase

@@ -5,15 +5,21 @@ Surfaces:
     /openai/v1/chat/completions…                  Azure v1 (api-key header or Bearer)
     /openai/chat/completions…?api-version=…       Azure classic (api-version required)
     /openai/deployments/{d}/chat/completions      where AzureOpenAI(azure_deployment=…) sends `list`
+    …/responses…                                  stored responses (see `responses`)
     /_admin/…                                     test controls: faults, request counts, import
+
+With `capture` (`serve --upstream`), creating a chat completion or a response goes to the upstream
+and is stored, and whatever else no route serves is forwarded there (see `capture`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pipelines.store.database import Page, StoreDatabase
+from pipelines.store.database import StoreDatabase
 from pipelines.store.errors import APIError, bad_parameter, not_found
 from pipelines.store.faults import FaultConfig, FaultInjector
 from pipelines.store.guards import (
@@ -31,12 +37,19 @@ from pipelines.store.guards import (
     is_wildcard,
     server_error,
 )
+from pipelines.store.params import (
+    check_metadata,
+    json_text,
+    limit_param,
+    list_response,
+    metadata_filter,
+    order_param,
+    upstream_or,
+)
+from pipelines.store.responses import response_routes
 
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 20
-METADATA_MAX_PAIRS = 16
-METADATA_MAX_KEY_CHARS = 64
-METADATA_MAX_VALUE_CHARS = 512
+if TYPE_CHECKING:
+    from pipelines.store.capture import Proxy
 
 
 def create_app(
@@ -48,6 +61,7 @@ def create_app(
     host: str = "127.0.0.1",
     allowed_hosts: Iterable[str] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    proxy: Proxy | None = None,
 ) -> FaultInjector:
     """Build the store's ASGI app.
 
@@ -59,6 +73,8 @@ def create_app(
         host: The interface the server binds; with loopback names, the only `Host` it answers.
         allowed_hosts: More `Host` names to answer (e.g. the one a reverse proxy forwards).
         max_body_bytes: Largest request body accepted; larger ones are refused with 413.
+        proxy: Forward generations through this capturing proxy and store them, and forward
+            what the store does not serve; the caller closes it after serving.
 
     Returns:
         The app, wrapped in the fault injector (whose `stats()` counts requests by kind).
@@ -70,19 +86,27 @@ def create_app(
         Route("/chat/completions/{completion_id}", _update, methods=["POST"]),
         Route("/chat/completions/{completion_id}", _delete, methods=["DELETE"]),
         Route("/chat/completions/{completion_id}/messages", _list_messages, methods=["GET"]),
+        *response_routes(),
     ]
     deployment_routes = [
         Route("/deployments/{deployment}/chat/completions", _list_completions, methods=["GET"])
     ]
+    # A proxy forwards what no route serves; the catch-all goes last, in each mount and outside.
+    forwarded = proxy.forwarding_routes() if proxy else []
+    if proxy:
+        deployment_routes.append(
+            Route("/deployments/{deployment}/chat/completions", proxy.chat, methods=["POST"])
+        )
     routes = [
-        Mount("/v1", routes=api_routes),
-        Mount("/openai/v1", routes=api_routes),
-        Mount("/openai", routes=api_routes + deployment_routes),
+        Mount("/v1", routes=api_routes + forwarded),
+        Mount("/openai/v1", routes=api_routes + forwarded),
+        Mount("/openai", routes=api_routes + deployment_routes + forwarded),
     ]
     if test_controls:
         routes.append(Mount("/_admin", routes=_admin_routes()))
     app = Starlette(
-        routes=routes,
+        routes=routes + forwarded,
+        lifespan=_closing(proxy) if proxy else None,
         exception_handlers={
             APIError: lambda _request, exc: exc.to_response(),
             404: _unknown_route,
@@ -91,15 +115,30 @@ def create_app(
         },
     )
     app.state.db = db
+    app.state.proxy = proxy
     guard = RequestGuard(
         _AccessGuard(app, api_key=api_key),
         allowed_hosts=host_allowlist(host, allowed_hosts=allowed_hosts, api_key=api_key),
         wildcard_bind=is_wildcard(host),
         max_body_bytes=max_body_bytes,
+        forwards_uploads=proxy is not None,
     )
     injector = FaultInjector(guard, faults)
     app.state.injector = injector
     return injector
+
+
+def _closing(proxy: Proxy) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """A lifespan that closes the proxy's upstream connections when the server stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await proxy.aclose()
+
+    return lifespan
 
 
 # -- API routes --------------------------------------------------------------------------------
@@ -108,29 +147,33 @@ def create_app(
 async def _list_completions(request: Request) -> Response:
     query = request.query_params
     page = _db(request).list_completions(
-        limit=_limit(query.get("limit")),
-        order=_order(query.get("order")),
+        limit=limit_param(query.get("limit")),
+        order=order_param(query.get("order")),
         after=query.get("after"),
         model=query.get("model"),
-        metadata=_metadata_filter(request),
+        metadata=metadata_filter(request),
     )
     if page is None:
         raise not_found(f"No chat completion found with id '{query.get('after')}'.", param="after")
-    return _list_response(page)
+    return list_response(page)
 
 
 async def _store_record(request: Request) -> Response:
     """Store one record in the import format (a stored completion plus `input_messages`).
 
-    A chat-completion *request* (messages, no id) is refused: the store keeps completions, it does
-    not generate them.
+    A chat-completion *request* (messages, no id) goes to the upstream when the store captures,
+    and is refused otherwise: the store keeps completions, it does not generate them.
     """
     body = await request.body()
     try:
         payload = json.loads(body or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
+        if request.app.state.proxy:  # the upstream answers a bad request as it does
+            return await request.app.state.proxy.generate(request, "chat", body, None)
         raise APIError(400, "The request body is not valid JSON.", code="invalid_json") from None
     if isinstance(payload, dict) and "id" not in payload and "messages" in payload:
+        if request.app.state.proxy:
+            return await request.app.state.proxy.generate(request, "chat", body, payload)
         raise APIError(
             400,
             "This store serves stored completions and cannot create one; POST a stored"
@@ -142,14 +185,14 @@ async def _store_record(request: Request) -> Response:
         raise APIError(
             400, f"Not a storable record: {report.invalid[0][1]}.", code="invalid_record"
         )
-    return _json_text(_db(request).get(payload["id"]) or "")
+    return json_text(_db(request).get(payload["id"]) or "")
 
 
 async def _retrieve(request: Request) -> Response:
     body = _db(request).get(request.path_params["completion_id"])
     if body is None:
-        raise _unknown_completion(request)
-    return _json_text(body)
+        return await upstream_or(request, _unknown_completion(request))
+    return json_text(body)
 
 
 async def _update(request: Request) -> Response:
@@ -169,15 +212,15 @@ async def _update(request: Request) -> Response:
     completion_id = request.path_params["completion_id"]
     current = db.metadata_of(completion_id)
     if current is None:
-        raise _unknown_completion(request)
-    _check_metadata(current, payload["metadata"] or {})
-    return _json_text(db.update_metadata(completion_id, payload["metadata"]) or "")
+        return await upstream_or(request, _unknown_completion(request))
+    check_metadata(current, payload["metadata"] or {})
+    return json_text(db.update_metadata(completion_id, payload["metadata"]) or "")
 
 
 async def _delete(request: Request) -> Response:
     completion_id = request.path_params["completion_id"]
     if not _db(request).delete(completion_id):
-        raise _unknown_completion(request)
+        return await upstream_or(request, _unknown_completion(request))
     return JSONResponse({"id": completion_id, "object": "chat.completion.deleted", "deleted": True})
 
 
@@ -186,15 +229,15 @@ async def _list_messages(request: Request) -> Response:
     completion_id = request.path_params["completion_id"]
     page = _db(request).list_messages(
         completion_id,
-        limit=_limit(query.get("limit")),
-        order=_order(query.get("order")),
+        limit=limit_param(query.get("limit")),
+        order=order_param(query.get("order")),
         after=query.get("after"),
     )
     if page is None:
         if _db(request).get(completion_id) is None:
-            raise _unknown_completion(request)
+            return await upstream_or(request, _unknown_completion(request))
         raise not_found(f"No message found with id '{query.get('after')}'.", param="after")
-    return _list_response(page)
+    return list_response(page)
 
 
 async def _unknown_route(request: Request, exc: Exception) -> Response:
@@ -296,75 +339,6 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-# -- parameters --------------------------------------------------------------------------------
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise bad_parameter("limit", f"Invalid 'limit': expected an integer from 1 to {MAX_LIMIT}.")
-    return limit
-
-
-def _order(raw: str | None) -> str:
-    if raw is None:
-        return "asc"
-    if raw not in ("asc", "desc"):
-        raise bad_parameter("order", f"Invalid 'order': expected 'asc' or 'desc', got '{raw}'.")
-    return raw
-
-
-def _metadata_filter(request: Request) -> dict[str, str]:
-    """`metadata[k]=v` query pairs, as the SDK serialises a metadata dict; all must match."""
-    pairs: dict[str, str] = {}
-    given = 0
-    for name, value in request.query_params.multi_items():
-        if name.startswith("metadata[") and name.endswith("]"):
-            pairs[name[len("metadata[") : -1]] = value
-            given += 1
-        elif name == "metadata":
-            raise bad_parameter("metadata", "Invalid 'metadata': use metadata[key]=value pairs.")
-    # No record holds more pairs than OpenAI allows, and each filter is a subquery: a thousand of
-    # them exceed SQLite's expression depth.
-    if given > METADATA_MAX_PAIRS:
-        raise bad_parameter(
-            "metadata",
-            f"Invalid 'metadata': at most {METADATA_MAX_PAIRS} metadata[key]=value filters are"
-            f" allowed, got {given}.",
-        )
-    return pairs
-
-
-def _check_metadata(current: dict[str, str], changes: dict[str, Any]) -> None:
-    for key, value in changes.items():
-        if len(key) > METADATA_MAX_KEY_CHARS:
-            raise bad_parameter(
-                "metadata",
-                f"Invalid 'metadata': key '{key[:20]}…' is longer than"
-                f" {METADATA_MAX_KEY_CHARS} characters.",
-            )
-        if value is not None and not isinstance(value, str):
-            raise bad_parameter(
-                "metadata", f"Invalid 'metadata': value of '{key}' is not a string."
-            )
-        if isinstance(value, str) and len(value) > METADATA_MAX_VALUE_CHARS:
-            raise bad_parameter(
-                "metadata",
-                f"Invalid 'metadata': value of '{key}' is longer than"
-                f" {METADATA_MAX_VALUE_CHARS} characters.",
-            )
-    merged = {**current, **changes}
-    if sum(value is not None for value in merged.values()) > METADATA_MAX_PAIRS:
-        raise bad_parameter(
-            "metadata", f"Invalid 'metadata': at most {METADATA_MAX_PAIRS} pairs are allowed."
-        )
-
-
 # -- responses ---------------------------------------------------------------------------------
 
 
@@ -375,15 +349,3 @@ def _db(request: Request) -> StoreDatabase:
 def _unknown_completion(request: Request) -> APIError:
     completion_id = request.path_params["completion_id"]
     return not_found(f"No chat completion found with id '{completion_id}'.")
-
-
-def _json_text(text: str) -> Response:
-    return Response(text, media_type="application/json")
-
-
-def _list_response(page: Page) -> Response:
-    # Items are stored JSON texts; splice them in rather than parse and re-serialise each one.
-    tail = json.dumps(
-        {"first_id": page.first_id, "last_id": page.last_id, "has_more": page.has_more}
-    )
-    return _json_text('{"object":"list","data":[' + ",".join(page.items) + "]," + tail[1:])

@@ -8,16 +8,19 @@ any other.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipelines import jsontext
+from pipelines.store.pages import ListedTable, Page, list_page, page_of, string_pairs
+from pipelines.store.responses_db import RESPONSES_SCHEMA
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
@@ -42,6 +45,9 @@ CREATE TABLE IF NOT EXISTS metadata (
 );
 CREATE INDEX IF NOT EXISTS metadata_pairs ON metadata (key, value);
 """
+COMPLETIONS = ListedTable(records="completions", metadata="metadata", owner="completion_seq")
+BUSY_TIMEOUT_MS = 10_000
+"""How long a write waits for another connection's (the capture writer's) to finish."""
 
 
 class InvalidRecord(ValueError):
@@ -69,16 +75,6 @@ class ImportReport:
     invalid: list[tuple[int, str]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list call, as raw JSON texts ready to embed in the response."""
-
-    items: list[str]
-    first_id: str | None
-    last_id: str | None
-    has_more: bool
-
-
 def parse_record(line: str) -> StoredRecord:
     """Parse one import line: a completion as `GET /chat/completions/{id}` returns it, plus its
     input messages under `input_messages`.
@@ -95,6 +91,11 @@ def parse_record(line: str) -> StoredRecord:
         obj = json.loads(line)
     except json.JSONDecodeError as err:
         raise InvalidRecord(f"not valid JSON ({err.msg} at column {err.colno})") from None
+    return record_from_object(obj)
+
+
+def record_from_object(obj: object) -> StoredRecord:
+    """`parse_record` for a line already parsed (the capture proxy builds records as objects)."""
     if not isinstance(obj, dict):
         raise InvalidRecord(f"expected a JSON object, got {type(obj).__name__}")
     completion_id = obj.get("id")
@@ -115,7 +116,7 @@ def parse_record(line: str) -> StoredRecord:
         created_sort=created_sort,
         model=model,
         body=jsontext.dumps(obj),
-        metadata=_string_pairs(obj.get("metadata")),
+        metadata=string_pairs(obj.get("metadata")),
         messages=[
             jsontext.dumps(_with_message_id(message, f"{completion_id}-{index}"))
             for index, message in enumerate(input_messages)
@@ -137,9 +138,10 @@ class StoreDatabase:
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
+            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(_SCHEMA + RESPONSES_SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -169,9 +171,9 @@ class StoreDatabase:
                 report.invalid.append((line_number, str(err)))
         if report.invalid and not skip_invalid:
             return report
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             for record in records:
-                if self._upsert(conn, record):
+                if self.upsert(conn, record):
                     report.inserted += 1
                 else:
                     report.replaced += 1
@@ -190,7 +192,7 @@ class StoreDatabase:
         Returns:
             The updated completion JSON, or None when the id is unknown.
         """
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             row = conn.execute(
                 "SELECT seq, body FROM completions WHERE id = ?", (completion_id,)
             ).fetchone()
@@ -212,12 +214,12 @@ class StoreDatabase:
             conn.execute("DELETE FROM metadata WHERE completion_seq = ?", (seq,))
             conn.executemany(
                 "INSERT INTO metadata (completion_seq, key, value) VALUES (?, ?, ?)",
-                [(seq, k, v) for k, v in _string_pairs(metadata).items()],
+                [(seq, k, v) for k, v in string_pairs(metadata).items()],
             )
             return new_body
 
     def delete(self, completion_id: str) -> bool:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             cursor = conn.execute("DELETE FROM completions WHERE id = ?", (completion_id,))
             return cursor.rowcount > 0
 
@@ -232,7 +234,7 @@ class StoreDatabase:
 
     def metadata_of(self, completion_id: str) -> dict[str, str] | None:
         body = self.get(completion_id)
-        return None if body is None else _string_pairs(json.loads(body).get("metadata"))
+        return None if body is None else string_pairs(json.loads(body).get("metadata"))
 
     def count(self) -> int:
         with self._lock:
@@ -256,34 +258,16 @@ class StoreDatabase:
         Returns:
             The page, or None when `after` names no stored completion.
         """
-        direction, comparison = ("ASC", ">") if order == "asc" else ("DESC", "<")
-        where: list[str] = []
-        params: list[Any] = []
         with self._lock:
-            if after is not None:
-                cursor = self._conn.execute(
-                    "SELECT created_sort, seq FROM completions WHERE id = ?", (after,)
-                ).fetchone()
-                if cursor is None:
-                    return None
-                where.append(f"(created_sort, seq) {comparison} (?, ?)")
-                params.extend(cursor)
-            if model is not None:
-                where.append("model = ?")
-                params.append(model)
-            for key, value in (metadata or {}).items():
-                where.append(
-                    "EXISTS (SELECT 1 FROM metadata m"
-                    " WHERE m.completion_seq = c.seq AND m.key = ? AND m.value = ?)"
-                )
-                params.extend((key, value))
-            sql = (
-                "SELECT id, body FROM completions c"
-                + (" WHERE " + " AND ".join(where) if where else "")
-                + f" ORDER BY created_sort {direction}, seq {direction} LIMIT ?"
+            return list_page(
+                self._conn,
+                COMPLETIONS,
+                limit=limit,
+                order=order,
+                after=after,
+                model=model,
+                metadata=metadata,
             )
-            rows = self._conn.execute(sql, (*params, limit + 1)).fetchall()
-        return _page(rows, limit)
 
     def list_messages(
         self, completion_id: str, *, limit: int, order: str, after: str | None = None
@@ -320,15 +304,22 @@ class StoreDatabase:
                 f" ORDER BY idx {direction} LIMIT ?",
                 (completion_id, *params, limit + 1),
             ).fetchall()
-        return _page(rows, limit)
+        return page_of(rows, limit)
 
-    # -- internals -----------------------------------------------------------------------------
+    # -- shared with the responses table -------------------------------------------------------
 
-    def _transaction(self) -> _Transaction:
+    def transaction(self) -> _Transaction:
+        """`with db.transaction() as conn:` one write transaction (BEGIN IMMEDIATE … COMMIT)."""
         return _Transaction(self._conn, self._lock)
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """`with db.reading() as conn:` the connection, for reads, under the lock."""
+        with self._lock:
+            yield self._conn
+
     @staticmethod
-    def _upsert(conn: sqlite3.Connection, record: StoredRecord) -> bool:
+    def upsert(conn: sqlite3.Connection, record: StoredRecord) -> bool:
         """Insert or replace one record, keeping the original insertion order on replace.
 
         Returns:
@@ -378,17 +369,6 @@ class _Transaction:
             self._lock.release()
 
 
-def _page(rows: list[tuple[str, str]], limit: int) -> Page:
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=[body for _, body in rows],
-        first_id=rows[0][0] if rows else None,
-        last_id=rows[-1][0] if rows else None,
-        has_more=has_more,
-    )
-
-
 def _message_index(completion_id: str, message_id: str) -> int | None:
     prefix = f"{completion_id}-"
     suffix = message_id[len(prefix) :] if message_id.startswith(prefix) else ""
@@ -398,13 +378,6 @@ def _message_index(completion_id: str, message_id: str) -> int | None:
 def _with_message_id(message: dict[str, Any], message_id: str) -> dict[str, Any]:
     # The id leads, as in the API; any id the export carried is replaced by the positional one.
     return {"id": message_id, **{k: v for k, v in message.items() if k != "id"}}
-
-
-def _string_pairs(metadata: object) -> dict[str, str]:
-    """The filterable part of a metadata value: its string → string pairs."""
-    if not isinstance(metadata, dict):
-        return {}
-    return {k: v for k, v in metadata.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _is_number(value: object) -> bool:

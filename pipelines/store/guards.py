@@ -25,6 +25,8 @@ STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 # Neither is a CORS-safelisted type, so a page can send them only after a preflight, which the
 # store never grants. JSONL is what `/_admin/import` takes.
 BODY_MEDIA_TYPES = frozenset({"application/json", "application/x-ndjson"})
+# What the SDK uploads files and audio as; a page can post it too, so see `RequestGuard`.
+UPLOAD_MEDIA_TYPE = "multipart/form-data"
 # Sec-Fetch-Site values that mean "sent by a page of another origin".
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 _WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
@@ -75,6 +77,9 @@ class RequestGuard:
         allowed_hosts: `Host` names to answer (see `host_allowlist`); None answers any.
         wildcard_bind: The server listens on every interface, so any IP-literal Host is its own.
         max_body_bytes: Largest request body accepted.
+        forwards_uploads: The store forwards to an upstream (capture), so API clients may also
+            send `multipart/form-data` (file and audio uploads), but only without the `Origin`
+            and `Sec-Fetch-Site` headers every current browser puts on a cross-site form post.
     """
 
     def __init__(
@@ -84,11 +89,13 @@ class RequestGuard:
         allowed_hosts: frozenset[str] | None,
         wildcard_bind: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        forwards_uploads: bool = False,
     ) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts
         self.wildcard_bind = wildcard_bind
         self.max_body_bytes = max_body_bytes
+        self.forwards_uploads = forwards_uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,7 +128,9 @@ class RequestGuard:
         headers = Headers(scope=scope)
         refusal = self._host_refusal(headers.get("host"))
         if refusal is None and scope["method"] in STATE_CHANGING_METHODS:
-            refusal = _cross_site_refusal(scope["method"], headers, scope.get("scheme", "http"))
+            refusal = _cross_site_refusal(
+                scope["method"], headers, scope.get("scheme", "http"), self.forwards_uploads
+            )
         if refusal is None:
             refusal = self._length_refusal(headers.get("content-length"))
         return refusal
@@ -186,7 +195,9 @@ def body_too_large(limit: int) -> APIError:
     )
 
 
-def _cross_site_refusal(method: str, headers: Headers, scheme: str) -> APIError | None:
+def _cross_site_refusal(
+    method: str, headers: Headers, scheme: str, forwards_uploads: bool = False
+) -> APIError | None:
     origin = headers.get("origin")
     if origin is not None and not _same_origin(origin, scheme, headers.get("host")):
         return _forbidden(
@@ -200,6 +211,8 @@ def _cross_site_refusal(method: str, headers: Headers, scheme: str) -> APIError 
             code="cross_site_request",
         )
     media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type == UPLOAD_MEDIA_TYPE and forwards_uploads and not _from_a_browser(headers):
+        return None
     if media_type not in BODY_MEDIA_TYPES and not _bodiless_delete(method, headers):
         # text/plain, forms and bodies without a type are what a page can send with no
         # preflight; API clients send application/json.
@@ -209,6 +222,10 @@ def _cross_site_refusal(method: str, headers: Headers, scheme: str) -> APIError 
             code="unsupported_content_type",
         )
     return None
+
+
+def _from_a_browser(headers: Headers) -> bool:
+    return "origin" in headers or "sec-fetch-site" in headers
 
 
 def _bodiless_delete(method: str, headers: Headers) -> bool:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import uvicorn
 
@@ -19,9 +19,20 @@ from pipelines.store.database import StoreDatabase
 from pipelines.store.faults import FaultConfig, FaultInjector
 from pipelines.store.guards import DEFAULT_MAX_BODY_BYTES, is_loopback
 
+if TYPE_CHECKING:
+    from pipelines.store.capture import CaptureSettings
+
+SHUTDOWN_GRACE_S = 10
+"""How long a stopping proxy lets streams in flight finish before it cuts them."""
+
 
 class InsecureBindError(ValueError):
     """Serving a non-loopback address without an API key was asked for but not insisted on."""
+
+
+class CaptureKeyError(ValueError):
+    """The store has a key of its own but the upstream has none: the client's key is the
+    store's, and forwarding it would hand the store's key to the upstream."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ def serve(
     allowed_hosts: Iterable[str] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     insecure_no_key: bool = False,
+    capture: CaptureSettings | None = None,
 ) -> None:
     """Serve the store until interrupted; prints one line with its URL once it is listening.
 
@@ -72,15 +84,28 @@ def serve(
         max_body_bytes: Largest request body accepted.
         insecure_no_key: Serve a non-loopback `host` without an API key (with a warning on
             stderr) instead of refusing.
+        capture: Also be a capturing proxy in front of this upstream.
 
     Raises:
         InsecureBindError: `host` is not loopback, there is no `api_key`, and `insecure_no_key`
             is not set. Raised before anything is opened or bound.
+        CaptureKeyError: `api_key` is set and `capture` has no upstream key.
     """
     warning = check_bind(host, api_key=api_key, insecure_no_key=insecure_no_key)
+    if capture is not None and api_key and not capture.upstream.api_key:
+        raise CaptureKeyError(
+            "a store with --api-key needs the upstream's key in the environment (see"
+            " --upstream-key-env): clients present the store's key, which is never forwarded"
+        )
     if warning:
         print(f"distillery: warning: {warning}", file=sys.stderr, flush=True)
     db = StoreDatabase(db_path)
+    proxy = None
+    if capture is not None:
+        # Imported only for a proxy: a plain store never loads the HTTP client.
+        from pipelines.store.capture import Proxy
+
+        proxy = Proxy(capture, db.path)
     app = create_app(
         db,
         api_key=api_key,
@@ -89,16 +114,29 @@ def serve(
         host=host,
         allowed_hosts=allowed_hosts,
         max_body_bytes=max_body_bytes,
+        proxy=proxy,
     )
     sock = _bind(host, port)
     url = _url(sock)
-    server = _AnnouncingServer(
-        uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="off"),
-        on_started=lambda: print(f"distillery store listening on {url}", file=announce, flush=True),
+    line = f"distillery store listening on {url}"
+    if capture is not None:
+        upstream = capture.upstream
+        line += f" (capturing: {upstream.flavour} upstream at {upstream.host}, {capture.policy})"
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=access_log,
+        # The proxy's lifespan closes its upstream connections.
+        lifespan="on" if capture is not None else "off",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S if capture is not None else None,
     )
+    server = _AnnouncingServer(config, on_started=lambda: print(line, file=announce, flush=True))
     try:
         server.run(sockets=[sock])
     finally:
+        # Whatever the writer still holds is committed before the database closes.
+        if proxy is not None:
+            proxy.close()
         db.close()
 
 

@@ -1,0 +1,124 @@
+"""Stored responses over HTTP: retrieve, input items, delete, and the list OpenAI itself lacks.
+
+Mounted beside the chat-completions routes under `/v1`, `/openai/v1` and `/openai`. Responses get
+here by capture (`distillery store serve --upstream`); without an upstream, creating one is
+refused as creating a chat completion is. A capturing store forwards to the upstream what it does
+not hold (an id it never stored, a background response being streamed again), so an app can send
+all its traffic through it.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pipelines.store.database import StoreDatabase
+from pipelines.store.errors import APIError, not_found
+from pipelines.store.pages import list_page
+from pipelines.store.params import (
+    json_body,
+    json_text,
+    limit_param,
+    list_response,
+    metadata_filter,
+    order_param,
+    upstream_or,
+)
+from pipelines.store.responses_db import (
+    RESPONSES,
+    delete_response,
+    get_response,
+    list_input_items,
+    response_exists,
+)
+
+
+def response_routes() -> list[Route]:
+    """The `/responses` routes, relative to an API root."""
+    return [
+        Route("/responses", _list_responses, methods=["GET"]),
+        Route("/responses", _create, methods=["POST"]),
+        Route("/responses/{response_id}", _retrieve, methods=["GET"]),
+        Route("/responses/{response_id}", _delete, methods=["DELETE"]),
+        Route("/responses/{response_id}/input_items", _input_items, methods=["GET"]),
+    ]
+
+
+async def _list_responses(request: Request) -> Response:
+    """Newest first by default, as OpenAI's newer lists (`order=asc` for oldest first)."""
+    query = request.query_params
+    limit = limit_param(query.get("limit"))
+    order = order_param(query.get("order"), default="desc")
+    filters = metadata_filter(request)
+    with _db(request).reading() as conn:
+        page = list_page(
+            conn,
+            RESPONSES,
+            limit=limit,
+            order=order,
+            after=query.get("after"),
+            model=query.get("model"),
+            metadata=filters,
+        )
+    if page is None:
+        raise not_found(f"No response found with id '{query.get('after')}'.", param="after")
+    return list_response(page)
+
+
+async def _create(request: Request) -> Response:
+    body = await request.body()
+    proxy = request.app.state.proxy
+    if proxy is None:
+        raise APIError(
+            400,
+            "This store serves stored responses and cannot create one; start it with"
+            " `distillery store serve --upstream URL` to capture responses.",
+            code="unsupported_operation",
+        )
+    return await proxy.generate(request, "response", body, json_body(body))
+
+
+async def _retrieve(request: Request) -> Response:
+    if "stream" in request.query_params:  # a background response streamed again: upstream's
+        return await upstream_or(request, _unknown_response(request))
+    with _db(request).reading() as conn:
+        body = get_response(conn, request.path_params["response_id"])
+    if body is None:
+        return await upstream_or(request, _unknown_response(request))
+    return json_text(body)
+
+
+async def _delete(request: Request) -> Response:
+    response_id = request.path_params["response_id"]
+    with _db(request).transaction() as conn:
+        deleted = delete_response(conn, response_id)
+    if not deleted:
+        return await upstream_or(request, _unknown_response(request))
+    return JSONResponse({"id": response_id, "object": "response", "deleted": True})
+
+
+async def _input_items(request: Request) -> Response:
+    """Input items in input order reversed by default, as OpenAI serves them (`order=asc`)."""
+    query = request.query_params
+    response_id = request.path_params["response_id"]
+    limit = limit_param(query.get("limit"))
+    order = order_param(query.get("order"), default="desc")
+    with _db(request).reading() as conn:
+        page = list_input_items(
+            conn, response_id, limit=limit, order=order, after=query.get("after")
+        )
+        known = page is not None or response_exists(conn, response_id)
+    if not known:
+        return await upstream_or(request, _unknown_response(request))
+    if page is None:
+        raise not_found(f"No input item found with id '{query.get('after')}'.", param="after")
+    return list_response(page)
+
+
+def _db(request: Request) -> StoreDatabase:
+    return request.app.state.db
+
+
+def _unknown_response(request: Request) -> APIError:
+    return not_found(f"No response found with id '{request.path_params['response_id']}'.")

@@ -1,0 +1,168 @@
+"""Shared by the capture tests: a capturing `distillery store serve --upstream` subprocess, the real
+SDK clients of every shape pointed at it, and what a client received, put together independently of
+the proxy's own code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+
+from tests.conftest import AZURE_API_VERSION
+from tests.store_process import StoreProcess, store_process
+
+UPSTREAM_KEY = "sk-upstream-fake-0123456789abcdef"
+CLIENT_KEY = "sk-client-never-forwarded-0123456789"
+KEY_VARIABLE = "DISTILLERY_UPSTREAM_API_KEY"
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+RESPONSE_TOOLS = [{"type": "function", **TOOLS[0]["function"]}]
+CLIENT_KINDS = ["openai", "openai-async", "azure", "azure-async"]
+RESPONSE_CLIENT_KINDS = ["openai", "openai-async", "azure", "azure-v1"]
+
+
+@contextlib.contextmanager
+def capturing_store(
+    db_path: Path,
+    upstream_url: str,
+    *,
+    upstream_key: str | None = UPSTREAM_KEY,
+    api_key: str | None = None,
+    extra_args: Iterable[str] = (),
+) -> Iterator[StoreProcess]:
+    """`distillery store serve --upstream URL/v1` with the upstream key in the environment."""
+    env = {KEY_VARIABLE: upstream_key} if upstream_key else {}
+    args = ["--upstream", upstream_url, *extra_args]
+    with store_process(db_path, api_key=api_key, extra_args=args, env=env) as proxy:
+        yield proxy
+
+
+def sdk(proxy: StoreProcess, kind: str = "openai", **options: Any) -> Any:
+    """A real SDK client of `kind` via the proxy: `openai`, `azure` (each optionally `-async`), or
+    `azure-v1` (the OpenAI client on Azure's v1 path, as Microsoft documents it)."""
+    key = proxy.api_key or CLIENT_KEY
+    options.setdefault("max_retries", 0)
+    if kind == "azure-v1":
+        return openai.OpenAI(base_url=f"{proxy.url}/openai/v1", api_key=key, **options)
+    if kind.startswith("azure"):
+        factory = openai.AsyncAzureOpenAI if kind.endswith("async") else openai.AzureOpenAI
+        return factory(
+            azure_endpoint=proxy.url, api_key=key, api_version=AZURE_API_VERSION, **options
+        )
+    factory = openai.AsyncOpenAI if kind.endswith("async") else openai.OpenAI
+    return factory(base_url=f"{proxy.url}/v1", api_key=key, **options)
+
+
+def call(client: Any, method: str, **params: Any) -> Any:
+    """`client.<method>(**params)`, sync or async alike; a stream is read to the end into a list
+    of its items."""
+    target = client
+    for name in method.split("."):
+        target = getattr(target, name)
+    if not isinstance(client, openai.AsyncOpenAI):
+        result = target(**params)
+        return list(result) if params.get("stream") else result
+
+    async def run() -> Any:
+        async with client:
+            result = await target(**params)
+            if params.get("stream"):
+                return [item async for item in result]
+            return result
+
+    return asyncio.run(run())
+
+
+def received_chat(result: Any) -> dict[str, Any]:
+    """What a chat client received, as plain JSON: the completion, or its chunks joined the way a
+    reader of the stream joins them (text appended, tool-call pieces appended by index)."""
+    if not isinstance(result, list):
+        return result.model_dump(mode="json", exclude_unset=True)
+    received: dict[str, Any] = {"content": None, "tool_calls": {}, "usage": None}
+    for chunk in result:
+        for key in ("id", "model", "created", "system_fingerprint"):
+            if getattr(chunk, key, None):
+                received[key] = getattr(chunk, key)
+        received["usage"] = (
+            chunk.usage.model_dump(exclude_unset=True) if chunk.usage else received["usage"]
+        )
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta.content is not None:
+                received["content"] = (received["content"] or "") + delta.content
+            for call_delta in delta.tool_calls or []:
+                slot = received["tool_calls"].setdefault(
+                    call_delta.index, {"id": "", "name": "", "arguments": ""}
+                )
+                slot["id"] += call_delta.id or ""
+                if call_delta.function is not None:
+                    slot["name"] += call_delta.function.name or ""
+                    slot["arguments"] += call_delta.function.arguments or ""
+            if choice.finish_reason:
+                received["finish_reason"] = choice.finish_reason
+    received["tool_calls"] = [received["tool_calls"][i] for i in sorted(received["tool_calls"])]
+    return received
+
+
+def received_response(result: Any) -> dict[str, Any]:
+    """What a Responses client received: the response, or the one its stream ended with."""
+    if isinstance(result, list):
+        (final,) = [event.response for event in result if event.type == "response.completed"]
+        result = final
+    return result.model_dump(mode="json", exclude_unset=True)
+
+
+def served_matches_received(served: dict[str, Any], received: dict[str, Any]) -> None:
+    """Assert a stored completion (as served, JSON) is what the client received, field for field:
+    every field of a non-streamed answer; id, model, created, text, tool calls, finish reason and
+    usage of a streamed one."""
+    if "choices" in received:
+        assert {key: served.get(key) for key in received} == received
+        return
+    message = served["choices"][0]["message"]
+    calls = [
+        {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+        for c in message.get("tool_calls") or []
+    ]
+    assert served["id"] == received["id"]
+    assert (served["model"], served["created"]) == (received["model"], received["created"])
+    assert served["system_fingerprint"] == received["system_fingerprint"]
+    assert message["content"] == received["content"]
+    assert calls == received["tool_calls"]
+    assert served["choices"][0]["finish_reason"] == received["finish_reason"]
+    assert served["usage"] == received["usage"]
+
+
+def api_get(proxy: StoreProcess, path: str, **params: Any) -> httpx2.Response:
+    headers = {"Authorization": f"Bearer {proxy.api_key or CLIENT_KEY}"}
+    return httpx2.get(f"{proxy.url}{path}", params=params, headers=headers, timeout=30)
+
+
+def stored_ids(proxy: StoreProcess, what: str = "chat/completions") -> list[str]:
+    """Every id on a list of the store (`chat/completions` or `responses`), paging to the end."""
+    ids: list[str] = []
+    after = None
+    while True:
+        params = {"limit": 100, **({"after": after} if after else {})}
+        page = api_get(proxy, f"/v1/{what}", **params).json()
+        ids += [item["id"] for item in page["data"]]
+        if not page["has_more"]:
+            return ids
+        after = page["last_id"]
