@@ -3,9 +3,10 @@
 import dagster as dg
 import polars as pl
 
-from assets.resources import DataDirectory
+from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import build_completions, read_quarantine, reason_counts
 from pipelines.curate import redact_completions
+from pipelines.object_storage import scan_parquet
 from pipelines.paths import DataPaths
 from pipelines.recipes import Redaction
 from pipelines.reporting import counts_table, markdown_table
@@ -38,6 +39,7 @@ class QuarantineCheckConfig(dg.Config):
             deps=["raw_completions"],
         ),
     ],
+    pool=WRITER_POOL,
 )
 def completions_tables(data_dir: DataDirectory):
     """Normalize the raw lake with explicit polars schemas and validate it with pandera."""
@@ -86,7 +88,7 @@ def completions_quarantine_share(
     quarantine = read_quarantine(data_dir.path).select("reasons")
     quarantined = quarantine.height
     completions = DataPaths(data_dir.path).completions
-    valid = pl.scan_parquet(completions).select(pl.len()).collect().item()
+    valid = scan_parquet([completions]).select(pl.len()).collect().item()
     total = quarantined + valid
     share = quarantined / total if total else 0.0
     too_many = share > config.max_quarantine_share

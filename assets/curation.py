@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from assets.resources import DataDirectory
+from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import read_completions
 from pipelines.curate import CuratedCompletions, curate_completions, write_curated
 from pipelines.recipes import Recipe
@@ -19,6 +19,7 @@ def curated_asset(recipe: Recipe) -> dg.AssetsDefinition:
         group_name="curation",
         kinds={"polars", "parquet"},
         deps=["completions"],
+        pool=WRITER_POOL,
         description=f"`completions` curated by recipe `{recipe.name}`: filters, PII and secret "
         "redaction, exact dedup, near-duplicate clusters. "
         + (recipe.description or "")

@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from assets.resources import DataDirectory
+from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import read_completions
 from pipelines.curate import read_curated, read_curation_steps
 from pipelines.export import (
@@ -17,6 +17,7 @@ from pipelines.export.manifest import FileEntry
 from pipelines.export.retarget import TargetsRefused, add_targets
 from pipelines.export.versions import latest_version
 from pipelines.ingest import read_state
+from pipelines.object_storage import scan_parquet
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.reporting import counts_table, markdown_table
@@ -39,6 +40,7 @@ def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
         group_name="export",
         kinds={"jsonl", "parquet"},
         deps=[f"curated_{recipe.name}"],
+        pool=WRITER_POOL,
         check_specs=[
             dg.AssetCheckSpec(name, asset=key, description=text, blocking=True)
             for name, text in CHECKS.items()
@@ -145,8 +147,8 @@ def version_metadata(version: DatasetVersion) -> dict[str, object]:
 
 
 def _tokens(version: DatasetVersion) -> pl.DataFrame:
-    files = [str(version.path / f"{name}.parquet") for name in ("train", "validation", "eval")]
-    return pl.read_parquet(files, columns=["total_tokens"])
+    files = [version.path / f"{name}.parquet" for name in ("train", "validation", "eval")]
+    return scan_parquet(files).select("total_tokens").collect()
 
 
 def _files_frame(files: dict[str, FileEntry]) -> pl.DataFrame:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.resources import DataDirectory, StoredCompletionsSource
+from assets.resources import WRITER_POOL, DataDirectory, StoredCompletionsSource
 from pipelines.ingest import (
     IngestError,
     IngestReport,
@@ -21,7 +21,7 @@ class IngestConfig(dg.Config):
     """Re-list every stored completion: picks up metadata updates and records deletions."""
 
 
-@dg.asset(group_name="ingestion", kinds={"openai", "parquet"})
+@dg.asset(group_name="ingestion", kinds={"openai", "parquet"}, pool=WRITER_POOL)
 def raw_completions(
     context: dg.AssetExecutionContext,
     config: IngestConfig,

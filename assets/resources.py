@@ -16,9 +16,16 @@ from pipelines.ingest.sources import RequestCounter, SourceInfo, open_source
 from pipelines.ingest.sync import IngestSettings
 from pipelines.paths import DEFAULT_DATA_DIR
 
+WRITER_POOL = "distillery_data_dir"
+"""The Dagster concurrency pool of every asset that writes the data directory. Set its limit to 1
+(`dagster instance concurrency set distillery_data_dir 1`, or `concurrency.pools` in dagster.yaml)
+and Dagster queues the steps itself, and shows why in the UI; the data directory's own lock or
+lease (`pipelines.lease`) holds whether or not it is set."""
+
 
 class DataDirectory(dg.ConfigurableResource):
-    """Root of the lake and the artifacts (`DISTILLERY_DATA_DIR`)."""
+    """Root of the lake and the artifacts (`DISTILLERY_DATA_DIR`): a path, or `s3://`, `az://`,
+    `abfs://` or `gs://` URL."""
 
     path: str = DEFAULT_DATA_DIR
 

@@ -1,4 +1,8 @@
-"""Atomic writes: a file is whole under its final name or absent, whatever kills the writer."""
+"""Atomic writes: a file is whole under its final name or absent, whatever kills the writer.
+
+On object storage the same holds without a rename: the file is written on local disk and put
+as one object, which a reader sees whole or not at all.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,23 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.object_storage import AnyPath, ObjectPath
+
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: AnyPath) -> Iterator[Path]:
     """Yield a temporary sibling of `target`; on success fsync it and rename it over `target`.
 
     The temporary name starts with a dot and ends in `.tmp`, so globs for finished files skip it;
-    on error it is removed and `target` is untouched.
+    on error it is removed and `target` is untouched. For an object path, the temporary file is
+    local and is put as the object on success.
     """
+    if isinstance(target, ObjectPath):
+        with tempfile.TemporaryDirectory(prefix=".distillery-") as scratch:
+            temporary = Path(scratch) / target.name
+            yield temporary
+            target.upload(temporary)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
@@ -35,7 +48,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
 
-def write_parquet_atomically(frame: pl.DataFrame, target: Path) -> None:
+def write_parquet_atomically(frame: pl.DataFrame, target: AnyPath) -> None:
     """Write `frame` to `target` atomically (zstd).
 
     polars reports a failed write (a full disk, a file-size limit) as a `ComputeError` naming

@@ -11,6 +11,12 @@
 <data dir>/artifacts/<recipe>/.staging-<token>/              a version being written
 <data dir>/artifacts/<recipe>/.staging-<token>/.owner.json   the build writing it (pid, host)
 <data dir>/artifacts/<recipe>/LATEST                         the version the last build produced
+<data dir>/lake/state/writer.lease                           the one writer's lease (object storage)
+
+The data directory is a local path or an object storage URL (`s3://bucket/prefix`, `az://`,
+`abfs://`, `gs://`); for a URL every path here is a `pipelines.object_storage.ObjectPath`, which
+reads like a `Path`. Object storage has no rename, so versions are not staged under it: a build
+stages on local disk and uploads (`pipelines.export.publish`).
 """
 
 from __future__ import annotations
@@ -20,81 +26,93 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.object_storage import AnyPath, ObjectPath, as_path
+
 DEFAULT_DATA_DIR = "distillery-data"
 
 STAGING_PREFIX = ".staging-"
 """Directories of versions being written start with this; readers skip them."""
 
 
-def data_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
-    """`DISTILLERY_DATA_DIR`, default `./distillery-data`."""
+def data_dir_from_env(env: Mapping[str, str] | None = None) -> AnyPath:
+    """`DISTILLERY_DATA_DIR` (a path or an object storage URL), default `./distillery-data`."""
     env = os.environ if env is None else env
-    return Path(env.get("DISTILLERY_DATA_DIR") or DEFAULT_DATA_DIR)
+    return as_path(env.get("DISTILLERY_DATA_DIR") or DEFAULT_DATA_DIR)
 
 
 @dataclass(frozen=True)
 class DataPaths:
-    """The layout of one data directory (a `str` is accepted too)."""
+    """The layout of one data directory (a `str` is accepted too: a path or a URL)."""
 
-    data_dir: Path
+    data_dir: AnyPath
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "data_dir", as_path(self.data_dir))
+
+    @property
+    def remote(self) -> bool:
+        """Whether the data directory is on object storage."""
+        return isinstance(self.data_dir, ObjectPath)
 
     # The raw lake and its sync state.
 
     @property
-    def raw_completions(self) -> Path:
+    def raw_completions(self) -> AnyPath:
         return self.data_dir / "lake" / "raw_completions"
 
-    def raw_batch(self, batch_id: str) -> Path:
+    def raw_batch(self, batch_id: str) -> AnyPath:
         return self.raw_completions / f"batch-{batch_id}.parquet"
 
-    def batch_files(self) -> list[Path]:
+    def batch_files(self) -> list[AnyPath]:
         """Every raw batch file, oldest first (batch ids sort by time)."""
         return sorted(self.raw_completions.glob("batch-*.parquet"))
 
     @property
-    def state_dir(self) -> Path:
+    def state_dir(self) -> AnyPath:
         return self.data_dir / "lake" / "state"
 
     @property
-    def ingest_state(self) -> Path:
+    def ingest_state(self) -> AnyPath:
         return self.state_dir / "ingest.json"
 
-    def seen_ids(self, run_id: str) -> Path:
+    def seen_ids(self, run_id: str) -> AnyPath:
         return self.state_dir / f"seen-{run_id}.txt"
 
     def lock(self, name: str) -> Path:
         """The lock file one kind of writer (e.g. `ingest`) takes on this data directory."""
         return self.state_dir / f"{name}.lock"
 
-    def rejected_items(self, run_id: str) -> Path:
+    @property
+    def lease(self) -> AnyPath:
+        """The lease object the one writer of a data directory on object storage holds."""
+        return self.state_dir / "writer.lease"
+
+    def rejected_items(self, run_id: str) -> AnyPath:
         """List items a run could not store by id (no id, not an object), with the reason."""
         return self.data_dir / "lake" / "rejected" / f"items-{run_id}.jsonl"
 
     # Tables.
 
     @property
-    def completions(self) -> Path:
+    def completions(self) -> AnyPath:
         return self.data_dir / "lake" / "completions.parquet"
 
     @property
-    def quarantine(self) -> Path:
+    def quarantine(self) -> AnyPath:
         return self.data_dir / "lake" / "quarantine" / "completions_quarantine.parquet"
 
-    def curated(self, recipe: str) -> Path:
+    def curated(self, recipe: str) -> AnyPath:
         return self.data_dir / "lake" / "curated" / f"{recipe}.parquet"
 
-    def curation_steps(self, recipe: str) -> Path:
+    def curation_steps(self, recipe: str) -> AnyPath:
         return self.data_dir / "lake" / "curated" / f"{recipe}.steps.json"
 
     # Dataset versions.
 
-    def artifacts(self, recipe: str) -> Path:
+    def artifacts(self, recipe: str) -> AnyPath:
         return self.data_dir / "artifacts" / recipe
 
-    def version(self, recipe: str, version: str) -> Path:
+    def version(self, recipe: str, version: str) -> AnyPath:
         return self.artifacts(recipe) / version
 
     def staging(self, recipe: str, token: str) -> Path:
@@ -102,16 +120,18 @@ class DataPaths:
 
     def staging_dirs(self, recipe: str) -> list[Path]:
         """Every staging directory of `recipe`: being written, or left by a killed build."""
+        if self.remote:  # object storage never holds a staging directory
+            return []
         return sorted(p for p in self.artifacts(recipe).glob(f"{STAGING_PREFIX}*") if p.is_dir())
 
     def staging_owner(self, staging: Path) -> Path:
         """The file in a staging directory that names the build writing it."""
         return staging / ".owner.json"
 
-    def latest(self, recipe: str) -> Path:
+    def latest(self, recipe: str) -> AnyPath:
         return self.artifacts(recipe) / "LATEST"
 
-    def manifests(self, recipe: str) -> list[Path]:
+    def manifests(self, recipe: str) -> list[AnyPath]:
         """The manifest of every published version of `recipe` (staging directories skipped)."""
         return [
             path

@@ -3,12 +3,11 @@
     lake/completions.parquet                           validated rows (schemas.Completions)
     lake/quarantine/completions_quarantine.parquet     failing records with every reason
 
-Both files are rewritten whole and atomically on every build, from the merged raw lake.
+Both files are rewritten whole and atomically on every build, from the merged raw lake, by the one
+writer of the data directory (`pipelines.lease`).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import polars as pl
 
@@ -16,11 +15,13 @@ from pipelines.atomic import write_parquet_atomically
 from pipelines.completions.normalize import normalize_completions
 from pipelines.completions.validate import ValidatedCompletions, validate_completions
 from pipelines.ingest.lake import read_raw_completions
+from pipelines.lease import build_wait_s, one_writer
+from pipelines.object_storage import AnyPath, read_parquet
 from pipelines.paths import DataPaths
 from schemas import COMPLETIONS_SCHEMA, QUARANTINE_SCHEMA
 
 
-def build_completions(data_dir: str | Path) -> ValidatedCompletions:
+def build_completions(data_dir: str | AnyPath) -> ValidatedCompletions:
     """Normalize and validate the merged raw lake, and write both tables.
 
     Args:
@@ -29,18 +30,19 @@ def build_completions(data_dir: str | Path) -> ValidatedCompletions:
     Returns:
         The validated split; its row counts add up to the lake's completions.
     """
-    validated = validate_completions(normalize_completions(read_raw_completions(data_dir)))
     paths = DataPaths(data_dir)
-    write_parquet_atomically(validated.completions, paths.completions)
-    write_parquet_atomically(validated.quarantine, paths.quarantine)
+    with one_writer(paths, what="a build of completions", wait_s=build_wait_s()):
+        validated = validate_completions(normalize_completions(read_raw_completions(data_dir)))
+        write_parquet_atomically(validated.completions, paths.completions)
+        write_parquet_atomically(validated.quarantine, paths.quarantine)
     return validated
 
 
-def read_completions(data_dir: str | Path) -> pl.DataFrame:
+def read_completions(data_dir: str | AnyPath) -> pl.DataFrame:
     path = DataPaths(data_dir).completions
-    return pl.read_parquet(path) if path.exists() else COMPLETIONS_SCHEMA.to_frame()
+    return read_parquet(path) if path.exists() else COMPLETIONS_SCHEMA.to_frame()
 
 
-def read_quarantine(data_dir: str | Path) -> pl.DataFrame:
+def read_quarantine(data_dir: str | AnyPath) -> pl.DataFrame:
     path = DataPaths(data_dir).quarantine
-    return pl.read_parquet(path) if path.exists() else QUARANTINE_SCHEMA.to_frame()
+    return read_parquet(path) if path.exists() else QUARANTINE_SCHEMA.to_frame()

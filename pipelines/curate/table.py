@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import polars as pl
 
@@ -23,6 +22,8 @@ from pipelines.curate.chains import chain_completions
 from pipelines.curate.dedup import dedupe_exact, dedupe_near
 from pipelines.curate.filters import select_completions
 from pipelines.curate.redact import RAW_JSON_COLUMNS, redact_completions
+from pipelines.lease import build_wait_s, one_writer
+from pipelines.object_storage import AnyPath, read_parquet
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.steps import StepReport
@@ -66,24 +67,26 @@ def curate_completions(completions: pl.DataFrame, recipe: Recipe) -> CuratedComp
     return CuratedCompletions(recipe=recipe, rows=rows, steps=steps)
 
 
-def write_curated(data_dir: str | Path, curated: CuratedCompletions) -> Path:
+def write_curated(data_dir: str | AnyPath, curated: CuratedCompletions) -> AnyPath:
     """Write the curated rows, and beside them the step reports (for the version's manifest)."""
     # The export stage reads these columns by the `Curated` model's names and types: a schema
     # check (columns and dtypes, no row scan) keeps a drift from being written.
     Curated.validate(curated.rows.lazy())
     paths = DataPaths(data_dir)
     target = paths.curated(curated.recipe.name)
-    with atomic_path(paths.curation_steps(curated.recipe.name)) as temporary:
-        temporary.write_text(json.dumps([asdict(step) for step in curated.steps], indent=2))
-    write_parquet_atomically(curated.rows, target)
+    what = f"a curation of recipe {curated.recipe.name}"
+    with one_writer(paths, what=what, wait_s=build_wait_s()):
+        with atomic_path(paths.curation_steps(curated.recipe.name)) as temporary:
+            temporary.write_text(json.dumps([asdict(step) for step in curated.steps], indent=2))
+        write_parquet_atomically(curated.rows, target)
     return target
 
 
-def read_curated(data_dir: str | Path, recipe: str) -> pl.DataFrame:
-    return pl.read_parquet(DataPaths(data_dir).curated(recipe))
+def read_curated(data_dir: str | AnyPath, recipe: str) -> pl.DataFrame:
+    return read_parquet(DataPaths(data_dir).curated(recipe))
 
 
-def read_curation_steps(data_dir: str | Path, recipe: str) -> list[StepReport]:
+def read_curation_steps(data_dir: str | AnyPath, recipe: str) -> list[StepReport]:
     path = DataPaths(data_dir).curation_steps(recipe)
     if not path.exists():
         return []

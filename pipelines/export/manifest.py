@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.object_storage import ObjectPath
+
 
 class _ManifestModel(BaseModel):
     # Fields a later version adds survive a read by an older one.
@@ -105,5 +107,5 @@ class Manifest(_ManifestModel):
         return self.model_dump_json(indent=2, exclude_none=True) + "\n"
 
 
-def read_manifest(path: Path) -> Manifest:
+def read_manifest(path: Path | ObjectPath) -> Manifest:
     return Manifest.model_validate_json(path.read_bytes())

@@ -15,14 +15,19 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from pipelines.atomic import atomic_path
 from pipelines.export.manifest import Manifest, read_manifest
-from pipelines.paths import DataPaths
+from pipelines.object_storage import AnyPath, ObjectPath
+from pipelines.paths import STAGING_PREFIX, DataPaths
+
+UPLOADS_IN_FLIGHT = 8
 
 STALE_AFTER_SECONDS = 24 * 3600
 """A staging directory whose owner can't be told (another host, no owner file) is removed only
@@ -43,8 +48,11 @@ def create_staging(paths: DataPaths, recipe: str) -> Path:
     Returns:
         The new directory; `publish_staging` renames it into place.
     """
-    staging = paths.staging(recipe, uuid.uuid4().hex)
-    staging.mkdir(parents=True)
+    if paths.remote:
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{recipe}-"))
+    else:
+        staging = paths.staging(recipe, uuid.uuid4().hex)
+        staging.mkdir(parents=True)
     owner = {"pid": os.getpid(), **_host(), "started": _process_start(os.getpid())}
     paths.staging_owner(staging).write_text(json.dumps(owner), encoding="utf-8")
     return staging
@@ -69,8 +77,15 @@ def remove_stale_staging(
     return removed
 
 
-def publish_staging(paths: DataPaths, staging: Path, target: Path) -> bool:
-    """Rename the finished `staging` directory to `target`.
+def is_published(target: AnyPath) -> bool:
+    """Whether the version directory `target` is there (on object storage: its manifest)."""
+    if isinstance(target, ObjectPath):
+        return (target / "manifest.json").is_file()
+    return target.exists()
+
+
+def publish_staging(paths: DataPaths, staging: Path, target: AnyPath) -> bool:
+    """Rename the finished `staging` directory to `target` (on object storage: upload it).
 
     Returns:
         True if this call published it; False if `target` already existed (another build of the
@@ -79,6 +94,8 @@ def publish_staging(paths: DataPaths, staging: Path, target: Path) -> bool:
     # Only the files of the version are published; without its owner file, a directory caught
     # between this unlink and the rename is kept by others for its fresh mtime.
     paths.staging_owner(staging).unlink(missing_ok=True)
+    if isinstance(target, ObjectPath):
+        return _upload_version(staging, target)
     try:
         staging.rename(target)
     except OSError as error:
@@ -89,7 +106,21 @@ def publish_staging(paths: DataPaths, staging: Path, target: Path) -> bool:
     return True
 
 
-def published_manifest(target: Path, version: str) -> Manifest:
+def _upload_version(staging: Path, target: ObjectPath) -> bool:
+    if is_published(target):
+        return False
+    files = sorted(p for p in staging.rglob("*") if p.is_file() and p.name != "manifest.json")
+    with ThreadPoolExecutor(max_workers=UPLOADS_IN_FLIGHT) as uploads:
+        for done in [
+            uploads.submit((target / file.relative_to(staging).as_posix()).upload, file)
+            for file in files
+        ]:
+            done.result()
+    # Last, and only if absent: from this put on, readers see the version, whole.
+    return (target / "manifest.json").create((staging / "manifest.json").read_bytes()) is not None
+
+
+def published_manifest(target: AnyPath, version: str) -> Manifest:
     """The manifest of the published version directory `target`, checked to be `version`.
 
     Raises:

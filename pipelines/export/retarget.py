@@ -6,13 +6,16 @@ built with (recorded in its manifest). The version id stays: it is the id of the
 the list of targets is no part of it. The new files are written and validated in a staging
 directory, moved in, and only then does the manifest name them (with their sha256) and the card
 describe them: a reader trusting the manifest never sees half a target. One export per recipe
-at a time (an OS lock on the data directory).
+at a time (an OS lock on the data directory; on object storage, the writer's lease, and the
+version's split files are read from a local copy).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +31,8 @@ from pipelines.export.manifest import FileEntry, Manifest, TargetEntry
 from pipelines.export.publish import create_staging, published_manifest, remove_stale_staging
 from pipelines.export.splits import SPLITS
 from pipelines.export.targets import TARGETS, ExportContext, Problem, TargetResult, write_targets
-from pipelines.lock import exclusive
+from pipelines.lease import one_writer
+from pipelines.object_storage import AnyPath, ObjectPath
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 
@@ -49,14 +53,14 @@ class Retargeted:
 
     recipe: str
     version: str
-    path: Path
+    path: AnyPath
     added: list[str]
     manifest: Manifest
     results: dict[str, TargetResult] = field(default_factory=dict)
 
 
 def add_targets(
-    data_dir: str | Path,
+    data_dir: str | AnyPath,
     recipe: str,
     version: str,
     targets: Iterable[str],
@@ -87,7 +91,11 @@ def add_targets(
     directory = paths.version(recipe, version)
     if not (directory / "manifest.json").is_file():
         raise FileNotFoundError(f"no version {version} of recipe {recipe} in {paths.data_dir}")
-    with exclusive(paths.lock(f"export-{recipe}"), what=f"an export to recipe {recipe}", wait_s=60):
+    what = f"an export to recipe {recipe}"
+    with (
+        one_writer(paths, what=what, wait_s=60, local_lock=f"export-{recipe}"),
+        tempfile.TemporaryDirectory(prefix=".distillery-") as scratch,
+    ):
         manifest = published_manifest(directory, version)
         wanted = [name for name in names if rewrite or name not in manifest.targets]
         if not wanted:
@@ -96,21 +104,39 @@ def add_targets(
         remove_stale_staging(paths, recipe)
         staging = create_staging(paths, recipe)
         try:
+            rows = _split_files(directory, Path(scratch))
             results = write_targets(
-                staging, wanted, version_parts(directory), ExportContext(settings, version)
+                staging, wanted, version_parts(rows), ExportContext(settings, version)
             )
             problems = [p for result in results.values() for p in result.problems]
             if problems:
                 raise TargetsRefused(version, problems)
+            # Hashed where they were written; the manifest names them only once they are moved.
+            add_target_entries(manifest, staging, results)
             for result in results.values():
                 for file in result.written.files:
-                    (directory / file).parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(staging / file, directory / file)
-            add_target_entries(manifest, directory, results)
-            _rewrite_card_and_manifest(directory, manifest)
+                    _move(staging / file, directory / file)
+            _rewrite_card_and_manifest(directory, rows, manifest)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return Retargeted(recipe, version, directory, wanted, manifest, results)
+
+
+def _split_files(directory: AnyPath, scratch: Path) -> Path:
+    """The local directory holding the version's split files (a copy, for object storage)."""
+    if not isinstance(directory, ObjectPath):
+        return directory
+    for split in SPLITS:
+        (directory / f"{split}.parquet").download(scratch / f"{split}.parquet")
+    return scratch
+
+
+def _move(file: Path, target: AnyPath) -> None:
+    if isinstance(target, ObjectPath):
+        target.upload(file)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(file, target)
 
 
 def add_target_entries(
@@ -143,12 +169,15 @@ def _built_with(manifest: Manifest, targets: list[str]) -> Recipe:
     return recipe
 
 
-def _rewrite_card_and_manifest(directory: Path, manifest: Manifest) -> None:
+def _rewrite_card_and_manifest(directory: AnyPath, rows: Path, manifest: Manifest) -> None:
     tokens = pl.read_parquet(
-        [directory / f"{split}.parquet" for split in SPLITS], columns=["total_tokens"]
+        [rows / f"{split}.parquet" for split in SPLITS], columns=["total_tokens"]
     )
+    card = dataset_card(manifest, tokens).encode("utf-8")
     with atomic_path(directory / "README.md") as temporary:
-        temporary.write_text(dataset_card(manifest, tokens), encoding="utf-8")
-    manifest.files["README.md"] = FileEntry.of(directory / "README.md")
+        temporary.write_bytes(card)
+    manifest.files["README.md"] = FileEntry(
+        sha256=hashlib.sha256(card).hexdigest(), bytes=len(card)
+    )
     with atomic_path(directory / "manifest.json") as temporary:
         temporary.write_text(manifest.to_json(), encoding="utf-8")

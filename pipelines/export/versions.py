@@ -14,7 +14,8 @@ metadata of every split, so the same inputs give the same version and write noth
 LATEST, if it named another); a target added later (`pipelines.export.retarget`) joins the same
 version. Files are written into a staging directory and renamed into place only after every
 check passed, each target's validator included: a version directory is complete or absent.
-`pipelines.export.publish` owns the staging directories and the rename.
+`pipelines.export.publish` owns the staging directories and the rename (on object storage: an
+upload, the manifest last). On object storage a build holds the data directory's writer lease.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -46,6 +46,7 @@ from pipelines.export.manifest import (
 )
 from pipelines.export.publish import (
     create_staging,
+    is_published,
     point_latest,
     publish_staging,
     published_manifest,
@@ -55,6 +56,8 @@ from pipelines.export.retarget import TargetsRefused, add_target_entries, add_ta
 from pipelines.export.splits import SPLITS, assign_splits
 from pipelines.export.targets import ExportContext, write_targets
 from pipelines.export.token_limits import token_limit
+from pipelines.lease import build_wait_s, one_writer
+from pipelines.object_storage import AnyPath, read_parquet
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.steps import StepReport, drop_by_first_reason
@@ -80,14 +83,14 @@ class DatasetVersion:
 
     recipe: str
     version: str
-    path: Path
+    path: AnyPath
     created: bool
     manifest: Manifest
     checks: list[CheckResult] = field(default_factory=list)
 
 
 def build_dataset_version(
-    data_dir: str | Path,
+    data_dir: str | AnyPath,
     curated: pl.DataFrame,
     recipe: Recipe,
     *,
@@ -123,6 +126,20 @@ def build_dataset_version(
     )
     rows = assign_splits(within, recipe.split)
     paths = DataPaths(data_dir)
+    with one_writer(paths, what=f"a build of dataset {recipe.name}", wait_s=build_wait_s()):
+        return _build(paths, rows, recipe, limit, limit_report, curation_steps, inputs, source)
+
+
+def _build(
+    paths: DataPaths,
+    rows: pl.DataFrame,
+    recipe: Recipe,
+    limit: int,
+    limit_report: StepReport,
+    curation_steps: list[StepReport] | None,
+    inputs: InputSnapshot | None,
+    source: object | None,
+) -> DatasetVersion:
     remove_stale_staging(paths, recipe.name)
     staging = create_staging(paths, recipe.name)
     try:
@@ -138,7 +155,7 @@ def build_dataset_version(
             raise DatasetRefused(recipe.name, checks)
         version = _version_id(recipe, files)
         target = paths.version(recipe.name, version)
-        if target.exists():
+        if is_published(target):
             return _already_published(paths, recipe, version, checks)
         results = write_targets(
             staging,
@@ -205,18 +222,18 @@ def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
     )
 
 
-def latest_version(data_dir: str | Path, recipe: str) -> str | None:
+def latest_version(data_dir: str | AnyPath, recipe: str) -> str | None:
     latest = DataPaths(data_dir).latest(recipe)
     return latest.read_text(encoding="utf-8").strip() if latest.exists() else None
 
 
-def list_versions(data_dir: str | Path, recipe: str) -> list[Manifest]:
+def list_versions(data_dir: str | AnyPath, recipe: str) -> list[Manifest]:
     """Every published version of a recipe, oldest first, from their manifests."""
     manifests = [read_manifest(path) for path in DataPaths(data_dir).manifests(recipe)]
     return sorted(manifests, key=lambda m: (m.created_at, m.version))
 
 
-def diff_versions(data_dir: str | Path, recipe: str, old: str, new: str) -> dict[str, Any]:
+def diff_versions(data_dir: str | AnyPath, recipe: str, old: str, new: str) -> dict[str, Any]:
     """Per split: completion ids added, removed, and changed (same id, different line)."""
     paths = DataPaths(data_dir)
     diff = {}
@@ -231,11 +248,11 @@ def diff_versions(data_dir: str | Path, recipe: str, old: str, new: str) -> dict
     return diff
 
 
-def _lines_by_id(version_dir: Path, split: str) -> dict[str, str]:
+def _lines_by_id(version_dir: AnyPath, split: str) -> dict[str, str]:
     path = version_dir / f"{split}.parquet"
     if not path.exists():
         return {}
-    frame = pl.read_parquet(path, columns=["completion_id", "line"])
+    frame = read_parquet(path, columns=["completion_id", "line"])
     return dict(frame.iter_rows())
 
 

@@ -6,8 +6,9 @@ Layout under the data directory:
     lake/state/ingest.json                            sync state (`pipelines.ingest.state`)
     lake/state/seen-<run>.txt                         ids listed by an unfinished full refresh
 
-Every file is written under a temporary name and renamed into place, so a killed run leaves whole
-files or none. The newest batch of an id wins when batches are merged.
+Every file is written under a temporary name and renamed into place (on object storage: put as
+one object), so a killed run leaves whole files or none. The newest batch of an id wins when
+batches are merged.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from pipelines.atomic import write_parquet_atomically
+from pipelines.object_storage import AnyPath, ObjectPath, append_text, scan_parquet
 from pipelines.paths import DataPaths
 from schemas import RAW_COMPLETIONS_SCHEMA
 
 
-def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> Path:
+def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> AnyPath:
     """Write one batch file atomically.
 
     Args:
@@ -49,10 +50,10 @@ def scan_raw_batches(paths: DataPaths) -> pl.LazyFrame:
     files = paths.batch_files()
     if not files:
         return pl.LazyFrame(schema=RAW_COMPLETIONS_SCHEMA)
-    return pl.scan_parquet(files, schema=RAW_COMPLETIONS_SCHEMA)
+    return scan_parquet(files, schema=RAW_COMPLETIONS_SCHEMA)
 
 
-def read_raw_completions(data_dir: str | Path, *, include_deleted: bool = True) -> pl.DataFrame:
+def read_raw_completions(data_dir: str | AnyPath, *, include_deleted: bool = True) -> pl.DataFrame:
     """The lake merged by id: the newest batch's row for each completion, ordered by id.
 
     Args:
@@ -60,7 +61,7 @@ def read_raw_completions(data_dir: str | Path, *, include_deleted: bool = True) 
         include_deleted: Keep completions the source no longer has (flagged `deleted`).
     """
     merged = (
-        scan_raw_batches(DataPaths(Path(data_dir)))
+        scan_raw_batches(DataPaths(data_dir))
         .sort("batch_id")
         .unique("id", keep="last", maintain_order=True)
     )
@@ -98,8 +99,12 @@ def read_rows(paths: DataPaths, ids: Iterable[str]) -> pl.DataFrame:
 
 def append_seen_ids(paths: DataPaths, run_id: str, ids: Iterable[str]) -> None:
     """Record ids listed by a full refresh; fsynced so a resumed run still knows them."""
+    path = paths.seen_ids(run_id)
+    if isinstance(path, ObjectPath):  # a put is durable when it returns: no fsync to do
+        append_text(path, "".join(f"{i}\n" for i in ids))
+        return
     paths.state_dir.mkdir(parents=True, exist_ok=True)
-    with paths.seen_ids(run_id).open("a", encoding="utf-8") as out:
+    with path.open("a", encoding="utf-8") as out:
         out.write("".join(f"{i}\n" for i in ids))
         out.flush()
         os.fsync(out.fileno())

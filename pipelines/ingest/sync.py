@@ -26,7 +26,6 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -50,7 +49,9 @@ from pipelines.ingest.paging import RawPage, RetryCounter, RetryPolicy, iter_pag
 from pipelines.ingest.rows import created_of, item_sha256, lake_row, messages_by_id
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import LastRun, RunCheckpoint, read_state, write_state
-from pipelines.lock import LockBusy, exclusive
+from pipelines.lease import one_writer
+from pipelines.lock import LockBusy
+from pipelines.object_storage import AnyPath, append_text, storage_error_summary
 from pipelines.paths import DataPaths
 
 log = logging.getLogger("distillery.ingest")
@@ -135,7 +136,7 @@ def ingest_completions(
     client: openai.OpenAI,
     *,
     source: SourceInfo,
-    data_dir: str | Path,
+    data_dir: str | AnyPath,
     settings: IngestSettings | None = None,
     requests: RequestCounter | None = None,
     logger: logging.Logger | Any = log,
@@ -161,11 +162,11 @@ def ingest_completions(
         IngestBusyError: Another ingest holds this data directory.
     """
     settings = settings or IngestSettings()
-    paths = DataPaths(Path(data_dir))
+    paths = DataPaths(data_dir)
     _check_writable(paths)
     started = time.monotonic()
     try:
-        with exclusive(paths.lock("ingest"), what="an ingest", wait_s=settings.lock_wait_s):
+        with one_writer(paths, what="an ingest", wait_s=settings.lock_wait_s, local_lock="ingest"):
             sync = _Sync(client, source, paths, settings, logger)
             sync.run()
     except LockBusy as busy:
@@ -380,13 +381,11 @@ class _Sync:
     def _keep_rejected(self, pending: _PendingPage) -> None:
         """Append the page's unusable items, with the reason, to this run's rejects file."""
         target = self.paths.rejected_items(self.run_state.id)
-        target.parent.mkdir(parents=True, exist_ok=True)
         lines = "".join(
             jsontext.dumps({"page": pending.number, "reason": r.reason, "item": r.item_json}) + "\n"
             for r in pending.page.rejected
         )
-        with target.open("a", encoding="utf-8") as out:
-            out.write(lines)
+        append_text(target, lines)
         self.report.rejected += len(pending.page.rejected)
         self.log.warning(
             f"page {pending.number}: {len(pending.page.rejected)} items without a usable id"
@@ -459,6 +458,8 @@ class _Sync:
 
 def _check_writable(paths: DataPaths) -> None:
     """Fail in one line, before anything is fetched, if the lake cannot be written."""
+    if paths.remote:  # no probe: a missing bucket or a refused key fails the first put
+        return
     root = paths.data_dir
     if root.exists() and not root.is_dir():
         raise LakeWriteError(f"the data directory {root} is a file, not a directory")
@@ -473,6 +474,8 @@ def _check_writable(paths: DataPaths) -> None:
 def _describe_os_error(err: OSError, paths: DataPaths) -> str:
     where = err.filename or paths.data_dir
     reason = err.strerror or type(err).__name__
+    if paths.remote:  # obstore's errors carry the whole HTTP exchange: keep the server's words
+        reason = storage_error_summary(err)
     return (
         f"cannot write the lake under {paths.data_dir} ({reason}: {where}); free space or fix"
         " the permissions, then run again: it resumes from the last checkpoint"
