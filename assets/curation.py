@@ -5,8 +5,13 @@ import polars as pl
 
 from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import read_completions
-from pipelines.curate import CuratedCompletions, curate_completions, write_curated
-from pipelines.recipes import Recipe
+from pipelines.curate import (
+    CuratedCompletions,
+    curate_completions,
+    redact_completions,
+    write_curated,
+)
+from pipelines.recipes import Recipe, Redaction
 from pipelines.reporting import counts_table, markdown_table
 from pipelines.steps import steps_frame
 
@@ -56,7 +61,9 @@ def curation_metadata(curated: CuratedCompletions, path: str) -> dict[str, objec
         "path": dg.MetadataValue.path(path),
         "preview": dg.MetadataValue.md(
             markdown_table(
-                rows.select(
+                # Redacted with the default kinds whatever the recipe says: the preview is
+                # stored in Dagster's event log.
+                redact_completions(rows.head(10), Redaction())[0].select(
                     "id",
                     "model",
                     "redactions",

@@ -78,9 +78,15 @@ def maintained_rules() -> dict[str, str]:
             text = pattern.pattern
             if text.endswith(_TRAILING_BOUNDARY):
                 text = text[: -len(_TRAILING_BOUNDARY)]
-            if _LOOK_AROUND.search(text) or pattern.flags & re.VERBOSE:
+            if _LOOK_AROUND.search(text):
                 continue
-            rules[f"{plugin.__name__}[{index}]"] = text
+            # The rule's flags go into the text as a scoped group, which both engines read.
+            flags = "".join(
+                letter
+                for flag, letter in ((re.IGNORECASE, "i"), (re.VERBOSE, "x"))
+                if pattern.flags & flag
+            )
+            rules[f"{plugin.__name__}[{index}]"] = f"(?{flags}:{text})" if flags else text
     return rules
 
 

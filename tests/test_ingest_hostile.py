@@ -113,6 +113,9 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_on_the_next_run(tmp_pat
         report = sync(url, tmp_path)
 
     assert report.resumed
+    # Its record of the ids it listed is gone too: it lists again rather than take every
+    # completion it did not list for deleted.
+    assert report.deleted == 0
     assert read_state(DataPaths(tmp_path)).run is None
     assert lake_ids(tmp_path, deleted=False) == {i["id"] for i in behaviour.items}
 

@@ -45,33 +45,50 @@ def start_ingest(store: StoreProcess, data_dir: Path) -> subprocess.Popen[str]:
     )
 
 
-def kill_after(process: subprocess.Popen[str], seconds: float) -> float | None:
-    """SIGKILL `process` after `seconds`; returns how long it took if it finished first."""
-    started = time.monotonic()
-    try:
-        process.wait(timeout=seconds)
-        return time.monotonic() - started
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        return None
+def state_written_since(data_dir: Path, started_ns: int) -> bool:
+    state = DataPaths(data_dir).ingest_state
+    return state.exists() and state.stat().st_mtime_ns > started_ns
 
 
-def kill_after_last_checkpoint(process: subprocess.Popen[str], data_dir: Path) -> None:
-    """SIGKILL as soon as the unfinished run has checkpointed its last page."""
-    last_page = -(-RECORDS // PAGE_SIZE)
+def kill_after(process: subprocess.Popen[str], seconds: float, data_dir: Path) -> bool:
+    """SIGKILL `process` `seconds` after its first checkpoint (so the cut falls in its work, not
+    in Python's start-up); True when the kill cut it."""
+    started_ns = time.time_ns()
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if state_written_since(data_dir, started_ns):
+            try:
+                process.wait(timeout=seconds)
+                return False
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return True
+        time.sleep(0.002)
+    process.wait()
+    return False
+
+
+def kill_after_last_checkpoint(
+    process: subprocess.Popen[str], data_dir: Path, source_rows: int
+) -> bool:
+    """SIGKILL as soon as this run has checkpointed its last page; True if it got there."""
+    last_page = -(-source_rows // PAGE_SIZE)
+    started_ns = time.time_ns()
     paths = DataPaths(data_dir)
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
         try:
-            run = read_state(paths).run
+            run = read_state(paths).run if state_written_since(data_dir, started_ns) else None
         except (OSError, ValueError):  # the state file is being replaced
             run = None
         if run is not None and run.pages >= last_page:
             process.send_signal(signal.SIGKILL)
-            break
+            process.wait()
+            return True
         time.sleep(0.001)
     process.wait()
+    return False
 
 
 @pytest.mark.slow
@@ -84,18 +101,14 @@ def test_ingest_killed_anywhere_converges_on_the_sources_ids(
     client: openai.OpenAI = openai_client(fresh_store, max_retries=0)
     rng = random.Random(20261126)
     source_ids = {f"chatcmpl-ing-{i:04d}" for i in range(RECORDS)}
-    killed = 0
-    run_seconds = 3.0  # how long a whole run takes, learnt from the runs that finish
+    killed = 0  # kills that cut a run after it had written a checkpoint
 
     for kill in range(KILLS):
         process = start_ingest(fresh_store, tmp_path)
         if kill == KILLS // 2:
-            kill_after_last_checkpoint(process, tmp_path)
+            killed += kill_after_last_checkpoint(process, tmp_path, len(source_ids))
         else:
-            # Python's start-up takes the first ~0.5 s; the cut falls anywhere in the work.
-            finished_in = kill_after(process, rng.uniform(0.5, run_seconds))
-            run_seconds = min(run_seconds, finished_in or run_seconds)
-        killed += process.returncode == -signal.SIGKILL
+            killed += kill_after(process, rng.uniform(0.0, 0.6), tmp_path)
         assert "Traceback" not in (process.stderr.read() if process.stderr else "")
         # Retention and traffic at work: a few completions vanish, new ones arrive.
         for gone in rng.sample(sorted(source_ids), 3):
@@ -109,7 +122,7 @@ def test_ingest_killed_anywhere_converges_on_the_sources_ids(
     final = start_ingest(fresh_store, tmp_path)
     _, errors = final.communicate(timeout=300)
 
-    assert killed >= KILLS // 2, f"only {killed} of {KILLS} runs were cut short"
+    assert killed >= KILLS // 2, f"only {killed} of {KILLS} runs were cut after a checkpoint"
     assert final.returncode == 0, errors
     lake = read_raw_completions(tmp_path)
     present = set(lake.filter(~lake["deleted"])["id"].to_list())

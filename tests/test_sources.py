@@ -48,3 +48,10 @@ def test_azure_without_a_key_or_the_extra_names_the_extra() -> None:
         open_source(env),
     ):
         pass
+
+
+def test_a_base_url_with_credentials_never_shows_them() -> None:
+    from pipelines.ingest.sources import _host
+
+    assert _host("https://bob:s3cr3tpassw0rd@gw.example.com:8443/v1") == "gw.example.com:8443"
+    assert _host("http://[::1]:9000/v1") == "[::1]:9000"

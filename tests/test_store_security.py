@@ -406,3 +406,17 @@ def test_keys_that_almost_match_are_401_and_never_echoed(
     assert error_of(response)["code"] == "invalid_api_key"
     assert presented not in response.text
     assert presented.encode() not in response.content
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}]
+)
+def test_a_web_page_cannot_read_the_store_either(
+    open_store: StoreProcess, headers: dict[str, str]
+) -> None:
+    # Through the capture proxy a cross-site GET would also reach the upstream with its key.
+    response = httpx2.get(f"{open_store.url}/v1/chat/completions", headers=headers)
+
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "cross_site_request"
+    assert httpx2.get(f"{open_store.url}/v1/chat/completions").status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -182,7 +183,7 @@ def read_page(response: Any, *, what: str = "reading a page") -> RawPage:
     except json.JSONDecodeError as err:
         raise SourceProtocolError(
             f"the source's answer while {what} is not JSON ({err.msg} at character {err.pos};"
-            f" it starts {scrub(text[:60])!r}): is the base URL an OpenAI-compatible API?"
+            f" it starts {scrub(text[:500])[:60]!r}): is the base URL an OpenAI-compatible API?"
         ) from None
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         shape = type(body.get("data")).__name__ if isinstance(body, dict) else type(body).__name__
@@ -257,9 +258,11 @@ def _retry_after_s(response: Any) -> float | None:
         value = response.headers.get(header)
         if value is not None:
             try:
-                return float(value) / divisor
+                seconds = float(value) / divisor
             except ValueError:
                 continue
+            if math.isfinite(seconds) and seconds >= 0:  # a server's -1 or NaN is no answer
+                return seconds
     return None
 
 

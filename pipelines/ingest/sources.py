@@ -215,4 +215,9 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
+    """Host and port only: a URL's `user:password@` must never reach a log, metadata or a card."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "unknown host"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{parts.port}" if parts.port else host

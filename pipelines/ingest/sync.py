@@ -224,6 +224,11 @@ class _Sync:
         self.index = lake_index(paths)
         full = self.run_state.mode == "full"
         self.seen = read_seen_ids(paths, self.run_state.id) if full else set()
+        if full and self.run_state.pages and not self.seen:
+            # A resumed full refresh whose record of listed ids is gone (deleted by hand, or a
+            # lost disk) would take every completion it did not list again for deleted: it
+            # lists again from the top instead.
+            self.run_state = self.run_state.model_copy(update={"after": None})
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -269,7 +274,8 @@ class _Sync:
                 pending.append(self._start_page(pool, number, page))
                 if len(pending) > 1:
                     self._finish_page(pending.popleft())
-                if stop_below is not None and _oldest_created(page) < stop_below:
+                oldest = _oldest_created(page)
+                if stop_below is not None and oldest is not None and oldest < stop_below:
                     break
             while pending:
                 self._finish_page(pending.popleft())
@@ -355,7 +361,10 @@ class _Sync:
         if page.items:
             run.after = page.items[-1]["id"]
         run.pages = pending.number
-        run.max_created = max([run.max_created or 0, *(created_of(i) or 0 for i in items.values())])
+        # Completions that vanished before their messages were read do not move the high-water
+        # mark: were one only briefly unreadable, the next incremental run still looks for it.
+        stored = (item for i, item in items.items() if i not in vanished)
+        run.max_created = max([run.max_created or 0, *(created_of(i) or 0 for i in stored)])
         # A page that changed nothing needs no checkpoint: resuming re-lists it for one request,
         # and a run with nothing new writes nothing at all.
         if rows or page.rejected or run.mode == "full":
@@ -436,7 +445,18 @@ class _Sync:
 
     def _resume_or_start(self) -> RunCheckpoint:
         unfinished = self.state.run
-        if unfinished is not None and unfinished.source_kind == self.source.kind:
+        same_source = self.state.source is None or (
+            self.state.source.kind == self.source.kind
+            and self.state.source.endpoint_host == self.source.endpoint_host
+        )
+        # A run is resumed only against the source it was reading, and a full refresh asked for
+        # is not traded for an unfinished incremental run.
+        if (
+            unfinished is not None
+            and unfinished.source_kind == self.source.kind
+            and same_source
+            and not (self.settings.full_refresh and unfinished.mode != "full")
+        ):
             return unfinished.model_copy()
         now = utc_now()
         high_water = self.state.high_water_mark
@@ -482,5 +502,6 @@ def _describe_os_error(err: OSError, paths: DataPaths) -> str:
     )
 
 
-def _oldest_created(page: RawPage) -> int:
-    return min((created_of(item) or 0 for item in page.items), default=0)
+def _oldest_created(page: RawPage) -> int | None:
+    """The oldest `created` of a page; items without one say nothing about where it is."""
+    return min((c for item in page.items if (c := created_of(item)) is not None), default=None)

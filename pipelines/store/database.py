@@ -109,7 +109,7 @@ def record_from_object(obj: object) -> StoredRecord:
     if not isinstance(input_messages, list) or not all(isinstance(m, dict) for m in input_messages):
         raise InvalidRecord("`input_messages` must be a list of JSON objects")
     created = obj.get("created")
-    created_sort = int(created) if _is_number(created) else 0
+    created_sort = int(created) if is_number(created) else 0
     model = obj.get("model") if isinstance(obj.get("model"), str) else None
     return StoredRecord(
         id=completion_id,
@@ -380,5 +380,6 @@ def _with_message_id(message: dict[str, Any], message_id: str) -> dict[str, Any]
     return {"id": message_id, **{k: v for k, v in message.items() if k != "id"}}
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """A finite JSON number (not a boolean): what a `created` may be."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -127,6 +127,10 @@ class RequestGuard:
     def _refusal(self, scope: Scope) -> APIError | None:
         headers = Headers(scope=scope)
         refusal = self._host_refusal(headers.get("host"))
+        if refusal is None:
+            # Any method: a page must not read the store either, nor, through the capture
+            # proxy, what an upstream answers to the upstream's key.
+            refusal = _foreign_origin_refusal(headers, scope.get("scheme", "http"))
         if refusal is None and scope["method"] in STATE_CHANGING_METHODS:
             refusal = _cross_site_refusal(
                 scope["method"], headers, scope.get("scheme", "http"), self.forwards_uploads
@@ -195,21 +199,25 @@ def body_too_large(limit: int) -> APIError:
     )
 
 
-def _cross_site_refusal(
-    method: str, headers: Headers, scheme: str, forwards_uploads: bool = False
-) -> APIError | None:
+def _foreign_origin_refusal(headers: Headers, scheme: str) -> APIError | None:
     origin = headers.get("origin")
     if origin is not None and not _same_origin(origin, scheme, headers.get("host")):
         return _forbidden(
-            f"Cross-site write refused: a request from origin '{origin[:100]}' may not change the"
+            f"Cross-site request refused: a request from origin '{origin[:100]}' may not use the"
             " store (a web page could send it from your browser).",
             code="cross_site_request",
         )
     if headers.get("sec-fetch-site", "").lower() in FOREIGN_FETCH_SITES:
         return _forbidden(
-            "Cross-site write refused: the browser marked this request as sent by another site.",
+            "Cross-site request refused: the browser marked this request as sent by another site.",
             code="cross_site_request",
         )
+    return None
+
+
+def _cross_site_refusal(
+    method: str, headers: Headers, scheme: str, forwards_uploads: bool = False
+) -> APIError | None:
     media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type == UPLOAD_MEDIA_TYPE and forwards_uploads and not _from_a_browser(headers):
         return None

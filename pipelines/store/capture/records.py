@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.store.database import is_number
 from pipelines.store.errors import APIError, bad_parameter
 from pipelines.store.params import check_metadata
 
@@ -89,7 +90,7 @@ def chat_record(capture: Capture) -> dict[str, Any]:
         record["id"] = new_id("chat")
     if record.get("object") is None:
         record["object"] = "chat.completion"
-    if not _is_number(record.get("created")):
+    if not is_number(record.get("created")):
         record["created"] = int(time.time())
     if not isinstance(record.get("model"), str) or not record["model"]:
         record["model"] = request.get("model")
@@ -112,7 +113,7 @@ def response_record(capture: Capture) -> tuple[dict[str, Any], list[dict[str, An
         return None
     if not isinstance(response.get("id"), str) or not response["id"]:
         response["id"] = new_id("response")
-    if not _is_number(response.get("created_at")):
+    if not is_number(response.get("created_at")):
         response["created_at"] = int(time.time())
     if not isinstance(response.get("model"), str) or not response["model"]:
         response["model"] = request.get("model")
@@ -151,7 +152,3 @@ def new_id(kind: str) -> str:
     """A fresh id in OpenAI's style for `kind` (`chat`, `response`, `message`, or an item): 128
     random bits, so two never collide."""
     return _ID_PREFIXES[kind] + uuid.uuid4().hex
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -169,7 +169,12 @@ def response_headers(upstream: Iterable[tuple[bytes, bytes]], *, decoded: bool) 
     drop = _HOP_BY_HOP | {b"date", b"server"}
     if decoded:
         drop = drop | {b"content-length", b"content-encoding"}
-    return [(name.lower(), value) for name, value in upstream if name.lower() not in drop]
+    # An upstream's CORS headers would let a page read what it answers to the upstream's key.
+    return [
+        (name.lower(), value)
+        for name, value in upstream
+        if name.lower() not in drop and not name.lower().startswith(b"access-control-")
+    ]
 
 
 def infer_flavour(url: str) -> str:

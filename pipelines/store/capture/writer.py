@@ -95,6 +95,7 @@ class RecordWriter:
         self._conn.close()
 
     async def _flush(self) -> None:
+        batch: list = []
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
@@ -102,9 +103,20 @@ class RecordWriter:
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)
+                batch = []
                 self._commits += 1
                 if self._commits % CHECKPOINT_EVERY == 0:
                     self._checkpoint_due.set()
+        except BaseException as err:
+            # Whatever stopped the commit (a cancelled thread at shutdown, an unexpected error),
+            # no request may wait forever on a record that was not committed.
+            for _, future in [*batch, *self._pending]:
+                if not future.done():
+                    future.set_exception(
+                        RuntimeError(f"capture not committed: {type(err).__name__}")
+                    )
+            self._pending = []
+            raise
         finally:
             self._flushing = False
 
