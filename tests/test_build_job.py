@@ -79,6 +79,7 @@ def test_readme_main_command_builds_a_version_from_the_sample(
 
 
 @pytest.mark.usefixtures("no_credentials")
+@pytest.mark.slow
 def test_fewer_than_ten_examples_fail_the_asset_with_a_clear_message(tmp_path: Path) -> None:
     ingest({}, tmp_path)
     build_completions(tmp_path)
@@ -99,6 +100,7 @@ def test_fewer_than_ten_examples_fail_the_asset_with_a_clear_message(tmp_path: P
 
 
 @pytest.mark.usefixtures("no_credentials")
+@pytest.mark.slow
 def test_the_dataset_asset_shows_split_sizes_and_a_token_histogram(tmp_path: Path) -> None:
     ingest({}, tmp_path)
     build_completions(tmp_path)

@@ -80,6 +80,7 @@ def chat_request(case: str, *, stream: bool, tools: bool) -> dict[str, Any]:
 @pytest.mark.parametrize("tools", [False, True], ids=["text", "tools"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 @pytest.mark.parametrize("kind", CLIENT_KINDS)
+@pytest.mark.slow
 def test_the_store_serves_each_completion_as_its_client_received_it(
     shared_proxy: StoreProcess, kind: str, stream: bool, tools: bool
 ) -> None:
@@ -106,6 +107,7 @@ def test_the_store_serves_each_completion_as_its_client_received_it(
         assert json.loads(second["function"]["arguments"])["city"] == "Zürich"
 
 
+@pytest.mark.slow
 def test_ingest_reads_captured_traffic_as_the_clients_received_it(
     proxy: StoreProcess, tmp_path: Path
 ) -> None:
@@ -158,6 +160,7 @@ def test_only_requests_asking_to_be_stored_are_kept(proxy: StoreProcess) -> None
 
 
 @pytest.mark.parametrize("policy", ["always", "never"])
+@pytest.mark.slow
 def test_the_capture_flag_overrides_the_request(
     tmp_path: Path, upstream: FakeUpstream, policy: str
 ) -> None:

@@ -69,6 +69,7 @@ def test_the_sdk_sees_a_rate_limit_with_its_retry_after(proxy: StoreProcess) -> 
     assert limited.value.request_id.startswith("req_up")
 
 
+@pytest.mark.slow
 def test_a_stalled_upstream_is_a_504_after_the_timeout(proxy: StoreProcess) -> None:
     started = time.monotonic()
     with pytest.raises(openai.APIStatusError) as stalled:
@@ -81,6 +82,7 @@ def test_a_stalled_upstream_is_a_504_after_the_timeout(proxy: StoreProcess) -> N
     assert TIMEOUT_S * 0.9 < waited < TIMEOUT_S + 2
 
 
+@pytest.mark.slow
 def test_a_stream_that_stalls_midway_ends_with_a_clear_error(proxy: StoreProcess) -> None:
     stream = sdk(proxy).chat.completions.create(
         model="fault-stall-stream", messages=QUESTION, store=True, stream=True
@@ -94,6 +96,7 @@ def test_a_stream_that_stalls_midway_ends_with_a_clear_error(proxy: StoreProcess
     assert cut.value.body["code"] == "upstream_timeout"
 
 
+@pytest.mark.slow
 def test_a_responses_stream_that_stalls_ends_with_an_error_event(proxy: StoreProcess) -> None:
     events = list(sdk(proxy).responses.create(model="fault-stall-stream", input="x", stream=True))
 
@@ -120,6 +123,7 @@ def test_a_dropped_answer_is_a_502(proxy: StoreProcess) -> None:
     assert "closed the connection before its answer was complete" in dropped.value.message
 
 
+@pytest.mark.slow
 def test_a_client_that_hangs_up_mid_stream_stores_nothing(proxy: StoreProcess) -> None:
     stream = sdk(proxy).chat.completions.create(
         model="slow-stream", messages=QUESTION, store=True, stream=True

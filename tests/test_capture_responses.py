@@ -64,6 +64,7 @@ def response_request(case: str, *, stream: bool, tools: bool) -> dict[str, Any]:
 @pytest.mark.parametrize("tools", [False, True], ids=["text", "tools"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 @pytest.mark.parametrize("kind", RESPONSE_CLIENT_KINDS)
+@pytest.mark.slow
 def test_the_store_serves_each_response_as_its_client_received_it(
     shared_proxy: StoreProcess, kind: str, stream: bool, tools: bool
 ) -> None:
@@ -120,6 +121,7 @@ def test_delete_removes_a_response_and_its_input_items(proxy: StoreProcess) -> N
         client.responses.input_items.list(gone.id)
 
 
+@pytest.mark.slow
 def test_the_list_pages_newest_first_and_filters_by_model_and_metadata(
     proxy: StoreProcess,
 ) -> None:

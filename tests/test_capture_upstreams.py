@@ -42,6 +42,7 @@ def auth_seen(upstream: FakeUpstream, since: int) -> set[tuple[str | None, str |
     }
 
 
+@pytest.mark.slow
 def test_the_upstream_key_from_the_environment_replaces_the_clients(
     tmp_path: Path, upstream: FakeUpstream
 ) -> None:
@@ -54,6 +55,7 @@ def test_the_upstream_key_from_the_environment_replaces_the_clients(
     assert auth_seen(upstream, since) == {(f"Bearer {UPSTREAM_KEY}", None)}
 
 
+@pytest.mark.slow
 def test_without_an_upstream_key_the_clients_own_is_passed_through(
     tmp_path: Path, upstream: FakeUpstream
 ) -> None:
@@ -75,6 +77,7 @@ def test_without_an_upstream_key_the_clients_own_is_passed_through(
     }
 
 
+@pytest.mark.slow
 def test_a_store_key_guards_the_proxy_and_never_goes_upstream(
     tmp_path: Path, upstream: FakeUpstream
 ) -> None:
@@ -126,6 +129,7 @@ def test_capture_flags_without_an_upstream_are_refused(tmp_path: Path, flags: li
     assert run.returncode == 2 and "need --upstream" in run.stderr
 
 
+@pytest.mark.slow
 def test_an_azure_upstream_gets_azure_paths_and_the_api_key_header(
     tmp_path: Path, upstream: FakeUpstream
 ) -> None:
@@ -172,6 +176,7 @@ def test_an_azure_upstream_gets_azure_paths_and_the_api_key_header(
     assert served_streamed["choices"][0]["content_filter_results"]["hate"]["filtered"] is False
 
 
+@pytest.mark.slow
 def test_an_azure_client_reaches_an_openai_style_upstream(
     tmp_path: Path, upstream: FakeUpstream
 ) -> None:
@@ -188,6 +193,7 @@ def test_an_azure_client_reaches_an_openai_style_upstream(
     ]
 
 
+@pytest.mark.slow
 def test_everything_else_is_forwarded_unchanged(tmp_path: Path, upstream: FakeUpstream) -> None:
     upload = tmp_path / "train.jsonl"
     upload.write_text('{"messages": []}\n' * 50)
@@ -204,6 +210,7 @@ def test_everything_else_is_forwarded_unchanged(tmp_path: Path, upstream: FakeUp
     assert uploaded.bytes > upload.stat().st_size
 
 
+@pytest.mark.slow
 def test_the_guards_refuse_before_anything_goes_upstream(
     tmp_path: Path, upstream: FakeUpstream
 ) -> None:
@@ -230,6 +237,7 @@ def test_the_guards_refuse_before_anything_goes_upstream(
     assert len(upstream.requests) == since
 
 
+@pytest.mark.slow
 def test_keys_are_never_stored_or_logged(tmp_path: Path, upstream: FakeUpstream) -> None:
     with capturing_store(tmp_path / "s.db", f"{upstream.url}/v1", api_key=STORE_KEY) as proxy:
         client = sdk(proxy)

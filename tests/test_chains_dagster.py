@@ -91,6 +91,7 @@ def test_the_sample_has_chats_with_a_branch_and_turns_days_apart() -> None:
     assert max(inputs) >= 10
 
 
+@pytest.mark.slow
 def test_longest_publishes_each_chat_once_as_its_whole_conversation(built: dict) -> None:
     lines = published(built["data_dir"], "longest")
     by_id = dict(zip(lines["completion_id"], lines["line"], strict=True))
@@ -110,6 +111,7 @@ def test_longest_publishes_each_chat_once_as_its_whole_conversation(built: dict)
             assert same_text_but_redactions(written.get("content"), original.get("content"))
 
 
+@pytest.mark.slow
 def test_every_turn_keeps_each_chat_inside_one_split(built: dict) -> None:
     lines = published(built["data_dir"], "turns")
     curated = read_curated(built["data_dir"], "turns").select("id", "chain_id", "turn")

@@ -164,6 +164,7 @@ def test_the_tables_add_up_to_the_lake(lake: Path) -> None:
     assert not set(read_completions(lake)["id"]) & set(read_quarantine(lake)["id"])
 
 
+@pytest.mark.slow
 def test_the_bundled_sample_splits_into_its_marked_malformed_records(tmp_path: Path) -> None:
     ingest({}, tmp_path)  # no credentials: the embedded store serves the sample
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets.completions import completions_quarantine_share, completions_tables
 from assets.ingestion import raw_completions
@@ -34,6 +35,7 @@ def build(data_dir: Path, *, max_share: float | None = None) -> dg.ExecuteInProc
     )
 
 
+@pytest.mark.slow
 def test_sample_build_reports_counts_reasons_and_a_warning(
     tmp_path: Path, no_credentials: None
 ) -> None:
@@ -54,6 +56,7 @@ def test_sample_build_reports_counts_reasons_and_a_warning(
     assert check.description.startswith("7 of 315 records quarantined (2.2%)")
 
 
+@pytest.mark.slow
 def test_a_quarantine_share_above_the_limit_is_an_error(
     tmp_path: Path, no_credentials: None
 ) -> None:

@@ -51,6 +51,7 @@ def sample_values(pattern: re.Pattern[str]) -> set[str]:
     return set(pattern.findall(SAMPLE_PATH.read_text(encoding="utf-8")))
 
 
+@pytest.mark.slow
 def test_no_two_curated_rows_share_a_dedup_hash(built) -> None:
     data_dir, _ = built
     curated = read_curated(data_dir, "default")
@@ -60,6 +61,7 @@ def test_no_two_curated_rows_share_a_dedup_hash(built) -> None:
     assert curated["cluster_id"].is_unique().all()  # default keeps one row per cluster
 
 
+@pytest.mark.slow
 def test_no_sample_email_or_key_survives_redaction(built) -> None:
     data_dir, _ = built
     text = read_curated(data_dir, "default").write_ndjson()

@@ -91,6 +91,7 @@ def shape(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.mark.slow
 def test_full_ingest_holds_every_id_with_its_raw_json(
     fresh_store: StoreProcess, shape: str, tmp_path: Path
 ) -> None:
@@ -185,6 +186,7 @@ def test_full_refresh_picks_up_metadata_updates_and_records_deletions(
     assert read_raw_completions(tmp_path, include_deleted=False).height == 39
 
 
+@pytest.mark.slow
 def test_faults_leave_the_same_lake_as_a_clean_run(
     fresh_store: StoreProcess, tmp_path: Path
 ) -> None:
@@ -215,6 +217,7 @@ def test_faults_leave_the_same_lake_as_a_clean_run(
         (None, "rejected the API key (HTTP 401)", 1 + 1),
     ],
 )
+@pytest.mark.slow
 def test_access_errors_stop_at_once_with_one_line_and_no_batch(
     fresh_store: StoreProcess, tmp_path: Path, fault: dict | None, message: str, list_requests: int
 ) -> None:
@@ -243,6 +246,7 @@ def test_access_errors_stop_at_once_with_one_line_and_no_batch(
     assert fresh_store.stats()["requests"]["list"] == list_requests
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_exact_id_set(
     fresh_store: StoreProcess, tmp_path: Path
 ) -> None:
@@ -274,6 +278,7 @@ def test_a_killed_run_resumes_to_the_exact_id_set(
     assert not list(paths.raw_completions.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_the_api_key_never_reaches_logs_or_files(fresh_store: StoreProcess, tmp_path: Path) -> None:
     key = "sk-distillery-canary-7f3a9c"
     with_key_store_env = source_env(fresh_store, "openai", key)
@@ -302,6 +307,7 @@ def test_the_api_key_never_reaches_logs_or_files(fresh_store: StoreProcess, tmp_
             assert key.encode() not in content and STORE_KEY.encode() not in content, path
 
 
+@pytest.mark.slow
 def test_no_credentials_reads_the_bundled_sample_through_the_embedded_store(tmp_path: Path) -> None:
     report = ingest({}, tmp_path)
 

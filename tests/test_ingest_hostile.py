@@ -71,6 +71,7 @@ def lake_ids(data_dir: Path, *, deleted: bool | None = None) -> set[str]:
 # -- 1, 2: empty pages, empty accounts, a run killed after its last checkpoint ------------------
 
 
+@pytest.mark.slow
 def test_an_account_with_nothing_stored_syncs_to_an_empty_lake(tmp_path: Path) -> None:
     with hostile_server(Behaviour()) as url:
         report = sync(url, tmp_path)
@@ -78,6 +79,7 @@ def test_an_account_with_nothing_stored_syncs_to_an_empty_lake(tmp_path: Path) -
     assert (report.listed, report.new, report.batch_files) == (0, 0, [])
 
 
+@pytest.mark.slow
 def test_an_empty_page_that_says_has_more_ends_the_listing(tmp_path: Path) -> None:
     with hostile_server(Behaviour(empty_page_with_has_more=True)) as url:
         report = sync(url, tmp_path)
@@ -85,6 +87,7 @@ def test_an_empty_page_that_says_has_more_ends_the_listing(tmp_path: Path) -> No
     assert report.listed == 0
 
 
+@pytest.mark.slow
 def test_when_every_completion_expired_a_full_refresh_flags_them_all(tmp_path: Path) -> None:
     behaviour = make_items(12)
     with hostile_server(behaviour) as url:
@@ -96,6 +99,7 @@ def test_when_every_completion_expired_a_full_refresh_flags_them_all(tmp_path: P
     assert lake_ids(tmp_path, deleted=True) == {f"chatcmpl-h{i:04d}" for i in range(12)}
 
 
+@pytest.mark.slow
 def test_a_run_killed_after_its_last_checkpoint_finishes_on_the_next_run(tmp_path: Path) -> None:
     behaviour = make_items(12)
     with hostile_server(behaviour) as url:
@@ -123,6 +127,7 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_on_the_next_run(tmp_pat
 # -- 3, 4: completions and cursors that vanish while a sync runs ---------------------------------
 
 
+@pytest.mark.slow
 def test_a_completion_gone_before_its_messages_are_read_is_counted_and_the_sync_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -137,6 +142,7 @@ def test_a_completion_gone_before_its_messages_are_read_is_counted_and_the_sync_
     assert "gone before their messages could be read" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_resume_cursor_gone_at_the_source_restarts_the_listing(tmp_path: Path) -> None:
     behaviour = make_items(12)
     with hostile_server(behaviour) as url:
@@ -160,6 +166,7 @@ def test_a_resume_cursor_gone_at_the_source_restarts_the_listing(tmp_path: Path)
 @pytest.mark.parametrize(
     "fault", [{"repeat_first_page": True}, {"backwards_after_page": 2}, {"messages_repeat": True}]
 )
+@pytest.mark.slow
 def test_a_cursor_that_repeats_or_moves_backwards_stops_with_one_line(
     tmp_path: Path, fault: dict[str, Any]
 ) -> None:
@@ -184,6 +191,7 @@ def test_a_cursor_that_repeats_or_moves_backwards_stops_with_one_line(
         ({"trickle_every_s": 0.05}, {"read_timeout_s": 5.0, "request_deadline_s": 1.0}),
     ],
 )
+@pytest.mark.slow
 def test_a_stalled_or_trickling_server_is_reported_within_the_deadline(
     tmp_path: Path, fault: dict[str, float], options: dict[str, float]
 ) -> None:
@@ -200,6 +208,7 @@ def test_a_stalled_or_trickling_server_is_reported_within_the_deadline(
 # -- 12: a server that echoes the key ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_server_error_text_is_scrubbed_before_it_is_logged_or_raised(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -228,6 +237,7 @@ def test_server_error_text_is_scrubbed_before_it_is_logged_or_raised(
         (b"[1, 2, 3]", "has no `data` list (found list)"),
     ],
 )
+@pytest.mark.slow
 def test_an_answer_that_is_not_the_apis_stops_with_one_line(
     tmp_path: Path, body: bytes, expected: str
 ) -> None:
@@ -241,6 +251,7 @@ def test_an_answer_that_is_not_the_apis_stops_with_one_line(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_items_without_an_id_are_kept_with_their_reason_and_the_rest_is_ingested(
     tmp_path: Path,
 ) -> None:
@@ -260,6 +271,7 @@ def test_items_without_an_id_are_kept_with_their_reason_and_the_rest_is_ingested
     assert json.loads(lines[1]["item"])["id"] is None
 
 
+@pytest.mark.slow
 def test_a_data_directory_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "data"
     not_a_dir.write_text("oops")
@@ -275,6 +287,7 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
 
+@pytest.mark.slow
 def test_a_write_that_fails_mid_ingest_is_one_line_and_the_next_run_resumes(
     tmp_path: Path,
 ) -> None:
@@ -313,6 +326,7 @@ def test_a_write_that_fails_mid_ingest_is_one_line_and_the_next_run_resumes(
 # -- 14, 15: bytes that are not UTF-8, and keys in another order ---------------------------------
 
 
+@pytest.mark.slow
 def test_invalid_utf8_is_kept_losslessly_and_its_record_quarantined(tmp_path: Path) -> None:
     behaviour = make_items(2)
     item = json.dumps(behaviour.items[0]).encode().replace(b"Sure, here", b"Sure\xff here")
@@ -337,6 +351,7 @@ def test_invalid_utf8_is_kept_losslessly_and_its_record_quarantined(tmp_path: Pa
     assert validated.completions["id"].to_list() == [behaviour.items[1]["id"]]
 
 
+@pytest.mark.slow
 def test_a_server_that_reorders_keys_stores_nothing_again(tmp_path: Path) -> None:
     behaviour = make_items(12)
     with hostile_server(behaviour) as url:
@@ -351,6 +366,7 @@ def test_a_server_that_reorders_keys_stores_nothing_again(tmp_path: Path) -> Non
 # -- 8: two ingests of one data directory at once ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_second_ingest_of_the_same_data_directory_stops_naming_the_first(
     tmp_path: Path,
 ) -> None:

@@ -77,6 +77,7 @@ def test_only_the_paths_module_names_the_data_directory_layout() -> None:
     assert offenders == []
 
 
+@pytest.mark.slow
 def test_a_notebook_imports_the_face_without_dagster() -> None:
     probe = (
         "import json, sys, pipelines\n"

@@ -52,6 +52,7 @@ def test_urls_become_object_paths_and_local_paths_stay_paths(tmp_path) -> None:
     assert as_path("s3://bucket/x").parent == ObjectPath("s3://bucket", "")
 
 
+@pytest.mark.slow
 def test_objects_are_written_whole_and_listed_like_files(data_dir: ObjectPath) -> None:
     frame = pl.DataFrame({"id": ["a", "b"], "n": [1, 2]})
     write_parquet_atomically(frame, data_dir / "lake" / "t.parquet")
@@ -69,6 +70,7 @@ def test_objects_are_written_whole_and_listed_like_files(data_dir: ObjectPath) -
     assert (data_dir / "lake" / "t.parquet").create(b"x") is None  # If-None-Match: *
 
 
+@pytest.mark.slow
 def test_the_pipeline_on_s3_publishes_a_version_readers_can_trust(data_dir: ObjectPath) -> None:
     report = ingest({}, data_dir)
     lake = read_raw_completions(data_dir)
@@ -100,6 +102,7 @@ def test_the_pipeline_on_s3_publishes_a_version_readers_can_trust(data_dir: Obje
         assert hashlib.sha256(data).hexdigest() == manifest.files[name].sha256, name
 
 
+@pytest.mark.slow
 def test_a_version_without_its_manifest_is_absent_and_is_uploaded_again(
     data_dir: ObjectPath,
 ) -> None:
@@ -127,6 +130,7 @@ def test_a_missing_bucket_stops_ingest_in_one_line(s3: dict[str, str]) -> None:
     assert "\n" not in message and "s3://no-such-bucket/distillery" in message
 
 
+@pytest.mark.slow
 def test_a_second_writer_fails_naming_the_holder(data_dir: ObjectPath) -> None:
     paths = DataPaths(data_dir)
     with one_writer(paths, what="an ingest"):
@@ -140,6 +144,7 @@ def test_a_second_writer_fails_naming_the_holder(data_dir: ObjectPath) -> None:
     assert not paths.lease.exists()  # released
 
 
+@pytest.mark.slow
 def test_a_waiting_writer_runs_once_the_holder_is_done(data_dir: ObjectPath) -> None:
     paths = DataPaths(data_dir)
     order: list[str] = []
@@ -162,6 +167,7 @@ def test_a_waiting_writer_runs_once_the_holder_is_done(data_dir: ObjectPath) -> 
     assert order == ["first done", "second runs"]
 
 
+@pytest.mark.slow
 def test_an_expired_lease_is_taken_over(data_dir: ObjectPath, monkeypatch) -> None:
     paths = DataPaths(data_dir)
     dead = {"owner": "a killed build", "pid": 1, "host": "gone", "expires": time.time() - 1}

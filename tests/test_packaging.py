@@ -10,6 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,6 +20,7 @@ def pyproject() -> dict:
     return tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
+@pytest.mark.slow
 def test_pipelines_and_schemas_import_without_dagster() -> None:
     # A fresh interpreter imports every module under pipelines/ and schemas/, as a notebook would.
     probe = """
@@ -36,6 +38,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0].startswith("da
     assert json.loads(result.stdout) == []
 
 
+@pytest.mark.slow
 def test_the_three_packages_resolve_inside_this_repo() -> None:
     probe = (
         "import json, assets, pipelines, schemas;"

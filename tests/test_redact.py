@@ -88,6 +88,7 @@ def redact(text: str, **options: object) -> tuple[pl.DataFrame, dict[str, int]]:
 
 
 @pytest.mark.parametrize(("kind", "text", "expected"), CASES)
+@pytest.mark.slow
 def test_each_kind_is_replaced_by_its_placeholder(kind: str, text: str, expected: str) -> None:
     redacted, counts = redact(text)
 
@@ -252,6 +253,7 @@ def test_phone_recall_is_complete_in_every_country() -> None:
 @pytest.mark.parametrize(
     "form", [pytest.param(f, id=f"{c}:{f}") for c, forms in PHONE_FORMS.items() for f in forms]
 )
+@pytest.mark.slow
 def test_each_national_and_international_form_is_a_phone(form: str) -> None:
     redacted, counts = redact(f"call {form}, thanks", kinds=["phone"])
 
@@ -260,6 +262,7 @@ def test_each_national_and_international_form_is_a_phone(form: str) -> None:
 
 
 @pytest.mark.parametrize("text", NOT_PHONES)
+@pytest.mark.slow
 def test_dates_versions_order_numbers_and_plain_numbers_are_not_phones(text: str) -> None:
     redacted, counts = redact(f"see {text} here")
 

@@ -27,6 +27,7 @@ def ingest_into(instance: dg.DagsterInstance, data_dir: Path) -> None:
     assert result.success
 
 
+@pytest.mark.slow
 def test_the_sensor_requests_a_build_only_after_an_ingest_that_changed_something(
     fresh_store: StoreProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import openai
+import pytest
 
 from tests.records import completion_record
 from tests.store_process import distillery_command, store_process, write_jsonl
@@ -27,6 +28,7 @@ def test_import_reports_what_it_stored(tmp_path: Path) -> None:
     assert "0 new, 3 replaced, 0 skipped; 3 stored" in second.stdout
 
 
+@pytest.mark.slow
 def test_import_refuses_a_file_with_invalid_lines_and_imports_nothing(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     lines = [
@@ -70,6 +72,7 @@ def test_import_skip_invalid_keeps_the_valid_lines(tmp_path: Path) -> None:
     assert f"{source}:2: not valid JSON" in result.stderr
 
 
+@pytest.mark.slow
 def test_serve_prints_one_line_with_its_url_and_serves_without_a_key(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     run_cli(

@@ -51,6 +51,7 @@ def test_a_rate_limit_without_retries_raises_with_retry_after(faulty_store: Stor
     assert faulty_store.stats()["requests"]["list"] == 1
 
 
+@pytest.mark.slow
 def test_server_errors_are_retried_to_the_same_result(faulty_store: StoreProcess) -> None:
     faulty_store.set_faults(error_rate=0.4, seed=3)
 
@@ -58,6 +59,7 @@ def test_server_errors_are_retried_to_the_same_result(faulty_store: StoreProcess
     assert faulty_store.stats()["faults"]["server_error"] > 0
 
 
+@pytest.mark.slow
 def test_dropped_connections_are_connection_errors(faulty_store: StoreProcess) -> None:
     faulty_store.set_faults(drop_rate=1.0)
     with pytest.raises(openai.APIConnectionError):
@@ -78,6 +80,7 @@ def test_insufficient_quota_is_a_429_with_its_code(faulty_store: StoreProcess) -
     assert caught.value.type == "insufficient_quota"
 
 
+@pytest.mark.slow
 def test_latency_delays_each_request(faulty_store: StoreProcess) -> None:
     faulty_store.set_faults(latency_ms=150)
 

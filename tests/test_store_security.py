@@ -256,6 +256,7 @@ def test_serve_refuses_a_non_loopback_bind_without_a_key(
     assert not db.exists()
 
 
+@pytest.mark.slow
 def test_insecure_no_key_serves_with_a_warning(tmp_path: Path) -> None:
     flags = ["--host", "0.0.0.0", "--insecure-no-key"]
     with store_process(tmp_path / "store.db", extra_args=flags) as store:
@@ -314,6 +315,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(
     assert is_stored(open_store, KEPT_ID)
 
 
+@pytest.mark.slow
 def test_bodies_over_max_body_bytes_are_413_chunked_or_not(tmp_path: Path) -> None:
     big = json.dumps(completion_record(new_id(), answer="x" * 10_000)).encode()
     small_id = new_id()

@@ -122,6 +122,7 @@ def test_every_target_is_registered_with_a_writer_and_a_validator() -> None:
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.slow
 def test_every_row_renders_through_trl_templates_with_arguments_encoded_once(
     version: Path, template: str, tmp_path: Path
 ) -> None:
@@ -152,6 +153,7 @@ def test_every_row_renders_through_trl_templates_with_arguments_encoded_once(
     assert quoted_seen
 
 
+@pytest.mark.slow
 def test_datasets_loads_hf_with_json_features_and_dict_arguments(
     version: Path, tmp_path: Path
 ) -> None:
@@ -181,6 +183,7 @@ def test_datasets_loads_hf_with_json_features_and_dict_arguments(
         assert row["prompt"][-1]["role"] in ("user", "tool")
 
 
+@pytest.mark.slow
 def test_trl_reads_both_hf_layouts_as_conversational(version: Path, tmp_path: Path) -> None:
     trl_templates()
     from trl.data_utils import is_conversational
@@ -283,6 +286,7 @@ def test_every_target_written_passes_its_validator(version: Path) -> None:
     assert all(result.problems == [] for result in again.values())
 
 
+@pytest.mark.slow
 def test_a_target_added_later_keeps_the_version_id_and_lands_in_the_manifest(
     tmp_path: Path,
 ) -> None:
@@ -308,6 +312,7 @@ def test_a_target_added_later_keeps_the_version_id_and_lands_in_the_manifest(
     assert add_targets(tmp_path, "late", first.version, ["hf"]).added == []
 
 
+@pytest.mark.slow
 def test_a_target_the_validator_refuses_is_not_added_and_a_build_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -73,6 +73,7 @@ def planted_records() -> list[dict[str, Any]]:
     return records
 
 
+@pytest.mark.slow
 def test_duplicates_and_groups_never_straddle_splits(tmp_path: Path) -> None:
     completions = completions_frame(planted_records())
     keep_all = Recipe.model_validate(
@@ -122,6 +123,7 @@ def _split_rows(path: Path) -> pl.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_every_line_checks_and_round_trips_to_its_completion(
     tmp_path: Path, sample_completions: pl.DataFrame
 ) -> None:
@@ -200,6 +202,7 @@ def test_manifest_hashes_match_the_files_and_nothing_secret_is_in_it(
     assert "sk-" not in json.dumps(manifest)
 
 
+@pytest.mark.slow
 def test_the_same_inputs_give_the_same_version_and_write_nothing(
     tmp_path: Path, sample_completions: pl.DataFrame
 ) -> None:
@@ -218,6 +221,7 @@ def test_the_same_inputs_give_the_same_version_and_write_nothing(
     assert changed.version != first.version
 
 
+@pytest.mark.slow
 def test_a_failure_midway_leaves_no_version_and_latest_unchanged(
     tmp_path: Path, sample_completions: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -281,6 +285,7 @@ def test_fewer_than_ten_examples_refuses_to_publish(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_list_and_diff_versions(tmp_path: Path) -> None:
     records = planted_records()
     recipe = Recipe(name="default")

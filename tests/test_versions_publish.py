@@ -76,6 +76,7 @@ def _version_dirs(data_dir: Path, recipe: str) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+@pytest.mark.slow
 def test_a_retry_after_a_kill_before_latest_points_latest_at_the_new_version(
     tmp_path: Path, curated_sample: Path
 ) -> None:
@@ -91,6 +92,7 @@ def test_a_retry_after_a_kill_before_latest_points_latest_at_the_new_version(
     assert latest_version(tmp_path, "default") == killed
 
 
+@pytest.mark.slow
 def test_reverting_a_recipe_points_latest_back_at_the_earlier_version(
     tmp_path: Path,
     sample_completions: pl.DataFrame,  # noqa: F811
@@ -133,6 +135,7 @@ def _staging_dirs(data_dir: Path, recipe: str) -> list[Path]:
     return sorted(DataPaths(data_dir).artifacts(recipe).glob(f"{STAGING_PREFIX}*"))
 
 
+@pytest.mark.slow
 def test_a_build_removes_staging_of_dead_builds_and_keeps_live_ones(
     tmp_path: Path, curated_sample: Path
 ) -> None:
@@ -201,6 +204,7 @@ def _build_in_rounds(
             results.put((data_dir, None, None, traceback.format_exc()))
 
 
+@pytest.mark.slow
 def test_concurrent_builds_of_one_version_all_succeed(tmp_path: Path, curated_sample: Path) -> None:
     workers, gated = 4, [True, False, True, False]
     data_dirs = [str(tmp_path / f"round-{i}") for i in range(len(gated))]
