@@ -1,5 +1,5 @@
 """The floor plan: stages depend one way, one module owns the data layout, the wheel ships the
-sample's JSONL but never its generator."""
+samples' JSONL but never their generator."""
 
 from __future__ import annotations
 
@@ -111,7 +111,11 @@ def test_the_wheel_ships_the_sample_jsonl_and_no_generator(tmp_path: Path) -> No
     (wheel,) = tmp_path.glob("distillery-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
 
-    assert "pipelines/sample/stored_completions.jsonl" in names
+    assert {
+        "pipelines/sample/stored_completions.jsonl",
+        "pipelines/sample/stored_responses.jsonl",
+        "pipelines/sample/conversations.jsonl",
+    } <= names
     assert "pipelines/default_recipes.yaml" in names
     assert {f"pipelines/{stage}/__init__.py" for stage in STAGES} <= names
     assert "pipelines/curate/text_fields.py" in names

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.sample import SAMPLE_PATH
+from pipelines.sample import SAMPLE_PATH, SAMPLE_PATHS
 from tests.sample_generator.builder import MODELS
 from tests.sample_generator.generate import (
     EXACT_DUPLICATES,
@@ -21,6 +21,7 @@ from tests.sample_generator.generate import (
     generate_sample,
     main,
     render_jsonl,
+    sample_files,
 )
 from tests.sample_generator.malformed import MALFORMED_KINDS, UNKNOWN_FIELD_CASE
 
@@ -85,7 +86,12 @@ def _by_case(records: list[Record]) -> dict[str, Record]:
 
 
 def test_regenerating_gives_the_shipped_bytes() -> None:
+    files = sample_files()
+
     assert render_jsonl(generate_sample()).encode("utf-8") == SAMPLE_PATH.read_bytes()
+    assert sorted(files) == sorted(path.name for path in SAMPLE_PATHS)
+    for path in SAMPLE_PATHS:
+        assert files[path.name].encode("utf-8") == path.read_bytes(), path.name
 
 
 def test_main_writes_the_shipped_bytes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -93,6 +99,19 @@ def test_main_writes_the_shipped_bytes(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["--out", str(out)]) == 0
     assert out.read_bytes() == SAMPLE_PATH.read_bytes()
     assert "315 records" in capsys.readouterr().out
+    assert sorted(path.name for path in out.parent.iterdir()) == ["sample.jsonl"]
+
+
+def test_main_writes_all_three_samples_into_a_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["--out-dir", str(tmp_path / "samples")]) == 0
+
+    for path in SAMPLE_PATHS:
+        assert (tmp_path / "samples" / path.name).read_bytes() == path.read_bytes(), path.name
+    printed = capsys.readouterr().out
+    assert "wrote 315 records" in printed
+    assert "wrote 18 records" in printed and "wrote 2 records" in printed
 
 
 def test_seed_and_count_change_the_output() -> None:
@@ -373,10 +392,9 @@ def test_unmarked_records_are_not_malformed(records: list[Record]) -> None:
             call_ids |= {c["id"] for c in message.get("tool_calls") or []}
 
 
-def test_python_dash_m_tests_sample_generator_rewrites_the_shipped_file(tmp_path: Path) -> None:
-    out = tmp_path / "sample.jsonl"
+def test_python_dash_m_tests_sample_generator_rewrites_the_shipped_files(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "tests.sample_generator", "--out", str(out)],
+        [sys.executable, "-m", "tests.sample_generator", "--out-dir", str(tmp_path)],
         cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,
@@ -384,4 +402,5 @@ def test_python_dash_m_tests_sample_generator_rewrites_the_shipped_file(tmp_path
     )
 
     assert run.returncode == 0, run.stderr
-    assert out.read_bytes() == SAMPLE_PATH.read_bytes()
+    for path in SAMPLE_PATHS:
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name

@@ -91,7 +91,8 @@ def test_reimporting_an_id_replaces_it_in_place(fresh_store: StoreProcess) -> No
     report = fresh_store.import_records([completion_record("chatcmpl-1", answer="newer")])
     client = openai_client(fresh_store, max_retries=0)
 
-    assert report == {"inserted": 0, "replaced": 1}
+    assert (report["inserted"], report["replaced"]) == (0, 1)
+    assert report["kinds"]["completions"] == {"inserted": 0, "replaced": 1}
     assert [c.id for c in client.chat.completions.list()] == ["chatcmpl-1", "chatcmpl-2"]
     assert client.chat.completions.retrieve("chatcmpl-1").choices[0].message.content == "newer"
 

@@ -6,6 +6,7 @@ Surfaces:
     /openai/chat/completions…?api-version=…       Azure classic (api-version required)
     /openai/deployments/{d}/chat/completions      where AzureOpenAI(azure_deployment=…) sends `list`
     …/responses…                                  stored responses (see `responses`)
+    …/conversations…                              conversations (see `conversations`)
     /_admin/…                                     test controls: faults, request counts, import
 
 With `capture` (`serve --upstream`), creating a chat completion or a response goes to the upstream
@@ -27,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pipelines.store.conversations import conversation_routes
 from pipelines.store.database import StoreDatabase
 from pipelines.store.errors import APIError, bad_parameter, not_found
 from pipelines.store.faults import FaultConfig, FaultInjector
@@ -87,6 +89,7 @@ def create_app(
         Route("/chat/completions/{completion_id}", _delete, methods=["DELETE"]),
         Route("/chat/completions/{completion_id}/messages", _list_messages, methods=["GET"]),
         *response_routes(),
+        *conversation_routes(),
     ]
     deployment_routes = [
         Route("/deployments/{deployment}/chat/completions", _list_completions, methods=["GET"])
@@ -180,6 +183,13 @@ async def _store_record(request: Request) -> Response:
             " completion (with `id` and `input_messages`) to import it.",
             code="unsupported_operation",
         )
+    if isinstance(payload, dict) and payload.get("object") in ("response", "conversation"):
+        raise APIError(
+            400,
+            f"Not a storable record: this route stores chat completions, not a"
+            f" {payload['object']}; import it with `distillery store import`.",
+            code="invalid_record",
+        )
     report = _db(request).import_lines([body.decode("utf-8")])
     if report.invalid:
         raise APIError(
@@ -271,13 +281,13 @@ def _admin_routes() -> list[Route]:
         return JSONResponse(request.app.state.injector.stats())
 
     async def post_import(request: Request) -> Response:
-        # Body: JSONL in the `distillery store import` format; the whole body imports or nothing.
+        # Body: JSONL in the `distillery store import` format (any kind); all of it or nothing.
         text = (await request.body()).decode("utf-8")
         report = _db(request).import_lines(text.splitlines())
         if report.invalid:
             lines = "; ".join(f"line {n}: {reason}" for n, reason in report.invalid)
             raise APIError(400, f"Nothing imported. Invalid lines: {lines}")
-        return JSONResponse({"inserted": report.inserted, "replaced": report.replaced})
+        return JSONResponse(report.to_dict())
 
     return [
         Route("/faults", get_faults, methods=["GET"]),

@@ -1,127 +1,39 @@
-"""SQLite storage behind the local store: completions, their input messages, metadata pairs.
+"""SQLite storage behind the local store: one file holding every kind it serves.
 
-Each completion is kept as the exact JSON text it was imported with (unknown fields included) and
-served back verbatim; the columns beside it exist only to filter and order. Records that the
-pipeline will later quarantine (no choices, odd content, no `created`) are stored and served like
-any other.
+The chat completions (`completions_db`), responses (`responses_db`) and conversations
+(`conversations_db`) each have their own tables; `StoreDatabase` owns the connection and its lock,
+imports lines of any kind (`imports`), and reads the chat completions for their routes. Records
+that the pipeline will later quarantine (no choices, odd content, no `created`) are stored and
+served like any other.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipelines import jsontext
-from pipelines.store.pages import ListedTable, Page, list_page, page_of, string_pairs
+from pipelines.store.completions_db import COMPLETIONS, COMPLETIONS_SCHEMA
+from pipelines.store.conversations_db import CONVERSATIONS_SCHEMA
+from pipelines.store.imports import (
+    KINDS,
+    ImportedRecord,
+    ImportReport,
+    InvalidRecord,
+    kind_of,
+    parse_record,
+    store_record,
+)
+from pipelines.store.pages import Page, list_page, page_of, string_pairs
 from pipelines.store.responses_db import RESPONSES_SCHEMA
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS completions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- insertion order: the tie-breaker after `created`
-    id TEXT NOT NULL UNIQUE,
-    created_sort INTEGER NOT NULL,           -- `created` when it is a number, else 0
-    model TEXT,                              -- NULL when the record's model is not a string
-    body TEXT NOT NULL                       -- completion JSON as imported, minus input_messages
-);
-CREATE INDEX IF NOT EXISTS completions_order ON completions (created_sort, seq);
-CREATE TABLE IF NOT EXISTS messages (
-    completion_seq INTEGER NOT NULL REFERENCES completions (seq) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    body TEXT NOT NULL,                      -- the message JSON with its id `<completion_id>-<idx>`
-    PRIMARY KEY (completion_seq, idx)
-);
-CREATE TABLE IF NOT EXISTS metadata (
-    completion_seq INTEGER NOT NULL REFERENCES completions (seq) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (completion_seq, key)
-);
-CREATE INDEX IF NOT EXISTS metadata_pairs ON metadata (key, value);
-"""
-COMPLETIONS = ListedTable(records="completions", metadata="metadata", owner="completion_seq")
 BUSY_TIMEOUT_MS = 10_000
 """How long a write waits for another connection's (the capture writer's) to finish."""
-
-
-class InvalidRecord(ValueError):
-    """An import line the store cannot serve at all (not JSON, not an object, no string id)."""
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    """One completion ready to insert: its serving JSON plus the columns used to filter it."""
-
-    id: str
-    created_sort: int
-    model: str | None
-    body: str
-    metadata: dict[str, str]
-    messages: list[str]
-
-
-@dataclass
-class ImportReport:
-    """What an import did: rows added, rows replaced (same id), and lines refused with reasons."""
-
-    inserted: int = 0
-    replaced: int = 0
-    invalid: list[tuple[int, str]] = field(default_factory=list)
-
-
-def parse_record(line: str) -> StoredRecord:
-    """Parse one import line: a completion as `GET /chat/completions/{id}` returns it, plus its
-    input messages under `input_messages`.
-
-    A missing or null `object` is served as `chat.completion` (Azure wrote null; OpenAI's spec
-    makes it a required one-value enum, and strict generated clients refuse a page holding
-    null). Everything else is kept as given.
-
-    Raises:
-        InvalidRecord: when the line cannot be served at all. Everything else, however malformed for
-            training, is kept as given.
-    """
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise InvalidRecord(f"not valid JSON ({err.msg} at column {err.colno})") from None
-    return record_from_object(obj)
-
-
-def record_from_object(obj: object) -> StoredRecord:
-    """`parse_record` for a line already parsed (the capture proxy builds records as objects)."""
-    if not isinstance(obj, dict):
-        raise InvalidRecord(f"expected a JSON object, got {type(obj).__name__}")
-    completion_id = obj.get("id")
-    if not isinstance(completion_id, str) or not completion_id:
-        raise InvalidRecord("missing a non-empty string `id`")
-    if obj.get("object") is None:
-        obj["object"] = "chat.completion"
-    input_messages = obj.pop("input_messages", [])
-    if input_messages is None:
-        input_messages = []
-    if not isinstance(input_messages, list) or not all(isinstance(m, dict) for m in input_messages):
-        raise InvalidRecord("`input_messages` must be a list of JSON objects")
-    created = obj.get("created")
-    created_sort = int(created) if is_number(created) else 0
-    model = obj.get("model") if isinstance(obj.get("model"), str) else None
-    return StoredRecord(
-        id=completion_id,
-        created_sort=created_sort,
-        model=model,
-        body=jsontext.dumps(obj),
-        metadata=string_pairs(obj.get("metadata")),
-        messages=[
-            jsontext.dumps(_with_message_id(message, f"{completion_id}-{index}"))
-            for index, message in enumerate(input_messages)
-        ],
-    )
 
 
 class StoreDatabase:
@@ -141,7 +53,7 @@ class StoreDatabase:
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(_SCHEMA + RESPONSES_SCHEMA)
+            self._conn.executescript(COMPLETIONS_SCHEMA + RESPONSES_SCHEMA + CONVERSATIONS_SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -150,7 +62,7 @@ class StoreDatabase:
     # -- writing -------------------------------------------------------------------------------
 
     def import_lines(self, lines: Iterable[str], *, skip_invalid: bool = False) -> ImportReport:
-        """Import JSONL lines in one transaction.
+        """Import JSONL lines of any kind (see `imports`) in one transaction.
 
         Args:
             lines: Import lines; blank lines are ignored.
@@ -161,7 +73,7 @@ class StoreDatabase:
             The report; with `skip_invalid=False` and invalid lines, nothing was imported.
         """
         report = ImportReport()
-        records: list[StoredRecord] = []
+        records: list[ImportedRecord] = []
         for line_number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -173,10 +85,11 @@ class StoreDatabase:
             return report
         with self.transaction() as conn:
             for record in records:
-                if self.upsert(conn, record):
-                    report.inserted += 1
+                count = report.kinds[kind_of(record)]
+                if store_record(conn, record):
+                    count.inserted += 1
                 else:
-                    report.replaced += 1
+                    count.replaced += 1
         return report
 
     def import_file(self, path: str | Path, *, skip_invalid: bool = False) -> ImportReport:
@@ -237,8 +150,17 @@ class StoreDatabase:
         return None if body is None else string_pairs(json.loads(body).get("metadata"))
 
     def count(self) -> int:
+        """How many chat completions the store holds."""
+        return self.counts()["completions"]
+
+    def counts(self) -> dict[str, int]:
+        """How many records of each kind (`imports.KINDS`) the store holds."""
+        # Each kind's main table is named after it (names from code, never input).
         with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM completions").fetchone()[0]
+            return {
+                kind: self._conn.execute(f"SELECT COUNT(*) FROM {kind}").fetchone()[0]
+                for kind in KINDS
+            }
 
     def ids(self) -> set[str]:
         with self._lock:
@@ -306,7 +228,7 @@ class StoreDatabase:
             ).fetchall()
         return page_of(rows, limit)
 
-    # -- shared with the responses table -------------------------------------------------------
+    # -- shared with the responses and conversations tables -----------------------------------
 
     def transaction(self) -> _Transaction:
         """`with db.transaction() as conn:` one write transaction (BEGIN IMMEDIATE … COMMIT)."""
@@ -317,37 +239,6 @@ class StoreDatabase:
         """`with db.reading() as conn:` the connection, for reads, under the lock."""
         with self._lock:
             yield self._conn
-
-    @staticmethod
-    def upsert(conn: sqlite3.Connection, record: StoredRecord) -> bool:
-        """Insert or replace one record, keeping the original insertion order on replace.
-
-        Returns:
-            True when the id was new.
-        """
-        existing = conn.execute("SELECT seq FROM completions WHERE id = ?", (record.id,)).fetchone()
-        if existing is None:
-            seq = conn.execute(
-                "INSERT INTO completions (id, created_sort, model, body) VALUES (?, ?, ?, ?)",
-                (record.id, record.created_sort, record.model, record.body),
-            ).lastrowid
-        else:
-            seq = existing[0]
-            conn.execute(
-                "UPDATE completions SET created_sort = ?, model = ?, body = ? WHERE seq = ?",
-                (record.created_sort, record.model, record.body, seq),
-            )
-            conn.execute("DELETE FROM messages WHERE completion_seq = ?", (seq,))
-            conn.execute("DELETE FROM metadata WHERE completion_seq = ?", (seq,))
-        conn.executemany(
-            "INSERT INTO messages (completion_seq, idx, body) VALUES (?, ?, ?)",
-            [(seq, index, body) for index, body in enumerate(record.messages)],
-        )
-        conn.executemany(
-            "INSERT INTO metadata (completion_seq, key, value) VALUES (?, ?, ?)",
-            [(seq, key, value) for key, value in record.metadata.items()],
-        )
-        return existing is None
 
 
 class _Transaction:
@@ -373,13 +264,3 @@ def _message_index(completion_id: str, message_id: str) -> int | None:
     prefix = f"{completion_id}-"
     suffix = message_id[len(prefix) :] if message_id.startswith(prefix) else ""
     return int(suffix) if suffix.isdigit() else None
-
-
-def _with_message_id(message: dict[str, Any], message_id: str) -> dict[str, Any]:
-    # The id leads, as in the API; any id the export carried is replaced by the positional one.
-    return {"id": message_id, **{k: v for k, v in message.items() if k != "id"}}
-
-
-def is_number(value: object) -> bool:
-    """A finite JSON number (not a boolean): what a `created` may be."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -59,18 +59,28 @@ _ROUTE_KINDS = [
     ("messages", re.compile(r"/chat/completions/[^/]+/messages$")),
     ("completion", re.compile(r"/chat/completions/[^/]+$")),
     ("list", re.compile(r"/chat/completions$")),
+    ("input_items", re.compile(r"/responses/[^/]+/input_items$")),
+    ("response", re.compile(r"/responses/[^/]+$")),
+    ("responses_list", re.compile(r"/responses$")),
+    ("conversation_items", re.compile(r"/conversations/[^/]+/items$")),
+    ("conversation", re.compile(r"/conversations/[^/]+$")),
 ]
 
 
 def classify_request(method: str, path: str) -> str:
-    """Name a request for the counters: `list`, `retrieve`, `messages`, `update`, `delete`, or
-    `other`."""
+    """Name a request for the counters: chat completions' `list`, `retrieve`, `messages`,
+    `update`, `delete`; responses' `responses_list`, `response_retrieve`, `response_delete`,
+    `input_items`; conversations' `conversation_retrieve`, `conversation_delete`,
+    `conversation_items`; or `other`."""
     for kind, pattern in _ROUTE_KINDS:
         if pattern.search(path):
             if kind == "completion":
                 return {"GET": "retrieve", "POST": "update", "DELETE": "delete"}.get(
                     method, "other"
                 )
+            if kind in ("response", "conversation"):
+                verb = {"GET": "retrieve", "DELETE": "delete"}.get(method)
+                return f"{kind}_{verb}" if verb else "other"
             return kind if method == "GET" else "other"
     return "other"
 

@@ -1,8 +1,10 @@
-"""Keyset pages over a stored table: the one list query behind chat completions and responses.
+"""Keyset pages over a stored table: the one list query behind chat completions and responses,
+and the one behind the item lists of a response and a conversation.
 
-Both tables keep a record's JSON in `body`, its order in `(created_sort, seq)` and its string
-metadata pairs in a side table, so `after`, `limit`, `order`, `model` and `metadata[k]=v` mean the
-same on both lists.
+Both record tables keep a record's JSON in `body`, its order in `(created_sort, seq)` and its
+string metadata pairs in a side table, so `after`, `limit`, `order`, `model` and `metadata[k]=v`
+mean the same on both lists. Both item tables keep an owner's items by position, each with its id,
+so `after` names an item id on both.
 """
 
 from __future__ import annotations
@@ -78,6 +80,57 @@ def list_page(
         + f" ORDER BY created_sort {direction}, seq {direction} LIMIT ?"
     )
     return page_of(conn.execute(sql, (*params, limit + 1)).fetchall(), limit)
+
+
+@dataclass(frozen=True)
+class ItemTable:
+    """Where an owner's items are read (names from code, never input).
+
+    Attributes:
+        owners: Table with `seq` and `id`.
+        items: Table with `<owner>`, `idx`, `item_id`, `body`.
+        owner: The items table's column holding the owner's `seq`.
+    """
+
+    owners: str
+    items: str
+    owner: str
+
+
+def items_page(
+    conn: sqlite3.Connection,
+    table: ItemTable,
+    owner_id: str,
+    *,
+    limit: int,
+    order: str,
+    after: str | None,
+) -> Page | None:
+    """One page of an owner's items in their order (`desc`: last first).
+
+    Returns:
+        The page, or None when the owner is unknown or `after` names none of its items.
+    """
+    direction, comparison = ("ASC", ">") if order == "asc" else ("DESC", "<")
+    row = conn.execute(f"SELECT seq FROM {table.owners} WHERE id = ?", (owner_id,)).fetchone()
+    if row is None:
+        return None
+    params: list[Any] = [row[0]]
+    where = f"{table.owner} = ?"
+    if after is not None:
+        cursor = conn.execute(
+            f"SELECT idx FROM {table.items} WHERE {table.owner} = ? AND item_id = ?",
+            (row[0], after),
+        ).fetchone()
+        if cursor is None:
+            return None
+        where += f" AND idx {comparison} ?"
+        params.append(cursor[0])
+    rows = conn.execute(
+        f"SELECT item_id, body FROM {table.items} WHERE {where} ORDER BY idx {direction} LIMIT ?",
+        (*params, limit + 1),
+    ).fetchall()
+    return page_of(rows, limit)
 
 
 def page_of(rows: list[tuple[str, str]], limit: int) -> Page:

@@ -1,10 +1,10 @@
 """Stored responses over HTTP: retrieve, input items, delete, and the list OpenAI itself lacks.
 
 Mounted beside the chat-completions routes under `/v1`, `/openai/v1` and `/openai`. Responses get
-here by capture (`distillery store serve --upstream`); without an upstream, creating one is
-refused as creating a chat completion is. A capturing store forwards to the upstream what it does
-not hold (an id it never stored, a background response being streamed again), so an app can send
-all its traffic through it.
+here by capture (`distillery store serve --upstream`) or by import (`distillery store import`);
+without an upstream, creating one is refused as creating a chat completion is. A capturing store
+forwards to the upstream what it does not hold (an id it never stored, a background response being
+streamed again), so an app can send all its traffic through it.
 """
 
 from __future__ import annotations

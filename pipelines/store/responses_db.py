@@ -1,9 +1,10 @@
-"""SQLite storage of captured Responses API responses, beside the completions tables.
+"""SQLite storage of Responses API responses (captured or imported), beside the completions tables.
 
-A response is kept as the exact JSON the upstream returned and served back verbatim; its input
-items (each with an id, as `GET /responses/{id}/input_items` serves them) and its string metadata
-pairs sit in side tables, for paging and filtering. Every function takes the connection, so the
-store's reads and the capture writer's transactions share one implementation.
+A response is kept as the exact JSON the upstream returned (or the import line held) and served
+back verbatim; its input items (each with an id, as `GET /responses/{id}/input_items` serves them)
+and its string metadata pairs sit in side tables, for paging and filtering. Every function takes
+the connection, so the store's reads, imports and the capture writer's transactions share one
+implementation.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines import jsontext
-from pipelines.store.pages import ListedTable, Page, page_of, string_pairs
+from pipelines.store.pages import ItemTable, ListedTable, Page, items_page, string_pairs
 
 RESPONSES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS response_metadata (
 CREATE INDEX IF NOT EXISTS response_metadata_pairs ON response_metadata (key, value);
 """
 RESPONSES = ListedTable(records="responses", metadata="response_metadata", owner="response_seq")
+RESPONSE_ITEMS = ItemTable(owners="responses", items="response_items", owner="response_seq")
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,32 @@ def insert_response(conn: sqlite3.Connection, response: StoredResponse) -> None:
         "INSERT INTO responses (id, created_sort, model, request_id, body) VALUES (?, ?, ?, ?, ?)",
         (response.id, response.created_sort, response.model, response.request_id, response.body),
     ).lastrowid
+    _insert_children(conn, seq, response)
+
+
+def upsert_response(conn: sqlite3.Connection, response: StoredResponse) -> bool:
+    """Insert or replace one response, as an import does with a chat completion: a replaced one
+    keeps its place in insertion order, and its input items and metadata are the new ones.
+
+    Returns:
+        True when the id was new.
+    """
+    existing = conn.execute("SELECT seq FROM responses WHERE id = ?", (response.id,)).fetchone()
+    if existing is None:
+        insert_response(conn, response)
+        return True
+    seq = existing[0]
+    conn.execute(
+        "UPDATE responses SET created_sort = ?, model = ?, request_id = ?, body = ? WHERE seq = ?",
+        (response.created_sort, response.model, response.request_id, response.body, seq),
+    )
+    conn.execute("DELETE FROM response_items WHERE response_seq = ?", (seq,))
+    conn.execute("DELETE FROM response_metadata WHERE response_seq = ?", (seq,))
+    _insert_children(conn, seq, response)
+    return False
+
+
+def _insert_children(conn: sqlite3.Connection, seq: int | None, response: StoredResponse) -> None:
     conn.executemany(
         "INSERT INTO response_items (response_seq, idx, item_id, body) VALUES (?, ?, ?, ?)",
         [(seq, index, item_id, body) for index, (item_id, body) in enumerate(response.items)],
@@ -117,23 +145,4 @@ def list_input_items(
     Returns:
         The page, or None when the response is unknown or `after` names none of its items.
     """
-    direction, comparison = ("ASC", ">") if order == "asc" else ("DESC", "<")
-    row = conn.execute("SELECT seq FROM responses WHERE id = ?", (response_id,)).fetchone()
-    if row is None:
-        return None
-    params: list[Any] = [row[0]]
-    where = "response_seq = ?"
-    if after is not None:
-        cursor = conn.execute(
-            "SELECT idx FROM response_items WHERE response_seq = ? AND item_id = ?",
-            (row[0], after),
-        ).fetchone()
-        if cursor is None:
-            return None
-        where += f" AND idx {comparison} ?"
-        params.append(cursor[0])
-    rows = conn.execute(
-        f"SELECT item_id, body FROM response_items WHERE {where} ORDER BY idx {direction} LIMIT ?",
-        (*params, limit + 1),
-    ).fetchall()
-    return page_of(rows, limit)
+    return items_page(conn, RESPONSE_ITEMS, response_id, limit=limit, order=order, after=after)

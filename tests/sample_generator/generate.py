@@ -1,4 +1,5 @@
-"""Generate the bundled sample of stored chat completions.
+"""Generate the bundled samples: stored chat completions, and beside them stored responses
+(`responses`) and conversations (`conversations`).
 
 Each JSONL line is a chat.completion object exactly as `GET /v1/chat/completions/{id}` returns it,
 plus the request's input messages under the extra key `input_messages` (without the ids the store
@@ -14,9 +15,9 @@ The output is a pure function of `seed` and `count`: one `random.Random`, no clo
 over sets. This module plans the sample and writes it; the records are assembled by
 `tests.sample_generator.builder`, and each kind of record comes from its own module (`texts_*` for
 ordinary topics, `tool_use`, `azure`, `sensitive`, `duplicates`, `malformed`, ...).
-Regenerate the shipped file with:
+Regenerate the shipped files with:
 
-    python -m tests.sample_generator [--out PATH]
+    python -m tests.sample_generator [--out-dir DIR | --out PATH]
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipelines.sample import SAMPLE_PATH
+from pipelines.sample import CONVERSATIONS_SAMPLE_PATH, RESPONSES_SAMPLE_PATH, SAMPLE_PATH
 from tests.sample_generator.builder import SampleBuilder
 from tests.sample_generator.chats import TURN_BY_TURN_RECORDS, add_turn_by_turn_chats
+from tests.sample_generator.conversations import generate_conversations
 from tests.sample_generator.duplicates import add_duplicates
 from tests.sample_generator.features import add_feature
 from tests.sample_generator.malformed import MALFORMED_KINDS, add_malformed, add_unknown_field
+from tests.sample_generator.responses import generate_responses
 from tests.sample_generator.shapes import Record
 from tests.sample_generator.traffic import add_chain, add_multi_turn, add_single_turn
 
@@ -126,8 +129,25 @@ def render_jsonl(records: Sequence[Record]) -> str:
     return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
 
+def sample_files(*, seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT) -> dict[str, str]:
+    """Render the three samples.
+
+    Args:
+        seed: See `generate_sample` (the responses and conversations are fixed).
+        count: See `generate_sample`.
+
+    Returns:
+        File name (as shipped in `pipelines/sample/`) → file content.
+    """
+    return {
+        SAMPLE_PATH.name: render_jsonl(generate_sample(seed=seed, count=count)),
+        RESPONSES_SAMPLE_PATH.name: render_jsonl(generate_responses()),
+        CONVERSATIONS_SAMPLE_PATH.name: render_jsonl(generate_conversations()),
+    }
+
+
 def write_sample(path: Path, *, seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT) -> int:
-    """Generate the sample and write it to `path`.
+    """Generate the sample of stored chat completions and write it to `path`.
 
     Args:
         path: The JSONL file to (over)write.
@@ -143,8 +163,26 @@ def write_sample(path: Path, *, seed: int = DEFAULT_SEED, count: int = DEFAULT_C
     return len(records)
 
 
+def write_samples(
+    directory: Path, *, seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT
+) -> dict[str, int]:
+    """Write the three samples into `directory` under their shipped names.
+
+    Returns:
+        File name → number of records written.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, text in sample_files(seed=seed, count=count).items():
+        (directory / name).write_bytes(text.encode("utf-8"))
+        written[name] = text.count("\n")
+    return written
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `python -m tests.sample_generator [--out PATH] [--seed N] [--count N]`.
+    """Command line: `python -m tests.sample_generator [--out-dir DIR | --out PATH] [--seed N]
+    [--count N]`. Without `--out`, all three samples are written (into the package by default);
+    `--out` writes the chat-completions sample alone.
 
     Args:
         argv: Arguments without the program name; `sys.argv[1:]` when None.
@@ -152,13 +190,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit code.
     """
-    parser = argparse.ArgumentParser(description="Write the sample of stored completions.")
-    parser.add_argument("--out", type=Path, default=SAMPLE_PATH, help="JSONL file to write")
+    parser = argparse.ArgumentParser(description="Write the bundled samples.")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--out-dir", type=Path, default=SAMPLE_PATH.parent, help="write all three samples here"
+    )
+    where.add_argument("--out", type=Path, help="write only the chat-completions sample, here")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT)
     args = parser.parse_args(argv)
-    written = write_sample(args.out, seed=args.seed, count=args.count)
-    print(f"wrote {written} records to {args.out}")
+    if args.out is not None:
+        written = write_sample(args.out, seed=args.seed, count=args.count)
+        print(f"wrote {written} records to {args.out}")
+        return 0
+    for name, records in write_samples(args.out_dir, seed=args.seed, count=args.count).items():
+        print(f"wrote {records} records to {args.out_dir / name}")
     return 0
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.sample_generator import fillers
-from tests.sample_generator.generate import generate_sample, render_jsonl
+from tests.sample_generator.generate import sample_files
 
 # Filler function → kind of what it returns.
 _DRAWS = {
@@ -26,7 +26,8 @@ _DRAWS = {
 
 
 def planted_values() -> dict[str, set[str]]:
-    """kind → every value of that kind that occurs in the generated sample."""
+    """kind → every value of that kind that occurs in the generated samples (chat completions,
+    responses and conversations)."""
     drawn: dict[str, set[str]] = {kind: set() for kind in _DRAWS.values()}
     originals: list[tuple[Any, str, Callable[..., Any]]] = []
 
@@ -46,7 +47,7 @@ def planted_values() -> dict[str, set[str]]:
                 originals.append((module, name, original))
                 setattr(module, name, recording(name, getattr(fillers, name)))
     try:
-        text = render_jsonl(generate_sample())
+        text = "".join(sample_files().values())
     finally:
         for module, name, original in originals:
             setattr(module, name, original)

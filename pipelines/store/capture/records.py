@@ -11,12 +11,12 @@ input items.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.store.database import is_number
+from pipelines.store.completions_db import is_number
 from pipelines.store.errors import APIError, bad_parameter
+from pipelines.store.items import input_items, new_id
 from pipelines.store.params import check_metadata
 
 POLICIES = ("request", "always", "never")
@@ -120,35 +120,3 @@ def response_record(capture: Capture) -> tuple[dict[str, Any], list[dict[str, An
     if response.get("metadata") is None:
         response["metadata"] = request.get("metadata") or {}
     return response, input_items(request.get("input"))
-
-
-def input_items(value: Any) -> list[dict[str, Any]]:
-    """The request's `input` as `GET /responses/{id}/input_items` lists it: a string is one user
-    message, an easy message (`{"role", "content": "text"}`) becomes a typed message with text
-    parts, and every item gets an id (its own when it came with one)."""
-    if isinstance(value, str):
-        value = [{"role": "user", "content": value}]
-    if not isinstance(value, list):
-        return []
-    items = []
-    for given in value:
-        if not isinstance(given, dict):
-            continue
-        item = dict(given)
-        if "type" not in item and "role" in item:
-            item["type"] = "message"
-        if item.get("type") == "message" and isinstance(item.get("content"), str):
-            part = "output_text" if item.get("role") == "assistant" else "input_text"
-            item["content"] = [{"type": part, "text": item["content"]}]
-        item_id = item.pop("id", None) or new_id("message" if item.get("type") == "message" else "")
-        items.append({"id": item_id, **item})
-    return items
-
-
-_ID_PREFIXES = {"chat": "chatcmpl-", "response": "resp_", "message": "msg_", "": "item_"}
-
-
-def new_id(kind: str) -> str:
-    """A fresh id in OpenAI's style for `kind` (`chat`, `response`, `message`, or an item): 128
-    random bits, so two never collide."""
-    return _ID_PREFIXES[kind] + uuid.uuid4().hex

@@ -23,8 +23,11 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from pipelines.store.capture.records import Capture, chat_record, new_id, response_record
-from pipelines.store.database import BUSY_TIMEOUT_MS, StoreDatabase, record_from_object
+from pipelines.store.capture.records import Capture, chat_record, response_record
+from pipelines.store.completions_db import upsert_completion
+from pipelines.store.database import BUSY_TIMEOUT_MS
+from pipelines.store.imports import completion_from_object
+from pipelines.store.items import new_id
 from pipelines.store.responses_db import insert_response, response_exists, stored_response
 
 log = logging.getLogger("distillery.store.capture")
@@ -169,8 +172,8 @@ def _insert(conn: sqlite3.Connection, capture: Capture) -> str | None:
         record = chat_record(capture)
         if conn.execute("SELECT 1 FROM completions WHERE id = ?", (record["id"],)).fetchone():
             record["upstream_id"], record["id"] = record["id"], new_id("chat")
-        stored = record_from_object(record)
-        StoreDatabase.upsert(conn, stored)
+        stored = completion_from_object(record)
+        upsert_completion(conn, stored)
         return stored.id
     built = response_record(capture)
     if built is None:

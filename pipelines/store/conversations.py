@@ -1,0 +1,80 @@
+"""Conversations over HTTP: retrieve one, page its items, delete it.
+
+Mounted beside the chat-completions and responses routes under `/v1`, `/openai/v1` and `/openai`.
+Conversations get here by import (`distillery store import`); the store creates none and changes
+none. A capturing store forwards to the upstream what it does not hold (an unknown id, and every
+write: creating a conversation, adding items, updating its metadata), so an app can send all its
+traffic through it.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pipelines.store.conversations_db import (
+    conversation_exists,
+    delete_conversation,
+    get_conversation,
+    list_conversation_items,
+)
+from pipelines.store.database import StoreDatabase
+from pipelines.store.errors import APIError, not_found
+from pipelines.store.params import json_text, limit_param, list_response, order_param, upstream_or
+
+
+def conversation_routes() -> list[Route]:
+    """The `/conversations` routes, relative to an API root."""
+    return [
+        Route("/conversations/{conversation_id}", _retrieve, methods=["GET"]),
+        Route("/conversations/{conversation_id}", _delete, methods=["DELETE"]),
+        Route("/conversations/{conversation_id}/items", _items, methods=["GET"]),
+    ]
+
+
+async def _retrieve(request: Request) -> Response:
+    with _db(request).reading() as conn:
+        body = get_conversation(conn, request.path_params["conversation_id"])
+    if body is None:
+        return await upstream_or(request, _unknown_conversation(request))
+    return json_text(body)
+
+
+async def _delete(request: Request) -> Response:
+    conversation_id = request.path_params["conversation_id"]
+    with _db(request).transaction() as conn:
+        deleted = delete_conversation(conn, conversation_id)
+    if not deleted:
+        return await upstream_or(request, _unknown_conversation(request))
+    return JSONResponse({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+
+
+async def _items(request: Request) -> Response:
+    """Items newest first by default, as OpenAI serves them (`order=asc` for oldest first).
+
+    `include` asks OpenAI for extra fields (image URLs, reasoning content) on the items; the store
+    serves each item as it was imported, so it ignores it.
+    """
+    query = request.query_params
+    conversation_id = request.path_params["conversation_id"]
+    limit = limit_param(query.get("limit"))
+    order = order_param(query.get("order"), default="desc")
+    with _db(request).reading() as conn:
+        page = list_conversation_items(
+            conn, conversation_id, limit=limit, order=order, after=query.get("after")
+        )
+        known = page is not None or conversation_exists(conn, conversation_id)
+    if not known:
+        return await upstream_or(request, _unknown_conversation(request))
+    if page is None:
+        raise not_found(f"No item found with id '{query.get('after')}'.", param="after")
+    return list_response(page)
+
+
+def _db(request: Request) -> StoreDatabase:
+    return request.app.state.db
+
+
+def _unknown_conversation(request: Request) -> APIError:
+    return not_found(f"No conversation found with id '{request.path_params['conversation_id']}'.")
