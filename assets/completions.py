@@ -68,6 +68,7 @@ def completions_tables(data_dir: DataDirectory):
                     quarantine.select(
                         "id",
                         "model",
+                        "api",
                         pl.col("reasons")
                         .list.eval(pl.element().struct.field("message"))
                         .list.join("; ")
@@ -114,6 +115,7 @@ def _preview(completions: pl.DataFrame, *, rows: int = 10) -> pl.DataFrame:
         "id",
         "created",
         "model",
+        "api",
         pl.col("messages").list.len().alias("input_messages"),
         "finish_reason",
         "total_tokens",

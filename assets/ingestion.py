@@ -1,13 +1,14 @@
 """Group `ingestion`: the raw lake of stored completions."""
 
 import dagster as dg
+import polars as pl
 
 from assets.resources import WRITER_POOL, DataDirectory, StoredCompletionsSource
 from pipelines.ingest import (
     IngestError,
-    IngestReport,
+    IngestRun,
     SourceConfigError,
-    ingest_completions,
+    ingest,
     read_raw_completions,
 )
 from pipelines.paths import DataPaths
@@ -18,7 +19,8 @@ class IngestConfig(dg.Config):
     """Per-run choices, settable from the launchpad."""
 
     full_refresh: bool = False
-    """Re-list every stored completion: picks up metadata updates and records deletions."""
+    """Re-read everything: picks up metadata updates and conversations that went on, and records
+    deletions."""
 
 
 @dg.asset(group_name="ingestion", kinds={"openai", "parquet"}, pool=WRITER_POOL)
@@ -28,16 +30,17 @@ def raw_completions(
     source: StoredCompletionsSource,
     data_dir: DataDirectory,
 ) -> dg.MaterializeResult:
-    """Every stored completion with its input messages, as the API returned them: a lossless,
-    append-only Parquet lake under `lake/raw_completions`, merged by id (newest fetch wins).
+    """Every stored chat completion, response and conversation the source has (or the ids
+    files name), with its messages or items, as the API returned them: a lossless, append-only
+    Parquet lake under `lake/raw_completions`, merged by (api, id), newest fetch wins.
     Incremental by default; deletions at the source are flagged, never erased."""
     try:
         with source.open() as (client, info, requests):
-            context.log.info(f"reading stored completions from {info.describe()}")
-            report = ingest_completions(
+            run = ingest(
                 client,
                 source=info,
                 data_dir=data_dir.path,
+                plan=source.plan(info),
                 settings=source.settings(full_refresh=config.full_refresh),
                 requests=requests,
                 logger=context.log,
@@ -45,39 +48,56 @@ def raw_completions(
     except (IngestError, SourceConfigError) as err:
         raise dg.Failure(description=str(err)) from None
     lake = read_raw_completions(data_dir.path, include_deleted=False)
-    metadata = _ingest_metadata(report, data_dir.path)
+    metadata = _ingest_metadata(run, data_dir.path)
     metadata["dagster/row_count"] = lake.height
+    metadata["rows_per_api"] = dict(sorted(lake.group_by("api").len().iter_rows()))
     metadata["preview"] = dg.MetadataValue.md(
         markdown_table(
             lake.sort("created", descending=True, nulls_last=True).select(
-                "id", "created", "model", "source", "ingested_at"
+                "api", "id", "created", "model", "source", "ingested_at"
             )
         )
     )
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _ingest_metadata(report: IngestReport, data_dir: str) -> dict[str, object]:
-    return {
-        "source": report.source.kind,
-        "endpoint_host": report.source.endpoint_host,
-        "mode": report.mode,
-        "resumed": report.resumed,
-        "pages": report.pages,
-        "completions_listed": report.listed,
-        "completions_new": report.new,
-        "completions_updated": report.updated,
-        "completions_deleted": report.deleted,
-        "completions_vanished": report.vanished,
-        "items_rejected": report.rejected,
-        "listing_restarts": report.listing_restarts,
-        "requests": report.requests,
-        "retries": report.retries,
-        "wall_seconds": report.wall_seconds,
-        "completions_per_second": round(report.listed / report.wall_seconds, 1)
-        if report.wall_seconds
-        else 0.0,
-        "batch_files": len(report.batch_files),
-        "high_water_mark_unix": report.high_water_mark or 0,
+def _ingest_metadata(run: IngestRun, data_dir: str) -> dict[str, object]:
+    """Totals over the readers under the names a chat-only ingest always had (sensors and
+    dashboards read them), then each reader's own counts."""
+    first = run.reports[0]
+    wall = sum(r.wall_seconds for r in run.reports)
+    metadata: dict[str, object] = {
+        "source": first.source.kind,
+        "endpoint_host": first.source.endpoint_host,
+        "mode": first.mode,
+        "resumed": any(r.resumed for r in run.reports),
+        "pages": run.total("pages"),
+        "completions_listed": run.total("listed"),
+        "completions_new": run.total("new"),
+        "completions_updated": run.total("updated"),
+        "completions_deleted": run.total("deleted"),
+        "completions_vanished": run.total("vanished"),
+        "items_rejected": run.total("rejected"),
+        "ids_missing": run.total("missing"),
+        "listing_restarts": run.total("listing_restarts"),
+        "requests": run.total("requests"),
+        "retries": run.total("retries"),
+        "wall_seconds": round(wall, 3),
+        "completions_per_second": round(run.total("listed") / wall, 1) if wall else 0.0,
+        "batch_files": sum(len(r.batch_files) for r in run.reports),
+        "high_water_mark_unix": first.high_water_mark or 0,
         "path": dg.MetadataValue.path(str(DataPaths(data_dir).raw_completions)),
     }
+    metadata["readers"] = dg.MetadataValue.md(
+        markdown_table(
+            pl.DataFrame(
+                [
+                    {"reader": name, "mode": r.mode, "asked_or_listed": r.listed, "new": r.new}
+                    | {"updated": r.updated, "deleted": r.deleted, "missing": r.missing}
+                    | {"requests": r.requests}
+                    for name, r in run.by_reader().items()
+                ]
+            )
+        )
+    )
+    return metadata

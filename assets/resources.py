@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import dagster as dg
 import openai
 
+from pipelines.ingest.plan import ReadPlan, read_plan
 from pipelines.ingest.sources import RequestCounter, SourceInfo, open_source
 from pipelines.ingest.sync import IngestSettings
 from pipelines.paths import DEFAULT_DATA_DIR
@@ -49,6 +50,11 @@ class StoredCompletionsSource(dg.ConfigurableResource):
             env["DISTILLERY_SOURCE"] = self.kind
         with open_source(env) as opened:
             yield opened
+
+    def plan(self, info: SourceInfo) -> ReadPlan:
+        """What to read: `DISTILLERY_CHAT_COMPLETIONS`, `DISTILLERY_RESPONSES_LIST`,
+        `DISTILLERY_RESPONSE_IDS`, `DISTILLERY_CONVERSATION_IDS` (`pipelines.ingest.plan`)."""
+        return read_plan(info.kind)
 
     def settings(self, *, full_refresh: bool) -> IngestSettings:
         return IngestSettings(

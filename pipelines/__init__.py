@@ -3,7 +3,7 @@
 Nothing in this package imports dagster; `assets` wires these functions into Dagster, and a
 notebook calls them directly:
 
-    from pipelines import open_source, ingest_completions, build_completions, load_recipes
+    from pipelines import open_source, read_plan, ingest, build_completions, load_recipes
     from pipelines import curate_completions, build_dataset_version
 
 Stage by stage: `pipelines.ingest` (sources → raw lake), `pipelines.completions` (lake → typed,
@@ -31,6 +31,8 @@ _FACE = {
     "Recipe": "pipelines.recipes",
     "load_recipes": "pipelines.recipes",
     "open_source": "pipelines.ingest",
+    "read_plan": "pipelines.ingest",
+    "ingest": "pipelines.ingest",
     "ingest_completions": "pipelines.ingest",
     "read_raw_completions": "pipelines.ingest",
     "build_completions": "pipelines.completions",
@@ -50,6 +52,8 @@ __all__ = [  # noqa: RUF022 (the face's order: data layout and recipes, then sta
     "Recipe",
     "load_recipes",
     "open_source",
+    "read_plan",
+    "ingest",
     "ingest_completions",
     "read_raw_completions",
     "build_completions",
@@ -78,6 +82,12 @@ if TYPE_CHECKING:
         latest_version,
         list_versions,
     )
-    from pipelines.ingest import ingest_completions, open_source, read_raw_completions
+    from pipelines.ingest import (
+        ingest,
+        ingest_completions,
+        open_source,
+        read_plan,
+        read_raw_completions,
+    )
     from pipelines.paths import DataPaths, data_dir_from_env
     from pipelines.recipes import Recipe, load_recipes

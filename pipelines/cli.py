@@ -109,8 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--fault-seed", type=int, default=0)
     serve_cmd.set_defaults(run=_serve)
 
-    import_cmd = store.add_parser("import", help="import a JSONL export into the store")
-    import_cmd.add_argument("file", help="JSONL: one stored completion per line")
+    import_cmd = store.add_parser(
+        "import",
+        help="import a JSONL export (completions, responses, conversations) into the store",
+    )
+    import_cmd.add_argument(
+        "file", help="JSONL: one stored chat completion, response or conversation per line"
+    )
     import_cmd.add_argument("--db", required=True, help="SQLite file (created when missing)")
     import_cmd.add_argument(
         "--skip-invalid",
@@ -120,13 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     import_cmd.set_defaults(run=_import)
 
     ingest_cmd = commands.add_parser(
-        "ingest", help="sync stored completions from the configured source into the lake"
+        "ingest",
+        help="sync stored chat completions, responses and conversations from the configured"
+        " source into the lake",
     )
     ingest_cmd.add_argument(
         "--data-dir", help="data directory (default: $DISTILLERY_DATA_DIR, else ./distillery-data)"
     )
-    ingest_cmd.add_argument("--full-refresh", action="store_true", help="re-list everything")
-    ingest_cmd.add_argument("--concurrency", type=int, default=8, help="messages calls in flight")
+    ingest_cmd.add_argument("--full-refresh", action="store_true", help="re-read everything")
+    ingest_cmd.add_argument("--concurrency", type=int, default=8, help="item reads in flight")
     ingest_cmd.set_defaults(run=_ingest)
 
     export_cmd = commands.add_parser(
@@ -220,11 +227,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_KIND_NAMES = {
+    "completions": "chat completions",
+    "responses": "responses",
+    "conversations": "conversations",
+}
+
+
 def _import(args: argparse.Namespace) -> int:
     db = StoreDatabase(args.db)
     try:
         report = db.import_file(args.file, skip_invalid=args.skip_invalid)
-        total = db.count()
+        stored = db.counts()
     finally:
         db.close()
     for line_number, reason in report.invalid:
@@ -237,18 +251,22 @@ def _import(args: argparse.Namespace) -> int:
         )
         return 1
     print(
-        f"imported {report.inserted + report.replaced} completions into {args.db}"
+        f"imported {report.inserted + report.replaced} records into {args.db}"
         f" ({report.inserted} new, {report.replaced} replaced, {len(report.invalid)} skipped;"
-        f" {total} stored)"
+        f" {sum(stored.values())} stored)"
     )
+    for kind, count in report.kinds.items():
+        print(
+            f"  {_KIND_NAMES[kind]}: {count.inserted} new, {count.replaced} replaced;"
+            f" {stored[kind]} stored"
+        )
     return 0
 
 
 def _ingest(args: argparse.Namespace) -> int:
     # Imported here: `distillery store …` should not pay for polars and pyarrow.
-    from pipelines.ingest.errors import IngestError
-    from pipelines.ingest.sources import SourceConfigError, open_source
-    from pipelines.ingest.sync import IngestSettings, ingest_completions
+    from pipelines.ingest import IngestError, SourceConfigError, ingest, open_source, read_plan
+    from pipelines.ingest.sync import IngestSettings
     from pipelines.paths import data_dir_from_env
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -257,13 +275,18 @@ def _ingest(args: argparse.Namespace) -> int:
     settings = IngestSettings(concurrency=args.concurrency, full_refresh=args.full_refresh)
     try:
         with open_source() as (client, source, requests):
-            report = ingest_completions(
-                client, source=source, data_dir=data_dir, settings=settings, requests=requests
+            run = ingest(
+                client,
+                source=source,
+                data_dir=data_dir,
+                plan=read_plan(source.kind),
+                settings=settings,
+                requests=requests,
             )
     except (IngestError, SourceConfigError) as err:
         print(f"distillery: error: {err}", file=sys.stderr)
         return 2
-    print(report.summary())
+    print(run.summary())
     return 0
 
 

@@ -73,7 +73,13 @@ class DataPaths:
 
     @property
     def ingest_state(self) -> AnyPath:
-        return self.state_dir / "ingest.json"
+        """The chat-completions sync state (the name it had before other APIs were read)."""
+        return self.sync_state("ingest")
+
+    def sync_state(self, name: str) -> AnyPath:
+        """One reader's sync state: `ingest` (chat completions), `responses-list`,
+        `responses-ids`, `conversations-ids`."""
+        return self.state_dir / f"{name}.json"
 
     def seen_ids(self, run_id: str) -> AnyPath:
         return self.state_dir / f"seen-{run_id}.txt"

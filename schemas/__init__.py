@@ -9,7 +9,7 @@ from schemas.completions_quarantine import CompletionsQuarantine
 from schemas.curated import Curated
 from schemas.derive import polars_schema
 from schemas.raw_completions import RawCompletions
-from schemas.vocabularies import INSTRUCTION_ROLES, MESSAGE_ROLES, SOURCE_KINDS
+from schemas.vocabularies import APIS, INSTRUCTION_ROLES, LEGACY_API, MESSAGE_ROLES, SOURCE_KINDS
 
 RAW_COMPLETIONS_SCHEMA = polars_schema(RawCompletions)
 COMPLETIONS_SCHEMA = polars_schema(Completions)
@@ -17,9 +17,11 @@ QUARANTINE_SCHEMA = polars_schema(CompletionsQuarantine)
 CURATED_SCHEMA = polars_schema(Curated)
 
 __all__ = [
+    "APIS",
     "COMPLETIONS_SCHEMA",
     "CURATED_SCHEMA",
     "INSTRUCTION_ROLES",
+    "LEGACY_API",
     "MESSAGE_ROLES",
     "QUARANTINE_SCHEMA",
     "RAW_COMPLETIONS_SCHEMA",

@@ -1,4 +1,4 @@
-"""`completions`: one typed, validated row per stored completion.
+"""`completions`: one typed, validated row per stored completion, response or conversation.
 
 The checks are what makes a record unusable for training. They run on eager frames with
 `lazy=True`, so every failure of every record comes back at once;
@@ -13,7 +13,7 @@ import polars as pl
 from pandera.api.polars.types import PolarsData
 
 from schemas.types import MESSAGE, METADATA_PAIR, TOOL_CALL
-from schemas.vocabularies import MESSAGE_ROLES, SOURCE_KINDS
+from schemas.vocabularies import APIS, MESSAGE_ROLES, SOURCE_KINDS
 
 MAX_CONTENT_BYTES = 1_000_000
 """Largest message text accepted (bytes): far above any model's context, so only broken records."""
@@ -26,17 +26,36 @@ def _all_messages(condition: pl.Expr) -> pl.Expr:
     return _messages.list.eval(condition).list.all().fill_null(True)
 
 
+def _completed_or_not_a_response() -> pl.Expr:
+    """True unless the record is a response whose status says it did not complete."""
+    status = pl.col("response_status")
+    return status.is_null() | (status == "completed")
+
+
 class Conversations(pa.DataFrameModel):
     """The typed columns every table of normalized completions shares: request settings, the
     input conversation, the output message, usage and content-filter flags, and the checks that
-    make a record usable for training."""
+    make a record usable for training.
 
-    id: str = pa.Field(unique=True, description="Stored completion id, e.g. chatcmpl-…")
+    Stored responses and conversations are read into the same columns as chat completions
+    (`pipelines.completions.responses`); the facts only they have (`response_status`,
+    `context_missing`) are neutral for chat completions.
+    """
+
+    api: str = pa.Field(
+        isin=list(APIS),
+        description="The API the record came from: chat_completions, responses or conversations.",
+    )
+    id: str = pa.Field(
+        unique=True, description="The record's id at the source: chatcmpl-…, resp_… or conv_…."
+    )
     created: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         nullable=True, description="When the request was made (UTC)."
     )
-    model: str = pa.Field(nullable=True, description="Model that produced the completion.")
-    source: str = pa.Field(isin=list(SOURCE_KINDS), description="API read from.")
+    model: str = pa.Field(
+        nullable=True, description="Model that produced the output; null for a conversation."
+    )
+    source: str = pa.Field(isin=list(SOURCE_KINDS), description="Provider read from.")
     ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         description="When distillery fetched this version of the record (UTC)."
     )
@@ -58,7 +77,8 @@ class Conversations(pa.DataFrameModel):
         description="Metadata as key/value pairs, so any key survives."
     )
     messages: pl.List(MESSAGE) = pa.Field(  # type: ignore[valid-type]
-        description="The stored input messages, in index order."
+        description="The input messages, oldest first (a response's or conversation's items as"
+        " chat messages)."
     )
     choice_count: pl.Int32 = pa.Field(description="Number of choices; choices[0] is the output.")
     output_content: str = pa.Field(nullable=True, description="Text of choices[0].message.")
@@ -79,6 +99,17 @@ class Conversations(pa.DataFrameModel):
     text_repaired: bool = pa.Field(
         description="Text held lone surrogates (invalid UTF-8), replaced with U+FFFD here."
     )
+    response_status: str = pa.Field(
+        nullable=True,
+        description="Responses: the status (completed, incomplete, failed, cancelled, queued,"
+        " in_progress), `incomplete` whenever incomplete_details is set; null for chat"
+        " completions, conversations, and a response stating none.",
+    )
+    context_missing: bool = pa.Field(
+        description="Responses and conversations: earlier turns could not be found in the lake"
+        " (previous_response_id or an item_reference names what it does not hold). Always false"
+        " for chat completions."
+    )
 
     class Config:
         strict = True
@@ -94,7 +125,11 @@ class Conversations(pa.DataFrameModel):
 
     @pa.dataframe_check(error="usage is missing: token counts are unknown")
     def has_usage(cls, data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("total_tokens").is_not_null())
+        """A conversation is exempt: the conversation object and its items carry no usage (the
+        responses that made its turns do), so every conversation would fail."""
+        return data.lazyframe.select(
+            pl.col("total_tokens").is_not_null() | (pl.col("api") == "conversations")
+        )
 
     @pa.dataframe_check(error="a message's content is a number, boolean or object, not text")
     def text_content(cls, data: PolarsData) -> pl.LazyFrame:
@@ -116,10 +151,32 @@ class Conversations(pa.DataFrameModel):
             | pl.col("output_refusal").is_not_null()
             | (pl.col("output_tool_calls").list.len() > 0).fill_null(False)
         )
-        # A record without choices fails has_choices; do not report it twice. An output the
-        # content filter blocked is explained, and curation drops it as content-filtered.
-        explained = (pl.col("choice_count") == 0) | (pl.col("finish_reason") == "content_filter")
+        # A record without choices fails has_choices, a response that did not complete fails
+        # response_completed: do not report them twice. An output the content filter blocked is
+        # explained, and curation drops it as content-filtered.
+        # (A null finish_reason is no explanation: fill_null, or the null would pass the row.)
+        explained = (
+            (pl.col("choice_count") == 0)
+            | (pl.col("finish_reason") == "content_filter").fill_null(False)
+            | ~_completed_or_not_a_response()
+        )
         return data.lazyframe.select(has_output | explained)
+
+    @pa.dataframe_check(
+        error="the response did not complete (status failed, incomplete, cancelled, queued or"
+        " in progress)"
+    )
+    def response_completed(cls, data: PolarsData) -> pl.LazyFrame:
+        """Only a completed response is a whole answer to learn; one cut short (max output
+        tokens, content filter) is incomplete, and so is any response with incomplete_details."""
+        return data.lazyframe.select(_completed_or_not_a_response())
+
+    @pa.dataframe_check(
+        error="previous_response_id names a response that is not in the lake (or an"
+        " item_reference an item), so the earlier turns are missing"
+    )
+    def context_present(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(~pl.col("context_missing"))
 
     @pa.dataframe_check(error="a tool message has no tool_call_id")
     def tool_messages_have_call_id(cls, data: PolarsData) -> pl.LazyFrame:
@@ -152,10 +209,16 @@ class Conversations(pa.DataFrameModel):
 
 
 class Completions(Conversations):
-    """Stored completions, normalized, with the raw JSON kept beside them."""
+    """Stored completions, responses and conversations, normalized, with the raw JSON kept
+    beside them."""
 
-    completion_json: str = pa.Field(description="The completion as the API returned it.")
-    messages_json: str = pa.Field(description="The input messages as the API returned them.")
+    completion_json: str = pa.Field(
+        description="The completion, response or conversation as the API returned it."
+    )
+    messages_json: str = pa.Field(
+        description="The input messages, input items or conversation items as the API returned"
+        " them."
+    )
 
     class Config:
         strict = True

@@ -6,7 +6,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from schemas.vocabularies import SOURCE_KINDS
+from schemas.vocabularies import APIS, SOURCE_KINDS
 
 REASON = pl.Struct({"check": pl.String, "message": pl.String})
 
@@ -15,7 +15,11 @@ class CompletionsQuarantine(pa.DataFrameModel):
     """Records kept out of `completions`, whole, with every check they failed. Together the two
     tables account for every record of the raw lake."""
 
-    id: str = pa.Field(unique=True, description="Stored completion id.")
+    api: str = pa.Field(
+        isin=list(APIS),
+        description="The API the record came from: chat_completions, responses or conversations.",
+    )
+    id: str = pa.Field(unique=True, description="The record's id at the source.")
     created: pl.Int64 = pa.Field(nullable=True, description="Unix seconds, as the API gave them.")
     model: str = pa.Field(nullable=True, description="Model, when the record names one.")
     source: str = pa.Field(isin=list(SOURCE_KINDS), description="API read from.")
@@ -25,8 +29,13 @@ class CompletionsQuarantine(pa.DataFrameModel):
     reasons: pl.List(REASON) = pa.Field(  # type: ignore[valid-type]
         description="Each failed check: its name and a human-readable message."
     )
-    completion_json: str = pa.Field(description="The completion as the API returned it.")
-    messages_json: str = pa.Field(description="The input messages as the API returned them.")
+    completion_json: str = pa.Field(
+        description="The completion, response or conversation as the API returned it."
+    )
+    messages_json: str = pa.Field(
+        description="The input messages, input items or conversation items as the API returned"
+        " them."
+    )
 
     class Config:
         strict = True

@@ -5,18 +5,22 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
-from schemas.vocabularies import SOURCE_KINDS
+from schemas.vocabularies import APIS, SOURCE_KINDS
 
 
 class RawCompletions(pa.DataFrameModel):
-    """Rows of `lake/raw_completions` batches; merged by id, the newest `batch_id` wins."""
+    """Rows of `lake/raw_completions` batches; merged by (api, id), the newest `batch_id` wins."""
 
-    id: str = pa.Field(description="Stored completion id, e.g. chatcmpl-…")
+    api: str = pa.Field(
+        isin=list(APIS),
+        description="The API the object came from: chat_completions, responses or conversations.",
+    )
+    id: str = pa.Field(description="The object's id at the source: chatcmpl-…, resp_… or conv_….")
     created: pl.Int64 = pa.Field(
         nullable=True, description="Unix seconds as the API gave them; null when missing."
     )
     model: str = pa.Field(nullable=True, description="Model that produced the completion.")
-    source: str = pa.Field(isin=list(SOURCE_KINDS), description="Which API the row was read from.")
+    source: str = pa.Field(isin=list(SOURCE_KINDS), description="Which provider it was read from.")
     ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         description="When the page holding this row was fetched (UTC)."
     )
@@ -26,9 +30,13 @@ class RawCompletions(pa.DataFrameModel):
         str_length={"min_value": 64, "max_value": 64},
         description="sha256 of completion_json: tells an unchanged item from an updated one.",
     )
-    completion_json: str = pa.Field(description="The list item exactly as the API returned it.")
+    completion_json: str = pa.Field(
+        description="The object exactly as the API returned it: the chat completion (list item),"
+        " the response (retrieve or list item) or the conversation (retrieve)."
+    )
     messages_json: str = pa.Field(
-        description="JSON array of the stored input messages, every page, in index order."
+        description="JSON array, every page, oldest first: the chat completion's input messages,"
+        " the response's input items, or the conversation's items."
     )
 
     class Config:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from assets.curation import curated_asset
@@ -69,6 +70,22 @@ def test_readme_main_command_builds_a_version_from_the_sample(
     assert manifest["source"]["kind"] == "local"
     assert manifest["splits"]["train"]["rows"] >= 10
     assert latest_version(tmp_path / "distillery-data", "default") == version
+    # The sample mixes stored chat completions, responses and conversations: one version, whose
+    # manifest counts what each source and API gave, as the completions table holds it.
+    completions = pl.read_parquet(tmp_path / "distillery-data" / "lake" / "completions.parquet")
+    counts = completions.group_by("api").len()
+    assert manifest["inputs"]["rows_by_source"] == {"local": dict(counts.sort("api").iter_rows())}
+    assert set(manifest["inputs"]["rows_by_source"]["local"]) == {
+        "chat_completions",
+        "responses",
+        "conversations",
+    }
+    published = {api: 0 for api in ("chat_completions", "responses", "conversations")}
+    for split in manifest["splits"].values():
+        assert sum(split["rows_by_api"].values()) == split["rows"]
+        for api, rows in split["rows_by_api"].items():
+            published[api] += rows
+    assert all(published.values()), published
 
     second = run_main_job(tmp_path)
 

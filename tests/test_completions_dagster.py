@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +11,7 @@ import pytest
 from assets.completions import completions_quarantine_share, completions_tables
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource
+from pipelines.sample import SAMPLE_PATHS
 
 
 def build(data_dir: Path, *, max_share: float | None = None) -> dg.ExecuteInProcessResult:
@@ -47,13 +49,30 @@ def test_sample_build_reports_counts_reasons_and_a_warning(
         for e in result.get_asset_materialization_events()
     }
     completions, quarantine = events["completions"], events["completions_quarantine"]
-    assert completions["dagster/row_count"].value + quarantine["dagster/row_count"].value == 315
-    assert quarantine["dagster/row_count"].value == 7
+    records, marked = sample_records()
+    assert completions["dagster/row_count"].value + quarantine["dagster/row_count"].value == records
+    assert quarantine["dagster/row_count"].value == marked
     assert "| known_roles | 1 |" in quarantine["reasons"].value
-    assert "| id | created | model |" in completions["preview"].value
+    assert "| response_completed | 2 |" in quarantine["reasons"].value
+    assert "| id | created | model | api |" in completions["preview"].value
     (check,) = result.get_asset_check_evaluations()
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
-    assert check.description.startswith("7 of 315 records quarantined (2.2%)")
+    share = f"{marked / records:.1%}"
+    assert check.description.startswith(f"{marked} of {records} records quarantined ({share})")
+
+
+def sample_records() -> tuple[int, int]:
+    """Records in the bundled sample (chat completions, responses, conversations), and how many
+    the sample marks as malformed or unusable."""
+    lines = [json.loads(line) for path in SAMPLE_PATHS for line in path.read_text().splitlines()]
+    marked = sum(
+        1
+        for record in lines
+        if str((record.get("metadata") or {}).get("sample_case", "")).startswith(
+            ("malformed_", "unusable_")
+        )
+    )
+    return len(lines), marked
 
 
 @pytest.mark.slow

@@ -1,10 +1,14 @@
 """Normalize the raw lake into typed `completions` columns.
 
 Lenient by design: whatever a record holds, it becomes one typed row, with what cannot be typed
-recorded as facts (`content_type`, `tool_call_matched`, `text_repaired`) for the pandera checks in
-`schemas.completions` to judge. Nothing here drops or rejects a record;
-`pipelines.completions.validate` does that, with reasons. Unknown fields stay in the raw JSON
-columns.
+recorded as facts (`content_type`, `tool_call_matched`, `text_repaired`, `response_status`,
+`context_missing`) for the pandera checks in `schemas.completions` to judge. Nothing here drops or
+rejects a record; `pipelines.completions.validate` does that, with reasons. Unknown fields stay in
+the raw JSON columns.
+
+One code path types every API: a stored response or conversation is first put in the shapes of a
+stored chat completion (`pipelines.completions.responses`), its earlier turns resolved among the
+same raw rows (`pipelines.completions.contexts`).
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 import polars as pl
 import pyarrow as pa
 
+from pipelines.completions.contexts import ResponseContexts
+from pipelines.completions.responses import ChatShapes, conversation_as_chat, response_as_chat
 from pipelines.jsontext import dumps as _json
-from schemas import COMPLETIONS_SCHEMA
+from pipelines.jsontext import loads as _loads
+from schemas import COMPLETIONS_SCHEMA, LEGACY_API
 
 # Columns computed from the JSON, in the order `_normalize_record` returns them.
 _PARSED_COLUMNS = [
@@ -51,6 +57,8 @@ _PARSED_COLUMNS = [
     "completion_tokens",
     "total_tokens",
     "text_repaired",
+    "response_status",
+    "context_missing",
 ]
 _PARSED_SCHEMA = pl.Schema(
     {name: pl.Int64 if name == "created" else COMPLETIONS_SCHEMA[name] for name in _PARSED_COLUMNS}
@@ -66,15 +74,20 @@ def normalize_completions(raw: pl.DataFrame) -> pl.DataFrame:
     """Turn merged raw-lake rows (see `pipelines.ingest.lake.read_raw_completions`) into typed rows.
 
     Args:
-        raw: Rows with `id, model, source, ingested_at, deleted, completion_json, messages_json`.
+        raw: Rows with `api, id, model, source, ingested_at, deleted, completion_json,
+            messages_json` (`schemas.RawCompletions`). A null `api` is read as `chat_completions`,
+            as the lake reads batches written before the column existed. A response's earlier
+            turns are looked up among these rows only: pass the whole merged lake.
 
     Returns:
         One row per input row, in the same order, with the columns of `schemas.Completions`
         (not yet validated).
     """
+    raw = raw.with_columns(pl.col("api").fill_null(LEGACY_API))
+    contexts = ResponseContexts(raw)
     computed = pl.concat(
         [
-            _typed_columns(raw.slice(offset, _CHUNK_ROWS))
+            _typed_columns(raw.slice(offset, _CHUNK_ROWS), contexts)
             for offset in range(0, raw.height, _CHUNK_ROWS)
         ]
         or [_PARSED_SCHEMA.to_frame()],
@@ -84,6 +97,7 @@ def normalize_completions(raw: pl.DataFrame) -> pl.DataFrame:
         pl.concat(
             [
                 raw.select(
+                    "api",
                     "id",
                     "model",
                     "source",
@@ -103,14 +117,18 @@ def normalize_completions(raw: pl.DataFrame) -> pl.DataFrame:
     )  # type: ignore[arg-type]
 
 
-def _typed_columns(raw: pl.DataFrame) -> pl.DataFrame:
+def _typed_columns(raw: pl.DataFrame, contexts: ResponseContexts) -> pl.DataFrame:
     """The parsed columns of one chunk of raw rows."""
     # Python walks each record once; pyarrow builds the typed (nested) columns from the values in
     # C++, column by column: twice as fast as writing each record as JSON for polars to decode.
     with _collector_paused():
         records = [
             _normalize_record(c, m)
-            for c, m in zip(raw["completion_json"], raw["messages_json"], strict=True)
+            if api == LEGACY_API
+            else _normalize_shapes(_chat_shapes(api, i, c, m, contexts))
+            for api, i, c, m in zip(
+                raw["api"], raw["id"], raw["completion_json"], raw["messages_json"], strict=True
+            )
         ]
         columns = zip(*records, strict=True) if records else ([] for _ in _ARROW_SCHEMA)
         # The system allocator, not pyarrow's pool: the arrays live only until polars has them,
@@ -160,9 +178,42 @@ def conversation_from_row(row: dict[str, Any]) -> list[dict[str, Any]]:
 # -- one record --------------------------------------------------------------------------------
 
 
+def _chat_shapes(
+    api: str, record_id: str, completion_json: str, messages_json: str, contexts: ResponseContexts
+) -> ChatShapes:
+    """A response or conversation (or a record of an unknown API, read as a chat completion) in
+    the shapes of a stored chat completion."""
+    stored, items = _as_dict(_loads(completion_json)), _loads(messages_json)
+    if api == "responses":
+        context = contexts.response_input(record_id, stored, items)
+        return response_as_chat(stored, context.items, context_missing=context.missing)
+    if api == "conversations":
+        context = contexts.resolve_references(items)
+        return conversation_as_chat(stored, context.items, context_missing=context.missing)
+    return ChatShapes(stored, items if isinstance(items, list) else [])
+
+
+def _normalize_shapes(shapes: ChatShapes) -> tuple[Any, ...]:
+    return _normalize_parsed(
+        shapes.completion,
+        shapes.messages,
+        response_status=shapes.response_status,
+        context_missing=shapes.context_missing,
+    )
+
+
 def _normalize_record(completion_json: str, messages_json: str) -> tuple[Any, ...]:
-    completion = _as_dict(_loads(completion_json))
-    raw_messages = _loads(messages_json)
+    """A stored chat completion's typed values, in `_PARSED_COLUMNS` order."""
+    return _normalize_parsed(_as_dict(_loads(completion_json)), _loads(messages_json))
+
+
+def _normalize_parsed(
+    completion: dict[str, Any],
+    raw_messages: Any,
+    *,
+    response_status: str | None = None,
+    context_missing: bool = False,
+) -> tuple[Any, ...]:
     repaired = [False]
 
     def text(value: Any) -> str | None:
@@ -208,6 +259,8 @@ def _normalize_record(completion_json: str, messages_json: str) -> tuple[Any, ..
         _integer(usage.get("completion_tokens")),
         _integer(usage.get("total_tokens")),
         repaired[0],
+        text(response_status),
+        context_missing,
     )
 
 
@@ -302,15 +355,6 @@ def _clean_text(value: str, repaired: list[bool]) -> str:
         repaired[0] = True
         return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in value)
     return value
-
-
-def _loads(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        # orjson refuses lone surrogates, which JSON allows; the standard library keeps them so
-        # the record can be flagged (text_repaired) instead of failing the whole build.
-        return json.loads(text)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -105,6 +105,7 @@ def _reasons_by_row(failures: pl.DataFrame) -> pl.DataFrame:
 
 def _quarantine_rows(failed: pl.DataFrame) -> pl.DataFrame:
     quarantine = failed.select(
+        "api",
         "id",
         pl.col("created").dt.epoch("s").alias("created"),
         "model",

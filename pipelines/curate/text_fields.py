@@ -91,7 +91,8 @@ TEXT_FIELDS = tuple(
 """Every text of a completion row that can hold personal data or secrets."""
 
 NOT_TEXT = {
-    "id": "stored completion id, assigned by the API",
+    "api": "API name (vocabulary)",
+    "id": "stored completion, response or conversation id, assigned by the API",
     "model": "model name",
     "source": "source kind (vocabulary)",
     "response_format": "JSON schema of the requested format, written by the application",
@@ -100,6 +101,7 @@ NOT_TEXT = {
     "system_fingerprint": "backend fingerprint",
     "request_id": "provider request id",
     "finish_reason": "vocabulary",
+    "response_status": "vocabulary",
     "content_filter_categories[]": "vocabulary",
     "completion_json": "raw JSON: dropped before curation, never exported",
     "messages_json": "raw JSON: dropped before curation, never exported",

@@ -52,6 +52,11 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
         "## Inputs",
         "",
         f"- completions read: {inputs.rows:,}",
+        *(
+            f"- from {source_kind}: "
+            + ", ".join(f"{api} {count:,}" for api, count in by_api.items())
+            for source_kind, by_api in inputs.rows_by_source.items()
+        ),
         f"- created: {_iso(inputs.created_min)} … {_iso(inputs.created_max)}",
         f"- id set sha256: `{inputs.id_set_sha256}`",
         "",

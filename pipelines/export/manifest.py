@@ -44,11 +44,16 @@ class InputSnapshot(_ManifestModel):
     created_min: datetime | None = None
     created_max: datetime | None = None
     id_set_sha256: str | None = None
+    rows_by_source: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Rows per source kind, then per API: `{"openai": {"chat_completions": 900, "responses":
+    40}}`."""
 
 
 class SplitCounts(_ManifestModel):
     rows: int = 0
     tokens: int = 0
+    rows_by_api: dict[str, int] = Field(default_factory=dict)
+    """Published rows per API (`chat_completions`, `responses`, `conversations`)."""
 
 
 class StepEntry(_ManifestModel):

@@ -210,15 +210,22 @@ def _already_published(
 
 
 def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
-    """What the input table held: rows, created range, and a hash of the sorted id set."""
+    """What the input table held: rows, created range, a hash of the sorted id set, and rows per
+    source and API."""
     ids = completions["id"].sort()
     digest = hashlib.sha256("\n".join(ids.to_list()).encode("utf-8")).hexdigest()
     created = completions["created"]
+    by_source: dict[str, dict[str, int]] = {}
+    for source, api, count in (
+        completions.group_by("source", "api").len().sort("source", "api").iter_rows()
+    ):
+        by_source.setdefault(source, {})[api] = count
     return InputSnapshot(
         rows=completions.height,
         created_min=created.min(),
         created_max=created.max(),
         id_set_sha256=digest,
+        rows_by_source=by_source,
     )
 
 
@@ -281,9 +288,11 @@ def _manifest(
         .agg(pl.len().alias("rows"), pl.col("total_tokens").sum().alias("tokens"))
         .sort("split")
     )
+    per_api = rows.group_by("split", "api").len().sort("split", "api")
     splits = {name: SplitCounts() for name in SPLITS}
     for name, count, tokens in per_split.iter_rows():
-        splits[name] = SplitCounts(rows=count, tokens=int(tokens or 0))
+        by_api = {api: n for split, api, n in per_api.iter_rows() if split == name}
+        splits[name] = SplitCounts(rows=count, tokens=int(tokens or 0), rows_by_api=by_api)
     drops: dict[str, int] = {}
     for step in steps:
         for reason, dropped in step.dropped.items():

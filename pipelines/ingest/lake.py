@@ -1,4 +1,4 @@
-"""The raw lake: append-only Parquet batches of stored completions, merged by id on read.
+"""The raw lake: append-only Parquet batches of stored objects, merged by (api, id) on read.
 
 Layout under the data directory:
 
@@ -7,8 +7,9 @@ Layout under the data directory:
     lake/state/seen-<run>.txt                         ids listed by an unfinished full refresh
 
 Every file is written under a temporary name and renamed into place (on object storage: put as
-one object), so a killed run leaves whole files or none. The newest batch of an id wins when
-batches are merged.
+one object), so a killed run leaves whole files or none. The newest batch of an (api, id) wins
+when batches are merged. Batches written before the `api` column existed hold chat completions
+only, and read as such.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import polars as pl
 from pipelines.atomic import write_parquet_atomically
 from pipelines.object_storage import AnyPath, ObjectPath, append_text, scan_parquet
 from pipelines.paths import DataPaths
-from schemas import RAW_COMPLETIONS_SCHEMA
+from schemas import LEGACY_API, RAW_COMPLETIONS_SCHEMA
+
+LAKE_KEY = ["api", "id"]
+"""What identifies a stored object in the lake: ids of different APIs may coincide."""
 
 
 def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> AnyPath:
@@ -46,15 +50,17 @@ def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> 
 
 
 def scan_raw_batches(paths: DataPaths) -> pl.LazyFrame:
-    """Every batch row, unmerged (an id may appear in several batches)."""
+    """Every batch row, unmerged (an object may appear in several batches)."""
     files = paths.batch_files()
     if not files:
         return pl.LazyFrame(schema=RAW_COMPLETIONS_SCHEMA)
-    return scan_parquet(files, schema=RAW_COMPLETIONS_SCHEMA)
+    return scan_parquet(
+        files, schema=RAW_COMPLETIONS_SCHEMA, missing_columns="insert"
+    ).with_columns(pl.col("api").fill_null(LEGACY_API))
 
 
 def read_raw_completions(data_dir: str | AnyPath, *, include_deleted: bool = True) -> pl.DataFrame:
-    """The lake merged by id: the newest batch's row for each completion, ordered by id.
+    """The lake merged by (api, id): the newest batch's row for each object, ordered by id.
 
     Args:
         data_dir: The data directory.
@@ -63,17 +69,19 @@ def read_raw_completions(data_dir: str | AnyPath, *, include_deleted: bool = Tru
     merged = (
         scan_raw_batches(DataPaths(data_dir))
         .sort("batch_id")
-        .unique("id", keep="last", maintain_order=True)
+        .unique(LAKE_KEY, keep="last", maintain_order=True)
     )
     if not include_deleted:
         merged = merged.filter(~pl.col("deleted"))
-    return merged.sort("id").collect()
+    return merged.sort("id", "api").collect()
 
 
-def lake_index(paths: DataPaths) -> dict[str, tuple[str, bool]]:
-    """id → (item hash, deleted) of the merged lake, to decide what a fetch changes."""
+def lake_index(paths: DataPaths, api: str) -> dict[str, tuple[str, bool]]:
+    """id → (item hash, deleted) of `api`'s objects in the merged lake, to decide what a fetch
+    changes."""
     merged = (
         scan_raw_batches(paths)
+        .filter(pl.col("api") == api)
         .select("id", "batch_id", "item_sha256", "deleted")
         .sort("batch_id")
         .unique("id", keep="last")
@@ -85,12 +93,13 @@ def lake_index(paths: DataPaths) -> dict[str, tuple[str, bool]]:
     }
 
 
-def read_rows(paths: DataPaths, ids: Iterable[str]) -> pl.DataFrame:
-    """The newest lake rows of `ids` (to carry messages over when only metadata changed)."""
+def read_rows(paths: DataPaths, api: str, ids: Iterable[str]) -> pl.DataFrame:
+    """The newest lake rows of `api`'s `ids` (to carry messages over when only metadata
+    changed, or to flag them deleted)."""
     wanted = pl.Series("id", list(ids), dtype=pl.String)
     return (
         scan_raw_batches(paths)
-        .filter(pl.col("id").is_in(wanted.implode()))
+        .filter((pl.col("api") == api) & pl.col("id").is_in(wanted.implode()))
         .sort("batch_id")
         .unique("id", keep="last")
         .collect()

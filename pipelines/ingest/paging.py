@@ -171,20 +171,7 @@ def read_page(response: Any, *, what: str = "reading a page") -> RawPage:
     Raises:
         SourceProtocolError: The body is not JSON, not an object, or has no `data` list.
     """
-    raw: bytes = response.content
-    invalid_utf8 = False
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # Lossless: each invalid byte becomes a lone surrogate that encodes back to it.
-        text, invalid_utf8 = raw.decode("utf-8", "surrogateescape"), True
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SourceProtocolError(
-            f"the source's answer while {what} is not JSON ({err.msg} at character {err.pos};"
-            f" it starts {scrub(text[:500])[:60]!r}): is the base URL an OpenAI-compatible API?"
-        ) from None
+    body, invalid_utf8 = _json_body(response, what)
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         shape = type(body.get("data")).__name__ if isinstance(body, dict) else type(body).__name__
         raise SourceProtocolError(
@@ -200,6 +187,49 @@ def read_page(response: Any, *, what: str = "reading a page") -> RawPage:
             rejected.append(Rejected(reason, json.dumps(item, ensure_ascii=True)))
     has_more = bool(body.get("has_more")) and bool(items)
     return RawPage(items, has_more, rejected, invalid_utf8)
+
+
+@dataclass(frozen=True)
+class RawObject:
+    """One object read by id: its parsed JSON, and whether the body held invalid UTF-8."""
+
+    item: dict[str, Any]
+    invalid_utf8: bool = False
+
+
+def read_object(response: Any, *, object_id: str, what: str) -> RawObject | Rejected:
+    """Parse a raw retrieve response: the object, or why it cannot be stored as `object_id`.
+
+    Raises:
+        SourceProtocolError: The body is not JSON.
+    """
+    body, invalid_utf8 = _json_body(response, what)
+    if not isinstance(body, dict):
+        return Rejected("not an object", json.dumps(body, ensure_ascii=True))
+    if body.get("id") != object_id:
+        return Rejected(
+            f"the source answered an object whose id is not {object_id!r}",
+            json.dumps(body, ensure_ascii=True),
+        )
+    return RawObject(body, invalid_utf8)
+
+
+def _json_body(response: Any, what: str) -> tuple[Any, bool]:
+    """The body parsed as JSON, and whether it held bytes that are not UTF-8."""
+    raw: bytes = response.content
+    invalid_utf8 = False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Lossless: each invalid byte becomes a lone surrogate that encodes back to it.
+        text, invalid_utf8 = raw.decode("utf-8", "surrogateescape"), True
+    try:
+        return json.loads(text), invalid_utf8
+    except json.JSONDecodeError as err:
+        raise SourceProtocolError(
+            f"the source's answer while {what} is not JSON ({err.msg} at character {err.pos};"
+            f" it starts {scrub(text[:500])[:60]!r}): is the base URL an OpenAI-compatible API?"
+        ) from None
 
 
 def iter_pages(

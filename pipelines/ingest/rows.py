@@ -1,4 +1,4 @@
-"""Raw-lake rows from list items: the item and its messages exactly as the API returned them."""
+"""Raw-lake rows: a stored object and its inner items exactly as the API returned them."""
 
 from __future__ import annotations
 
@@ -14,12 +14,23 @@ def lake_row(
     item: dict[str, Any],
     messages: list[dict[str, Any]],
     *,
+    api: str,
     source_kind: str,
     ingested_at: datetime,
 ) -> dict[str, Any]:
-    """One `raw_completions` row (every column but `batch_id`)."""
+    """One `raw_completions` row (every column but `batch_id`).
+
+    Args:
+        item: The chat completion, response or conversation object.
+        messages: Its inner items, oldest first: input messages, input items or conversation
+            items.
+        api: Which API it came from (`schemas.APIS`).
+        source_kind: Which provider (`schemas.SOURCE_KINDS`).
+        ingested_at: When it was fetched.
+    """
     model = item.get("model")
     return {
+        "api": api,
         "id": item["id"],
         "created": created_of(item),
         "model": model if isinstance(model, str) else None,
@@ -40,8 +51,9 @@ def item_sha256(item: dict[str, Any]) -> str:
 
 
 def created_of(item: dict[str, Any]) -> int | None:
-    """`created` as unix seconds, or None when missing or not a number."""
-    created = item.get("created")
+    """`created` (chat completions) or `created_at` (responses, conversations) as unix seconds,
+    or None when missing or not a number."""
+    created = item.get("created", item.get("created_at"))
     if isinstance(created, bool) or not isinstance(created, int | float):
         return None
     return int(created)

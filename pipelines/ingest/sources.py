@@ -22,7 +22,7 @@ import openai
 from pydantic import BaseModel, ConfigDict
 
 from pipelines.ingest.deadline import DeadlineTransport
-from pipelines.sample import SAMPLE_PATH
+from pipelines.sample import SAMPLE_PATHS
 from schemas import SOURCE_KINDS
 
 DEFAULT_AZURE_API_VERSION = "2025-02-01-preview"
@@ -192,7 +192,8 @@ def _local_client(stack: contextlib.ExitStack, options: dict) -> tuple[openai.Op
 
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="distillery-store-")))
     db = StoreDatabase(workdir / "sample.db")
-    db.import_file(SAMPLE_PATH)
+    for path in SAMPLE_PATHS:  # chat completions, responses, conversations
+        db.import_file(path)
     db.close()
     store = stack.enter_context(running_store(workdir / "sample.db"))
     client = openai.OpenAI(api_key="local", base_url=store.openai_base_url, **options)

@@ -16,6 +16,8 @@ from pipelines.ingest.sources import SourceInfo
 from pipelines.paths import DataPaths
 
 SyncMode = Literal["full", "incremental"]
+CHAT_STATE = "ingest"
+"""The chat-completions sync's state name (`lake/state/ingest.json`, as it always was)."""
 
 
 class _StateModel(BaseModel):
@@ -56,17 +58,22 @@ class IngestState(_StateModel):
     last_run: LastRun | None = None
     run: RunCheckpoint | None = None
     """The unfinished run, if one was killed or failed."""
+    missing: list[str] = []
+    """Ids read by id that the source did not have (404) when first asked for: not asked again
+    until the next full refresh."""
 
 
-def read_state(paths: DataPaths) -> IngestState:
-    if not paths.ingest_state.exists():
+def read_state(paths: DataPaths, name: str = CHAT_STATE) -> IngestState:
+    """The state of the reader `name` (default: the chat-completions sync)."""
+    path = paths.sync_state(name)
+    if not path.exists():
         return IngestState()
-    return IngestState.model_validate_json(paths.ingest_state.read_bytes())
+    return IngestState.model_validate_json(path.read_bytes())
 
 
-def write_state(paths: DataPaths, state: IngestState) -> None:
-    """Replace the sync state atomically (a reader sees the old or the new file, never half)."""
-    with atomic_path(paths.ingest_state) as temporary:
+def write_state(paths: DataPaths, state: IngestState, name: str = CHAT_STATE) -> None:
+    """Replace a sync state atomically (a reader sees the old or the new file, never half)."""
+    with atomic_path(paths.sync_state(name)) as temporary:
         temporary.write_text(
             state.model_dump_json(indent=2, exclude_none=True) + "\n", encoding="utf-8"
         )

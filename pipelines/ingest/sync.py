@@ -1,4 +1,8 @@
-"""Ingest: page every stored completion, with its input messages, into the raw lake.
+"""Ingest a listed API: page every stored object, with its inner items, into the raw lake.
+
+Listed APIs are stored chat completions (with their input messages) and, where the server offers
+the list OpenAI lacks, stored responses (with their input items); `pipelines.ingest.apis` holds
+the calls. What follows is said of chat completions and holds for both.
 
 Incremental by default. The list API has no date filter, so a run pages newest-first and stops once
 a page reaches below the saved high-water mark minus an overlap. A full refresh re-lists everything
@@ -18,24 +22,22 @@ that repeats or moves backwards stops the run with an error instead of paging fo
 
 from __future__ import annotations
 
-import functools
 import logging
-import tempfile
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import openai
 
 from pipelines import jsontext
+from pipelines.ingest.apis import CHAT_COMPLETIONS, StoredApi
 from pipelines.ingest.errors import (
     CursorLost,
-    IngestBusyError,
-    LakeWriteError,
     SourceProtocolError,
+    SourceUnavailableError,
 )
 from pipelines.ingest.lake import (
     append_seen_ids,
@@ -45,91 +47,29 @@ from pipelines.ingest.lake import (
     utc_now,
     write_batch,
 )
-from pipelines.ingest.paging import RawPage, RetryCounter, RetryPolicy, iter_pages
+from pipelines.ingest.paging import RawPage, RetryCounter, iter_pages
+from pipelines.ingest.reader import (
+    IngestReport,
+    IngestSettings,
+    ReaderMeter,
+    read_items,
+    the_one_writer,
+)
 from pipelines.ingest.rows import created_of, item_sha256, lake_row, messages_by_id
 from pipelines.ingest.sources import RequestCounter, SourceInfo
-from pipelines.ingest.state import LastRun, RunCheckpoint, read_state, write_state
-from pipelines.lease import one_writer
-from pipelines.lock import LockBusy
-from pipelines.object_storage import AnyPath, append_text, storage_error_summary
+from pipelines.ingest.state import CHAT_STATE, LastRun, RunCheckpoint, read_state, write_state
+from pipelines.object_storage import AnyPath, append_text
 from pipelines.paths import DataPaths
 
 log = logging.getLogger("distillery.ingest")
 
+_NO_LIST_HINTS = {
+    "responses": ": OpenAI lists no stored responses (Azure Foundry and a capturing store do);"
+    " read them by id with DISTILLERY_RESPONSE_IDS instead of DISTILLERY_RESPONSES_LIST",
+}
+
 MAX_LISTING_RESTARTS = 3
 """Lost cursors one run recovers from by listing again from the top, before it gives up."""
-
-
-@dataclass
-class IngestSettings:
-    """How a sync runs.
-
-    Attributes:
-        concurrency: `messages.list` calls in flight at once.
-        page_size: Completions per list request (the API's maximum is assumed to be 100).
-        overlap_seconds: How far below the high-water mark an incremental run still looks, for
-            completions stored after newer ones (a long request finishes late).
-        full_refresh: Re-list everything this run.
-        full_refresh_every_days: Make a run full when the last full refresh is older than this.
-        retry: The outer retry for what the SDK gives up on.
-        progress_every_pages: Log progress every N pages.
-        lock_wait_s: How long to wait for another ingest of the same data directory to finish.
-    """
-
-    concurrency: int = 8
-    page_size: int = 100
-    overlap_seconds: int = 3600
-    full_refresh: bool = False
-    full_refresh_every_days: float = 7.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    progress_every_pages: int = 10
-    lock_wait_s: float = 0.0
-
-
-@dataclass
-class IngestReport:
-    """What one run did; every count lands in Dagster metadata."""
-
-    run_id: str
-    mode: str
-    resumed: bool
-    source: SourceInfo
-    pages: int = 0
-    listed: int = 0
-    new: int = 0
-    updated: int = 0
-    deleted: int = 0
-    vanished: int = 0
-    """Listed, but gone before their messages could be read (expired or deleted meanwhile)."""
-    rejected: int = 0
-    """List items without a usable id, kept with the reason under `lake/rejected/`."""
-    listing_restarts: int = 0
-    requests: int = 0
-    retries: int = 0
-    wall_seconds: float = 0.0
-    high_water_mark: int | None = None
-    lake_path: str = ""
-    batch_files: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        extra = "".join(
-            f", {count} {name}"
-            for name, count in (
-                ("vanished", self.vanished),
-                ("rejected", self.rejected),
-                ("listing restarts", self.listing_restarts),
-            )
-            if count
-        )
-        return (
-            f"{self.mode} sync of {self.source.describe()}: {self.pages} pages, {self.listed}"
-            f" listed, {self.new} new, {self.updated} updated, {self.deleted} deleted{extra},"
-            f" {self.requests} requests ({self.retries} retries) in {self.wall_seconds:.1f} s;"
-            f" lake at {self.lake_path}"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "source": self.source.model_dump()}
 
 
 def ingest_completions(
@@ -163,23 +103,36 @@ def ingest_completions(
     """
     settings = settings or IngestSettings()
     paths = DataPaths(data_dir)
-    _check_writable(paths)
-    started = time.monotonic()
-    try:
-        with one_writer(paths, what="an ingest", wait_s=settings.lock_wait_s, local_lock="ingest"):
-            sync = _Sync(client, source, paths, settings, logger)
-            sync.run()
-    except LockBusy as busy:
-        raise IngestBusyError(str(busy)) from None
-    except OSError as err:
-        raise LakeWriteError(_describe_os_error(err, paths)) from None
-    report = sync.report
-    report.wall_seconds = round(time.monotonic() - started, 3)
-    if requests is not None:
-        report.requests, report.retries = requests.requests, requests.retries
-    report.retries += sync.outer_retries.value
-    logger.info(report.summary())
-    return report
+    with the_one_writer(paths, settings):
+        return sync_listed(
+            client,
+            CHAT_COMPLETIONS,
+            source=source,
+            paths=paths,
+            settings=settings,
+            requests=requests,
+            logger=logger,
+        )
+
+
+def sync_listed(
+    client: openai.OpenAI,
+    api: StoredApi,
+    *,
+    source: SourceInfo,
+    paths: DataPaths,
+    settings: IngestSettings,
+    requests: RequestCounter | None,
+    logger: logging.Logger | Any,
+    state_name: str = CHAT_STATE,
+) -> IngestReport:
+    """One listed API's sync; the caller holds the writer lease (`the_one_writer`)."""
+    meter = ReaderMeter(requests)
+    sync = _Sync(client, source, paths, settings, logger, api=api, state_name=state_name)
+    sync.run()
+    meter.finish(sync.report, sync.outer_retries)
+    logger.info(sync.report.summary())
+    return sync.report
 
 
 @dataclass
@@ -202,8 +155,13 @@ class _Sync:
         paths: DataPaths,
         settings: IngestSettings,
         logger: Any,
+        *,
+        api: StoredApi,
+        state_name: str,
     ) -> None:
         self.client = client
+        self.api = api
+        self.state_name = state_name
         self.source = source
         self.paths = paths
         self.settings = settings
@@ -211,17 +169,18 @@ class _Sync:
         self.secrets = (getattr(client, "api_key", None),)
         self.outer_retries = RetryCounter()
         self.started = time.monotonic()
-        self.state = read_state(paths)
+        self.state = read_state(paths, state_name)
         self.run_state = self._resume_or_start()
         self.report = IngestReport(
             run_id=self.run_state.id,
             mode=self.run_state.mode,
             resumed=self.run_state.pages > 0,
             source=source,
+            api=api.api,
             high_water_mark=self.state.high_water_mark,
             lake_path=str(paths.raw_completions.resolve()),
         )
-        self.index = lake_index(paths)
+        self.index = lake_index(paths, api.api)
         full = self.run_state.mode == "full"
         self.seen = read_seen_ids(paths, self.run_state.id) if full else set()
         if full and self.run_state.pages and not self.seen:
@@ -234,12 +193,20 @@ class _Sync:
 
     def run(self) -> None:
         verb = "resuming" if self.report.resumed else "starting"
-        self.log.info(f"{verb} {self.report.mode} sync of {self.source.describe()}")
+        self.log.info(
+            f"{verb} {self.report.mode} sync of {self.api.noun} from {self.source.describe()}"
+        )
         after = self.run_state.after
         while True:
             try:
                 self._list_from(after)
                 break
+            except openai.NotFoundError:  # only the first page's: later ones are CursorLost
+                hint = _NO_LIST_HINTS.get(self.api.api, "")
+                raise SourceUnavailableError(
+                    f"the source has no list of {self.api.noun} (HTTP 404 on the first list"
+                    f" request to {self.source.endpoint_host}){hint}"
+                ) from None
             except CursorLost as lost:
                 self.report.listing_restarts += 1
                 if self.report.listing_restarts > MAX_LISTING_RESTARTS:
@@ -249,7 +216,7 @@ class _Sync:
                     ) from None
                 self.log.warning(
                     f"the resume cursor {lost.after} is gone at the source (expired or"
-                    " deleted); listing again from the newest completion"
+                    f" deleted); listing {self.api.noun} again from the newest"
                 )
                 after = None
         self._complete()
@@ -261,7 +228,7 @@ class _Sync:
             after=after,
             policy=self.settings.retry,
             retries=self.outer_retries,
-            what="listing stored completions",
+            what=f"listing {self.api.noun}",
             secrets=self.secrets,
         )
         pending: deque[_PendingPage] = deque()
@@ -284,11 +251,7 @@ class _Sync:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _fetch_list_page(self, after: str | None) -> Any:
-        return self.client.chat.completions.with_raw_response.list(
-            order="desc",
-            limit=self.settings.page_size,
-            **({"after": after} if after else {}),
-        )
+        return self.api.list_page(self.client, after, self.settings.page_size)
 
     def _start_page(self, pool: ThreadPoolExecutor, number: int, page: RawPage) -> _PendingPage:
         new_ids, updated_ids = [], []
@@ -305,34 +268,22 @@ class _Sync:
         return _PendingPage(number, page, new_ids, updated_ids, futures, utc_now())
 
     def _fetch_messages(self, completion_id: str) -> list[dict[str, Any]] | None:
-        """The completion's input messages, or None when it is gone (404) meanwhile."""
-        fetch = functools.partial(
-            self.client.chat.completions.messages.with_raw_response.list,
+        """The object's inner items, or None when it is gone (404) meanwhile."""
+        return read_items(
+            self.client,
+            self.api,
             completion_id,
-            limit=100,
-            order="asc",
+            policy=self.settings.retry,
+            retries=self.outer_retries,
+            secrets=self.secrets,
         )
-        messages: list[dict[str, Any]] = []
-        try:
-            for page in iter_pages(
-                lambda after: fetch(**({"after": after} if after else {})),
-                after=None,
-                policy=self.settings.retry,
-                retries=self.outer_retries,
-                what=f"reading the messages of {completion_id}",
-                secrets=self.secrets,
-            ):
-                messages.extend(page.items)
-        except (openai.NotFoundError, CursorLost):
-            return None
-        return messages
 
     def _finish_page(self, pending: _PendingPage) -> None:
         page, run = pending.page, self.run_state
         items = {item["id"]: item for item in page.items}
         fetched = {i: pending.messages[i].result() for i in pending.new_ids}
         vanished = sorted(i for i, messages in fetched.items() if messages is None)
-        carried = messages_by_id(read_rows(self.paths, pending.updated_ids))
+        carried = messages_by_id(read_rows(self.paths, self.api.api, pending.updated_ids))
         rows = [
             self._row(items[i], messages, pending.ingested_at)
             for i, messages in fetched.items()
@@ -368,7 +319,7 @@ class _Sync:
         # A page that changed nothing needs no checkpoint: resuming re-lists it for one request,
         # and a run with nothing new writes nothing at all.
         if rows or page.rejected or run.mode == "full":
-            write_state(self.paths, self.state.model_copy(update={"run": run}))
+            write_state(self.paths, self.state.model_copy(update={"run": run}), self.state_name)
         self.report.pages += 1
         self.report.listed += len(items)
         self.report.new += len(pending.new_ids) - len(vanished)
@@ -385,7 +336,9 @@ class _Sync:
     def _row(
         self, item: dict[str, Any], messages: list[dict[str, Any]], ingested_at: datetime
     ) -> dict[str, Any]:
-        return lake_row(item, messages, source_kind=self.source.kind, ingested_at=ingested_at)
+        return lake_row(
+            item, messages, api=self.api.api, source_kind=self.source.kind, ingested_at=ingested_at
+        )
 
     def _keep_rejected(self, pending: _PendingPage) -> None:
         """Append the page's unusable items, with the reason, to this run's rejects file."""
@@ -421,7 +374,7 @@ class _Sync:
         }
         if run.mode == "full":
             update["last_full_refresh"] = now
-        write_state(self.paths, self.state.model_copy(update=update))
+        write_state(self.paths, self.state.model_copy(update=update), self.state_name)
 
     def _record_deletions(self) -> None:
         gone = sorted(
@@ -429,7 +382,7 @@ class _Sync:
         )
         if not gone:
             return
-        previous = read_rows(self.paths, gone)
+        previous = read_rows(self.paths, self.api.api, gone)
         now = utc_now()
         rows = [
             {**row, "deleted": True, "ingested_at": now}
@@ -474,32 +427,6 @@ class _Sync:
             else high_water - self.settings.overlap_seconds,
             max_created=high_water,
         )
-
-
-def _check_writable(paths: DataPaths) -> None:
-    """Fail in one line, before anything is fetched, if the lake cannot be written."""
-    if paths.remote:  # no probe: a missing bucket or a refused key fails the first put
-        return
-    root = paths.data_dir
-    if root.exists() and not root.is_dir():
-        raise LakeWriteError(f"the data directory {root} is a file, not a directory")
-    try:
-        paths.state_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=paths.state_dir) as probe:
-            probe.write(b"ok")
-    except OSError as err:
-        raise LakeWriteError(_describe_os_error(err, paths)) from None
-
-
-def _describe_os_error(err: OSError, paths: DataPaths) -> str:
-    where = err.filename or paths.data_dir
-    reason = err.strerror or type(err).__name__
-    if paths.remote:  # obstore's errors carry the whole HTTP exchange: keep the server's words
-        reason = storage_error_summary(err)
-    return (
-        f"cannot write the lake under {paths.data_dir} ({reason}: {where}); free space or fix"
-        " the permissions, then run again: it resumes from the last checkpoint"
-    )
 
 
 def _oldest_created(page: RawPage) -> int | None:

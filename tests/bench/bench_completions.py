@@ -69,6 +69,7 @@ def raw_rows(n: int) -> pl.DataFrame:
         "i",
     )
     return frame.select(
+        pl.lit("chat_completions").alias("api"),
         fill("chatcmpl-{}", "i").alias("id"),
         (pl.col("i") + 1_760_000_000).alias("created"),
         pl.lit("gpt-4o-mini").alias("model"),

@@ -1,0 +1,311 @@
+"""Ingest by id: stored responses and conversations, whose ids the user keeps.
+
+OpenAI lists neither stored responses nor conversations, so their ids come from the user (an ids
+file, `pipelines.ingest.ids`). Each id costs a retrieve and its items (paged, oldest first);
+ids are read a chunk at a time on a thread pool, and each chunk is checkpointed as one lake batch,
+so a killed run loses at most a chunk and the next run reads only what the lake lacks.
+
+An incremental run asks only for ids the lake does not hold. A full refresh (asked for, or due
+every `full_refresh_every_days`) asks for every id again: a 404 for an id the lake holds flags it
+deleted at the source (the row stays), and a changed object or item list (a conversation that
+went on) is stored again. An id the source never had is recorded as missing, with the reason,
+under `lake/rejected/`, and is not asked for again until the next full refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import openai
+
+from pipelines import jsontext
+from pipelines.ingest.apis import StoredApi
+from pipelines.ingest.lake import lake_index, read_rows, utc_now, write_batch
+from pipelines.ingest.paging import (
+    Rejected,
+    RetryCounter,
+    call_with_retry,
+    read_object,
+)
+from pipelines.ingest.reader import IngestReport, IngestSettings, ReaderMeter, read_items
+from pipelines.ingest.rows import item_sha256, lake_row
+from pipelines.ingest.sources import RequestCounter, SourceInfo
+from pipelines.ingest.state import IngestState, LastRun, RunCheckpoint, read_state, write_state
+from pipelines.object_storage import append_text
+from pipelines.paths import DataPaths
+
+log = logging.getLogger("distillery.ingest")
+
+NOT_FOUND = "not found at the source (never stored, expired, deleted, or another project's)"
+
+
+def state_name(api: StoredApi) -> str:
+    """The sync-state name of reading `api` by id."""
+    return f"{api.api}-ids"
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """One id's outcome: stored (`item` and `items`), gone (404), or rejected with a reason."""
+
+    object_id: str
+    item: dict[str, Any] | None = None
+    items: list[dict[str, Any]] | None = None
+    rejected: Rejected | None = None
+    invalid_utf8: bool = False
+
+    @property
+    def gone(self) -> bool:
+        return self.item is None and self.rejected is None
+
+
+def sync_by_id(
+    client: openai.OpenAI,
+    api: StoredApi,
+    ids: Sequence[str],
+    *,
+    source: SourceInfo,
+    paths: DataPaths,
+    settings: IngestSettings,
+    requests: RequestCounter | None,
+    logger: logging.Logger | Any = log,
+) -> IngestReport:
+    """Read `ids` of `api` into the lake; the caller holds the writer lease.
+
+    Raises:
+        SourceAccessError: 401, 403 or no quota: nothing of the failing chunk was written.
+        SourceUnavailableError: The source kept failing or stalled; run again to resume.
+        SourceProtocolError: The source answered what the API never does.
+    """
+    meter = ReaderMeter(requests)
+    reader = _ByIdReader(client, api, source, paths, settings, logger)
+    reader.run(list(dict.fromkeys(ids)))
+    meter.finish(reader.report, reader.outer_retries)
+    logger.info(reader.report.summary())
+    return reader.report
+
+
+class _ByIdReader:
+    """One run of reading ids; `sync_by_id` is its only caller."""
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        api: StoredApi,
+        source: SourceInfo,
+        paths: DataPaths,
+        settings: IngestSettings,
+        logger: Any,
+    ) -> None:
+        self.client, self.api, self.source = client, api, source
+        self.paths, self.settings, self.log = paths, settings, logger
+        self.name = state_name(api)
+        self.secrets = (getattr(client, "api_key", None),)
+        self.outer_retries = RetryCounter()
+        self.state = read_state(paths, self.name)
+        self.run_state = self._resume_or_start()
+        self.index = lake_index(paths, api.api)
+        self.report = IngestReport(
+            run_id=self.run_state.id,
+            mode=self.run_state.mode,
+            resumed=self.run_state.pages > 0,
+            source=source,
+            api=api.api,
+            reader="ids",
+            lake_path=str(paths.raw_completions.resolve()),
+        )
+        # A full refresh asks for the missing ids again, so it starts its own record of them
+        # (unless it is resuming, when the record so far is its own).
+        fresh_full = self.run_state.mode == "full" and not self.report.resumed
+        self.missing = set() if fresh_full else set(self.state.missing)
+
+    def run(self, ids: list[str]) -> None:
+        full = self.run_state.mode == "full"
+        if full:
+            wanted = ids
+        else:
+            skip = set(self.index) | set(self.state.missing)
+            wanted = [i for i in ids if i not in skip]
+        size = self.settings.page_size
+        chunks = [wanted[start : start + size] for start in range(0, len(wanted), size)]
+        verb = "resuming" if self.report.resumed else "starting"
+        self.log.info(
+            f"{verb} {self.run_state.mode} read of {len(wanted):,} {self.api.noun} by id"
+            f" from {self.source.describe()}"
+        )
+        # A resumed full refresh skips the chunks it checkpointed. A resumed incremental run has
+        # nothing to skip (what it stored is in the lake, and not asked for again), so it numbers
+        # its chunks on from its checkpoint: a batch name is never written twice.
+        first = 1 if full else self.run_state.pages + 1
+        with ThreadPoolExecutor(self.settings.concurrency, "distillery-by-id") as pool:
+            for number, chunk in enumerate(chunks, start=first):
+                if full and number <= self.run_state.pages:
+                    continue
+                try:
+                    fetched = list(pool.map(self._fetch, chunk))
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+                self._finish_chunk(number, fetched)
+        self._complete()
+
+    # -- one id ----------------------------------------------------------------------------------
+
+    def _fetch(self, object_id: str) -> _Fetched:
+        what = f"reading {self.api.noun} {object_id}"
+        try:
+            response = call_with_retry(
+                lambda: self.api.retrieve(self.client, object_id),
+                policy=self.settings.retry,
+                retries=self.outer_retries,
+                what=what,
+                secrets=self.secrets,
+            )
+        except openai.NotFoundError:
+            return _Fetched(object_id)
+        parsed = read_object(response, object_id=object_id, what=what)
+        if isinstance(parsed, Rejected):
+            return _Fetched(object_id, rejected=parsed)
+        items = read_items(
+            self.client,
+            self.api,
+            object_id,
+            policy=self.settings.retry,
+            retries=self.outer_retries,
+            secrets=self.secrets,
+        )
+        if items is None:  # deleted between the retrieve and its items
+            return _Fetched(object_id)
+        return _Fetched(object_id, parsed.item, items, invalid_utf8=parsed.invalid_utf8)
+
+    # -- one chunk -------------------------------------------------------------------------------
+
+    def _finish_chunk(self, number: int, fetched: list[_Fetched]) -> None:
+        now = utc_now()
+        known = [f.object_id for f in fetched if f.object_id in self.index]
+        previous = {
+            row["id"]: row
+            for row in read_rows(self.paths, self.api.api, known).iter_rows(named=True)
+        }
+        rows, rejected = [], []
+        for outcome in fetched:
+            before = previous.get(outcome.object_id)
+            if outcome.rejected is not None:
+                rejected.append((outcome.object_id, outcome.rejected))
+            elif outcome.gone:
+                if before is None:
+                    self.missing.add(outcome.object_id)
+                    rejected.append((outcome.object_id, Rejected(NOT_FOUND, "null")))
+                elif not before["deleted"]:
+                    rows.append({**_without_batch(before), "deleted": True, "ingested_at": now})
+                    self.report.deleted += 1
+            else:
+                row = lake_row(
+                    outcome.item,  # type: ignore[arg-type]
+                    outcome.items,  # type: ignore[arg-type]
+                    api=self.api.api,
+                    source_kind=self.source.kind,
+                    ingested_at=now,
+                )
+                if before is None or before["deleted"]:
+                    self.report.new += 1
+                elif _changed(before, row):
+                    self.report.updated += 1
+                else:
+                    continue
+                rows.append(row)
+            if outcome.invalid_utf8:
+                self.log.warning(
+                    f"{outcome.object_id}: the source sent bytes that are not UTF-8; they are"
+                    " kept as they came, and validation quarantines the record"
+                )
+        batch_id = f"{self.run_state.id}-{self.api.api}-{number:06d}"
+        if rows:
+            write_batch(self.paths, batch_id, rows)
+            self.report.batch_files.append(self.paths.raw_batch(batch_id).name)
+            for row in rows:
+                self.index[row["id"]] = (row["item_sha256"], row["deleted"])
+        if rejected:
+            self._keep_rejected(number, rejected)
+        self.run_state.pages = number
+        write_state(self.paths, self._state(run=self.run_state), self.name)
+        self.report.pages += 1
+        self.report.listed += len(fetched)
+
+    def _keep_rejected(self, number: int, rejected: list[tuple[str, Rejected]]) -> None:
+        target = self.paths.rejected_items(self.run_state.id)
+        lines = "".join(
+            jsontext.dumps(
+                {"chunk": number, "api": self.api.api, "id": i, "reason": r.reason}
+                | {"item": r.item_json}
+            )
+            + "\n"
+            for i, r in rejected
+        )
+        append_text(target, lines)
+        not_found = sum(1 for _, r in rejected if r.reason == NOT_FOUND)
+        self.report.missing += not_found
+        self.report.rejected += len(rejected) - not_found
+        self.log.warning(
+            f"{len(rejected)} {self.api.noun} could not be stored ({rejected[0][1].reason},"
+            f" e.g. {rejected[0][0]}); kept with the reason in {target}"
+        )
+
+    # -- starting, finishing ---------------------------------------------------------------------
+
+    def _resume_or_start(self) -> RunCheckpoint:
+        unfinished = self.state.run
+        if (
+            unfinished is not None
+            and unfinished.source_kind == self.source.kind
+            and not (self.settings.full_refresh and unfinished.mode != "full")
+        ):
+            return unfinished.model_copy()
+        now = utc_now()
+        last_full = self.state.last_full_refresh
+        stale = last_full is None or now - last_full > timedelta(
+            days=self.settings.full_refresh_every_days
+        )
+        return RunCheckpoint(
+            id=now.strftime("%Y%m%dT%H%M%S%fZ"),
+            source_kind=self.source.kind,
+            mode="full" if self.settings.full_refresh or stale else "incremental",
+        )
+
+    def _complete(self) -> None:
+        now = utc_now()
+        update: dict[str, Any] = {
+            "last_run": LastRun(id=self.run_state.id, mode=self.run_state.mode, finished_at=now)
+        }
+        if self.run_state.mode == "full":
+            update["last_full_refresh"] = now
+        changed = self.report.batch_files or self.report.missing or self.report.rejected
+        if not changed and self.state.run is None and self.run_state.mode != "full":
+            return  # nothing new: a run that changes nothing writes nothing
+        write_state(self.paths, self._state(run=None, **update), self.name)
+
+    def _state(self, *, run: RunCheckpoint | None, **update: Any) -> IngestState:
+        return self.state.model_copy(
+            update={"run": run, "source": self.source, "missing": sorted(self.missing), **update}
+        )
+
+
+def _changed(before: dict[str, Any], row: dict[str, Any]) -> bool:
+    """The object or its items differ from the lake's (a conversation that went on)."""
+    if before["item_sha256"] != row["item_sha256"]:
+        return True
+    return _canonical(before["messages_json"]) != _canonical(row["messages_json"])
+
+
+def _canonical(messages_json: str) -> str:
+    return item_sha256({"items": json.loads(messages_json)})
+
+
+def _without_batch(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key != "batch_id"}

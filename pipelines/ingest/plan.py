@@ -1,0 +1,90 @@
+"""What an ingest reads from its source, from the environment.
+
+- `DISTILLERY_CHAT_COMPLETIONS`: `off` skips the stored-chat-completions list (default on);
+- `DISTILLERY_RESPONSES_LIST`: `on` pages the source's `GET /responses` (Azure Foundry, a
+  capturing store; OpenAI has none);
+- `DISTILLERY_RESPONSE_IDS`: an ids file, stored responses read by id (`pipelines.ingest.ids`);
+- `DISTILLERY_CONVERSATION_IDS`: an ids file, conversations read by id.
+
+The bundled sample (the `local` source with no settings) reads everything it holds: its chat
+completions, its responses through the store's list, and its conversations by the ids of its
+conversations file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pipelines.ingest.ids import read_ids
+from pipelines.ingest.sources import SourceConfigError
+from pipelines.sample import CONVERSATIONS_SAMPLE_PATH
+
+_ON = {"1", "true", "yes", "on"}
+_OFF = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """Which APIs a run reads, and how.
+
+    Attributes:
+        chat_completions: Page the stored-chat-completions list.
+        responses_list: Page the source's list of stored responses.
+        response_ids: Stored responses to read by id.
+        conversation_ids: Conversations to read by id.
+    """
+
+    chat_completions: bool = True
+    responses_list: bool = False
+    response_ids: tuple[str, ...] = ()
+    conversation_ids: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = ["chat completions (list)"] if self.chat_completions else []
+        if self.responses_list:
+            parts.append("responses (list)")
+        if self.response_ids:
+            parts.append(f"{len(self.response_ids):,} responses by id")
+        if self.conversation_ids:
+            parts.append(f"{len(self.conversation_ids):,} conversations by id")
+        return ", ".join(parts) or "nothing"
+
+
+def read_plan(source_kind: str, env: Mapping[str, str] | None = None) -> ReadPlan:
+    """The plan the environment describes for a source of `source_kind`.
+
+    Raises:
+        SourceConfigError: A switch is not on/off, an ids file cannot be read, or nothing at all
+            would be read.
+    """
+    env = os.environ if env is None else env
+    local = source_kind == "local"
+    response_ids = env.get("DISTILLERY_RESPONSE_IDS", "").strip()
+    conversation_ids = env.get("DISTILLERY_CONVERSATION_IDS", "").strip()
+    plan = ReadPlan(
+        chat_completions=_switch(env, "DISTILLERY_CHAT_COMPLETIONS", default=True),
+        responses_list=_switch(env, "DISTILLERY_RESPONSES_LIST", default=local),
+        response_ids=read_ids(response_ids) if response_ids else (),
+        conversation_ids=read_ids(conversation_ids)
+        if conversation_ids
+        else read_ids(CONVERSATIONS_SAMPLE_PATH)
+        if local
+        else (),
+    )
+    if plan.describe() == "nothing":
+        raise SourceConfigError(
+            "nothing to read: DISTILLERY_CHAT_COMPLETIONS is off and no responses or"
+            " conversations are configured"
+        )
+    return plan
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _ON | _OFF:
+        return value in _ON
+    raise SourceConfigError(f"{name}={value!r} is neither on nor off")
