@@ -65,11 +65,12 @@ def _ingest_metadata(run: IngestRun, data_dir: str) -> dict[str, object]:
     """Totals over the readers under the names a chat-only ingest always had (sensors and
     dashboards read them), then each reader's own counts."""
     first = run.reports[0]
+    chat = run.by_reader().get("chat_completions_list")
     wall = sum(r.wall_seconds for r in run.reports)
     metadata: dict[str, object] = {
         "source": first.source.kind,
         "endpoint_host": first.source.endpoint_host,
-        "mode": first.mode,
+        "mode": "full" if any(r.mode == "full" for r in run.reports) else "incremental",
         "resumed": any(r.resumed for r in run.reports),
         "pages": run.total("pages"),
         "completions_listed": run.total("listed"),
@@ -85,7 +86,8 @@ def _ingest_metadata(run: IngestRun, data_dir: str) -> dict[str, object]:
         "wall_seconds": round(wall, 3),
         "completions_per_second": round(run.total("listed") / wall, 1) if wall else 0.0,
         "batch_files": sum(len(r.batch_files) for r in run.reports),
-        "high_water_mark_unix": first.high_water_mark or 0,
+        # The chat-completions list's mark (the other readers' are in their own state files).
+        "high_water_mark_unix": (chat.high_water_mark if chat else None) or 0,
         "path": dg.MetadataValue.path(str(DataPaths(data_dir).raw_completions)),
     }
     metadata["readers"] = dg.MetadataValue.md(

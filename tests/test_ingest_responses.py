@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-from pipelines.ingest import IdsFileError, SourceAccessError, ingest, read_ids, read_plan
+from pipelines.ingest import (
+    IdsFileError,
+    SourceAccessError,
+    ingest,
+    read_ids,
+    read_plan,
+)
 from pipelines.ingest.lake import read_raw_completions
 from pipelines.ingest.paging import RetryPolicy
 from pipelines.ingest.run import IngestRun
@@ -30,7 +33,7 @@ from tests.records import (
     dialogue_items,
     response_record,
 )
-from tests.store_process import StoreProcess, distillery_command
+from tests.store_process import StoreProcess, store_process
 from tests.test_ingest import api_json, lake_files, source_env
 
 BASE = 1_765_000_000
@@ -249,58 +252,6 @@ def test_access_errors_stop_at_once_with_one_line(
         assert not DataPaths(data).batch_files()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", ["full", "incremental"])
-def test_a_killed_read_by_id_resumes_to_the_exact_id_set(
-    fresh_store: StoreProcess, tmp_path: Path, mode: str
-) -> None:
-    fresh_store.import_records(responses(600))
-    data = tmp_path / "data"
-    ids = [f"resp_ing_{i:04d}" for i in range(600)]
-    env = {
-        **by_id_env(fresh_store, tmp_path, ids),
-        "DISTILLERY_CHAT_COMPLETIONS": "off",
-        "DISTILLERY_CONVERSATION_IDS": "",
-    }
-    earlier = 0
-    if mode == "incremental":  # a first run stored 100, so the killed run is incremental
-        run_ingest(
-            {**env, "DISTILLERY_RESPONSE_IDS": str(ids_file(tmp_path / "a", ids[:100]))}, data
-        )
-        earlier = 1
-    fresh_store.set_faults(latency_ms=15)
-    run = subprocess.Popen(
-        [*distillery_command(), "ingest", "--concurrency", "4"],
-        env={**os.environ, **env, "DISTILLERY_DATA_DIR": str(data)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    paths = DataPaths(data)
-    deadline = time.monotonic() + 120
-    while (
-        len(paths.batch_files()) < earlier + 2
-        and time.monotonic() < deadline
-        and run.poll() is None
-    ):
-        time.sleep(0.05)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    killed_after = len(paths.batch_files()) - earlier
-    assert 2 <= killed_after < 5, "the run should have been killed part-way"
-    fresh_store.set_faults()
-    before = item_requests(fresh_store)
-
-    resumed = run_ingest(env, data)
-
-    lake = read_raw_completions(data)
-    assert set(lake["id"]) == set(ids) and lake.height == 600
-    assert resumed.by_reader()["responses_ids"].mode == mode
-    assert resumed.by_reader()["responses_ids"].new == 600 - 100 * (earlier + killed_after)
-    # Only what the killed run had not stored is read again, and no batch was written twice.
-    assert item_requests(fresh_store)["input_items"] - before["input_items"] == resumed.total("new")
-    assert len(paths.batch_files()) == 6
-
-
 def test_ids_files_take_plain_ids_and_jsonl_and_refuse_the_rest(tmp_path: Path) -> None:
     mixed = tmp_path / "ids.txt"
     mixed.write_text('resp_a\n\n# a comment\n{"id": "resp_b", "metadata": {}}\nresp_a\n')
@@ -331,3 +282,31 @@ def test_the_bundled_sample_lands_whole_through_the_embedded_store(tmp_path: Pat
     assert {api: set(lake.filter(api=api)["id"]) for api in sample} == sample
     assert list(run.by_reader()) == ["chat_completions_list", "responses_list", "conversations_ids"]
     assert run.total("new") == sum(len(ids) for ids in sample.values())
+
+
+def test_a_responses_list_never_flags_what_was_read_by_id(
+    fresh_store: StoreProcess, tmp_path: Path
+) -> None:
+    # A response the ids reader read from one endpoint is not in the list of another: the list
+    # reader's full refresh must leave its deletion to the reader that stored it.
+    fresh_store.import_records(responses(5))
+    data = tmp_path / "data"
+    with store_process(tmp_path / "other.db", api_key=STORE_KEY) as other:
+        other.import_records([response_record("resp_by_id_only", created_at=BASE)])
+        run_ingest(
+            {
+                **by_id_env(other, tmp_path, ["resp_by_id_only"]),
+                "DISTILLERY_CHAT_COMPLETIONS": "off",
+                "DISTILLERY_CONVERSATION_IDS": "",
+            },
+            data,
+        )
+    listed = {**source_env(fresh_store, "openai"), "DISTILLERY_RESPONSES_LIST": "on"}
+    listed["DISTILLERY_CHAT_COMPLETIONS"] = "off"
+
+    first = run_ingest(listed, data)
+    again = run_ingest(listed, data, full_refresh=True)
+
+    assert first.total("deleted") == again.total("deleted") == 0
+    lake = read_raw_completions(data)
+    assert lake.height == 6 and not lake["deleted"].any()

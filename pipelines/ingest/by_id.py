@@ -2,8 +2,9 @@
 
 OpenAI lists neither stored responses nor conversations, so their ids come from the user (an ids
 file, `pipelines.ingest.ids`). Each id costs a retrieve and its items (paged, oldest first);
-ids are read a chunk at a time on a thread pool, and each chunk is checkpointed as one lake batch,
-so a killed run loses at most a chunk and the next run reads only what the lake lacks.
+ids are read a chunk at a time on a thread pool, and each chunk is checkpointed as one lake batch
+(never written over: `write_batch`), so a killed run loses at most the chunk in flight, and the
+next run reads only what the lake lacks.
 
 An incremental run asks only for ids the lake does not hold. A full refresh (asked for, or due
 every `full_refresh_every_days`) asks for every id again: a 404 for an id the lake holds flags it
@@ -26,7 +27,7 @@ import openai
 
 from pipelines import jsontext
 from pipelines.ingest.apis import StoredApi
-from pipelines.ingest.lake import lake_index, read_rows, utc_now, write_batch
+from pipelines.ingest.lake import BY_ID_MARK, lake_index, read_rows, utc_now, write_batch
 from pipelines.ingest.paging import (
     Rejected,
     RetryCounter,
@@ -39,10 +40,15 @@ from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import IngestState, LastRun, RunCheckpoint, read_state, write_state
 from pipelines.object_storage import append_text
 from pipelines.paths import DataPaths
+from pipelines.scrub import scrub
 
 log = logging.getLogger("distillery.ingest")
 
 NOT_FOUND = "not found at the source (never stored, expired, deleted, or another project's)"
+
+
+def by_id_batch(run_id: str, api: StoredApi, number: int) -> str:
+    return f"{run_id}{BY_ID_MARK}{api.api}-{number:06d}"
 
 
 def state_name(api: StoredApi) -> str:
@@ -225,10 +231,9 @@ class _ByIdReader:
                     f"{outcome.object_id}: the source sent bytes that are not UTF-8; they are"
                     " kept as they came, and validation quarantines the record"
                 )
-        batch_id = f"{self.run_state.id}-{self.api.api}-{number:06d}"
         if rows:
-            write_batch(self.paths, batch_id, rows)
-            self.report.batch_files.append(self.paths.raw_batch(batch_id).name)
+            batch = write_batch(self.paths, by_id_batch(self.run_state.id, self.api, number), rows)
+            self.report.batch_files.append(batch.name)
             for row in rows:
                 self.index[row["id"]] = (row["item_sha256"], row["deleted"])
         if rejected:
@@ -242,7 +247,7 @@ class _ByIdReader:
         target = self.paths.rejected_items(self.run_state.id)
         lines = "".join(
             jsontext.dumps(
-                {"chunk": number, "api": self.api.api, "id": i, "reason": r.reason}
+                {"chunk": number, "api": self.api.api, "id": scrub(i), "reason": r.reason}
                 | {"item": r.item_json}
             )
             + "\n"
@@ -254,16 +259,22 @@ class _ByIdReader:
         self.report.rejected += len(rejected) - not_found
         self.log.warning(
             f"{len(rejected)} {self.api.noun} could not be stored ({rejected[0][1].reason},"
-            f" e.g. {rejected[0][0]}); kept with the reason in {target}"
+            f" e.g. {scrub(rejected[0][0])}); kept with the reason in {target}"
         )
 
     # -- starting, finishing ---------------------------------------------------------------------
 
     def _resume_or_start(self) -> RunCheckpoint:
-        unfinished = self.state.run
+        unfinished, last = self.state.run, self.state.source
+        # Resumed only against the source it was reading (a full refresh of another endpoint
+        # would take its 404s for deletions), and a full refresh asked for is not traded for an
+        # unfinished incremental run.
+        same_source = last is None or (
+            last.kind == self.source.kind and last.endpoint_host == self.source.endpoint_host
+        )
         if (
             unfinished is not None
-            and unfinished.source_kind == self.source.kind
+            and same_source
             and not (self.settings.full_refresh and unfinished.mode != "full")
         ):
             return unfinished.model_copy()

@@ -3,15 +3,22 @@
 One id per line, as an application logs them; blank lines and `#` comments are skipped. A line
 that is a JSON object is read for its `id`, so a JSONL log the application already keeps (say,
 `{"id": "resp_…", "metadata": {"feature": "support"}}` per request, or a file the store's import
-reads) serves as it is. Repeated ids are read once, in the order they first appear.
+reads) serves as it is. Repeated ids are read once, in the order they first appear. An error
+quotes a bad line only scrubbed (`pipelines.scrub`): an ids file is a log, and may hold anything.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pipelines.ingest.sources import SourceConfigError
+from pipelines.scrub import scrub
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}")
+"""What an id may be: it goes into a URL path, so nothing a path or a query would read (`/`, `?`,
+`#`, `%`), and no spaces (a sentence pasted by mistake)."""
 
 
 class IdsFileError(SourceConfigError):
@@ -46,12 +53,14 @@ def _id_of(line: str, path: Path, number: int) -> str:
             value = json.loads(line).get("id")
         except (json.JSONDecodeError, AttributeError):
             value = None
-        if not isinstance(value, str) or not value.strip():
-            raise IdsFileError(f"{path}:{number}: a JSON line needs a string `id`")
+        if not isinstance(value, str) or not _ID.fullmatch(value.strip()):
+            raise IdsFileError(
+                f"{path}:{number}: a JSON line needs an `id` (letters, digits, _-.:)"
+            )
         return value.strip()
-    if any(char.isspace() for char in line) or "/" in line:
+    if not _ID.fullmatch(line):
         raise IdsFileError(
-            f"{path}:{number}: {line[:40]!r} is not an id (one id per line, or a JSON object"
-            " with an `id`)"
+            f"{path}:{number}: {scrub(line[:40])!r} is not an id (one id per line, or a JSON"
+            " object with an `id`)"
         )
     return line

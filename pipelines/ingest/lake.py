@@ -29,9 +29,19 @@ from schemas import LEGACY_API, RAW_COMPLETIONS_SCHEMA
 LAKE_KEY = ["api", "id"]
 """What identifies a stored object in the lake: ids of different APIs may coincide."""
 
+BY_ID_MARK = "-byid-"
+"""In the name of every batch a by-id reader writes. Whichever reader wrote an object last
+decides whether it is gone: a list need not hold what was read by id, so a listed reader never
+flags such an object deleted (the by-id reader's full refresh asks for it)."""
+
 
 def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> AnyPath:
-    """Write one batch file atomically.
+    """Write one batch file atomically, never over an existing one.
+
+    A run killed after a batch but before its checkpoint writes that page (or chunk) again
+    when resumed, under the same name, and with fewer rows: what the lost checkpoint's batch
+    stored is known by then, so it is not written again. Replacing the file would lose those
+    rows, so the later batch is named `<batch_id>-r<n>`, which sorts right after it.
 
     Args:
         paths: The lake.
@@ -41,10 +51,12 @@ def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> 
     Returns:
         The batch file.
     """
-    frame = pl.DataFrame(
-        [{**row, "batch_id": batch_id} for row in rows], schema=RAW_COMPLETIONS_SCHEMA
-    )
-    target = paths.raw_batch(batch_id)
+    name, retry = batch_id, 0
+    while paths.raw_batch(name).exists():
+        retry += 1
+        name = f"{batch_id}-r{retry}"
+    frame = pl.DataFrame([{**row, "batch_id": name} for row in rows], schema=RAW_COMPLETIONS_SCHEMA)
+    target = paths.raw_batch(name)
     write_parquet_atomically(frame, target)
     return target
 
@@ -59,6 +71,11 @@ def scan_raw_batches(paths: DataPaths) -> pl.LazyFrame:
     ).with_columns(pl.col("api").fill_null(LEGACY_API))
 
 
+def newest(batches: pl.LazyFrame) -> pl.LazyFrame:
+    """The merge rule, written once: each object's row from its newest batch."""
+    return batches.sort("batch_id").unique(LAKE_KEY, keep="last", maintain_order=True)
+
+
 def read_raw_completions(data_dir: str | AnyPath, *, include_deleted: bool = True) -> pl.DataFrame:
     """The lake merged by (api, id): the newest batch's row for each object, ordered by id.
 
@@ -66,11 +83,7 @@ def read_raw_completions(data_dir: str | AnyPath, *, include_deleted: bool = Tru
         data_dir: The data directory.
         include_deleted: Keep completions the source no longer has (flagged `deleted`).
     """
-    merged = (
-        scan_raw_batches(DataPaths(data_dir))
-        .sort("batch_id")
-        .unique(LAKE_KEY, keep="last", maintain_order=True)
-    )
+    merged = newest(scan_raw_batches(DataPaths(data_dir)))
     if not include_deleted:
         merged = merged.filter(~pl.col("deleted"))
     return merged.sort("id", "api").collect()
@@ -79,14 +92,8 @@ def read_raw_completions(data_dir: str | AnyPath, *, include_deleted: bool = Tru
 def lake_index(paths: DataPaths, api: str) -> dict[str, tuple[str, bool]]:
     """id → (item hash, deleted) of `api`'s objects in the merged lake, to decide what a fetch
     changes."""
-    merged = (
-        scan_raw_batches(paths)
-        .filter(pl.col("api") == api)
-        .select("id", "batch_id", "item_sha256", "deleted")
-        .sort("batch_id")
-        .unique("id", keep="last")
-        .collect()
-    )
+    batches = scan_raw_batches(paths).filter(pl.col("api") == api)
+    merged = newest(batches.select("api", "id", "batch_id", "item_sha256", "deleted")).collect()
     return {
         row[0]: (row[1], row[2])
         for row in merged.select("id", "item_sha256", "deleted").iter_rows()
@@ -97,13 +104,10 @@ def read_rows(paths: DataPaths, api: str, ids: Iterable[str]) -> pl.DataFrame:
     """The newest lake rows of `api`'s `ids` (to carry messages over when only metadata
     changed, or to flag them deleted)."""
     wanted = pl.Series("id", list(ids), dtype=pl.String)
-    return (
-        scan_raw_batches(paths)
-        .filter((pl.col("api") == api) & pl.col("id").is_in(wanted.implode()))
-        .sort("batch_id")
-        .unique("id", keep="last")
-        .collect()
+    batches = scan_raw_batches(paths).filter(
+        (pl.col("api") == api) & pl.col("id").is_in(wanted.implode())
     )
+    return newest(batches).collect()
 
 
 def append_seen_ids(paths: DataPaths, run_id: str, ids: Iterable[str]) -> None:

@@ -31,14 +31,16 @@ log = logging.getLogger("distillery.ingest")
 
 @dataclass
 class IngestSettings:
-    """How a sync runs.
+    """How a sync runs (every reader of it).
 
     Attributes:
-        concurrency: `messages.list` calls in flight at once.
-        page_size: Completions per list request (the API's maximum is assumed to be 100).
+        concurrency: Objects whose items are read at once (listed: their items; by id: the
+            retrieve and its items).
+        page_size: Objects per list request (the API's maximum is assumed to be 100), and ids per
+            checkpointed chunk of a by-id reader.
         overlap_seconds: How far below the high-water mark an incremental run still looks, for
             completions stored after newer ones (a long request finishes late).
-        full_refresh: Re-list everything this run.
+        full_refresh: Re-read everything this run.
         full_refresh_every_days: Make a run full when the last full refresh is older than this.
         retry: The outer retry for what the SDK gives up on.
         progress_every_pages: Log progress every N pages.
@@ -75,7 +77,8 @@ class IngestReport:
     vanished: int = 0
     """Listed, but gone before their messages could be read (expired or deleted meanwhile)."""
     rejected: int = 0
-    """List items without a usable id, kept with the reason under `lake/rejected/`."""
+    """List items without a usable id, or objects the source answered for another id, kept with
+    the reason under `lake/rejected/`."""
     missing: int = 0
     """Ids asked for by id that the source never had (or no longer had when first asked)."""
     listing_restarts: int = 0

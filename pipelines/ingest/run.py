@@ -58,8 +58,9 @@ def ingest(
     """Read what `plan` names from `client` into the lake under `data_dir`.
 
     Raises:
-        IngestError: As `ingest_completions` and `sync_by_id` do; the first reader to fail stops
-            the run.
+        IngestError: As `sync_listed` and `sync_by_id` do (access refused, source unavailable or
+            answering what the API never does, lake not writable, data directory busy); the first
+            reader to fail stops the run.
     """
     settings = settings or IngestSettings()
     paths = DataPaths(data_dir)

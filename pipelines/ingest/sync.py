@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import openai
+import polars as pl
 
 from pipelines import jsontext
 from pipelines.ingest.apis import CHAT_COMPLETIONS, StoredApi
@@ -40,6 +41,7 @@ from pipelines.ingest.errors import (
     SourceUnavailableError,
 )
 from pipelines.ingest.lake import (
+    BY_ID_MARK,
     append_seen_ids,
     lake_index,
     read_rows,
@@ -383,6 +385,9 @@ class _Sync:
         if not gone:
             return
         previous = read_rows(self.paths, self.api.api, gone)
+        previous = previous.filter(~pl.col("batch_id").str.contains(BY_ID_MARK, literal=True))
+        if previous.is_empty():
+            return
         now = utc_now()
         rows = [
             {**row, "deleted": True, "ingested_at": now}
@@ -391,8 +396,8 @@ class _Sync:
         batch = write_batch(self.paths, f"{self.run_state.id}-deleted", rows)
         self.report.batch_files.append(batch.name)
         self.report.deleted = len(rows)
-        for completion_id in gone:
-            self.index[completion_id] = (self.index[completion_id][0], True)
+        for row in rows:
+            self.index[row["id"]] = (self.index[row["id"]][0], True)
 
     # -- starting or resuming ------------------------------------------------------------------
 

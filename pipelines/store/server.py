@@ -104,8 +104,10 @@ def serve(
     if capture is not None:
         # Imported only for a proxy: a plain store never loads the HTTP client.
         from pipelines.store.capture import Proxy
+        from pipelines.store.capture.proxy import SWITCH_INTERVAL_S
 
         proxy = Proxy(capture, db.path)
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
     app = create_app(
         db,
         api_key=api_key,

@@ -10,7 +10,6 @@ connection, 504 when it sends nothing for `--upstream-timeout` seconds.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,10 @@ from pipelines.store.params import json_body
 log = logging.getLogger("distillery.store.capture")
 FORWARDED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's thread switch interval in a capturing store's process (`serve` sets it, for
+the whole process, never a library import): after each fsync the committing thread waits for the
+busy event loop to hand back the GIL, by default up to 5 ms, and every request of the batch waits
+with it."""
 RECORD_ID_HEADER = b"x-distillery-record-id"
 """On a stored non-streamed answer: the id the store keeps it under (the upstream's, unless the
 store already held that id)."""
@@ -72,9 +75,6 @@ class Proxy:
         self.upstream = settings.upstream
         self.policy = settings.policy
         self.writer = RecordWriter(db_path)
-        # After each fsync the committing thread waits for the busy event loop to hand back the
-        # GIL, by default up to 5 ms; every request of the batch waits with it.
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._client: httpx2.AsyncClient | None = None
 
     @property
