@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.lock import LockBusy, exclusive
-from pipelines.object_storage import ObjectPath
+from pipelines.object_storage import ObjectPath, ObjectTag
 from pipelines.paths import DataPaths
 
 DEFAULT_TTL_S = 60.0
@@ -117,7 +117,7 @@ class Lease:
         self.what = what
         self.ttl_s = ttl_s
         self.token = uuid.uuid4().hex
-        self.tag: str | None = None
+        self.tag: ObjectTag | None = None
         self.lost = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

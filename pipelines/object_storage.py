@@ -43,6 +43,19 @@ def is_object_url(location: str | os.PathLike[str]) -> bool:
     return bool(sep) and scheme.lower() in SCHEMES
 
 
+@dataclass(frozen=True)
+class ObjectTag:
+    """What a conditional put names the object's state by: object_store asks S3 and Azure for the
+    entity tag and GCS for the version (its generation), so both travel together."""
+
+    e_tag: str | None
+    version: str | None
+
+
+def _tag(meta: Mapping[str, Any]) -> ObjectTag:
+    return ObjectTag(meta.get("e_tag"), meta.get("version"))
+
+
 @dataclass(frozen=True, order=True)
 class ObjectPath:
     """One key (an object, or a "directory" prefix) in a bucket or container."""
@@ -106,13 +119,13 @@ class ObjectPath:
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)
 
-    def read_with_tag(self) -> tuple[bytes, str | None]:
-        """The object's bytes and its entity tag (for a conditional replace)."""
+    def read_with_tag(self) -> tuple[bytes, ObjectTag]:
+        """The object's bytes and its tag (for a conditional replace)."""
         try:
             result = obstore.get(_store(self.root), self.key)
         except (NotFoundError, FileNotFoundError):
             raise FileNotFoundError(2, "no such object", str(self)) from None
-        return bytes(result.bytes()), result.meta.get("e_tag")
+        return bytes(result.bytes()), _tag(result.meta)
 
     def walk(self) -> Iterator[ObjectPath]:
         """Every object under this prefix, in key order."""
@@ -158,19 +171,21 @@ class ObjectPath:
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(self.read_bytes())
 
-    def create(self, data: bytes) -> str | None:
+    def create(self, data: bytes) -> ObjectTag | None:
         """Put `data` only if no object is here (S3 `If-None-Match: *`); its tag, or None."""
         try:
-            return obstore.put(_store(self.root), self.key, data, mode="create").get("e_tag")
+            return _tag(obstore.put(_store(self.root), self.key, data, mode="create"))
         except AlreadyExistsError:
             return None
 
-    def replace_if(self, data: bytes, e_tag: str | None) -> str | None:
-        """Put `data` only if the object still has tag `e_tag` (S3 `If-Match`); its new tag,
-        or None when someone else changed or removed it since."""
-        mode = {"e_tag": e_tag} if e_tag else "create"
+    def replace_if(self, data: bytes, tag: ObjectTag | None) -> ObjectTag | None:
+        """Put `data` only if the object still has `tag` (S3 and Azure `If-Match` on the entity
+        tag, GCS `x-goog-if-generation-match` on the version); its new tag, or None when someone
+        else changed or removed it since."""
+        names = {"e_tag": tag.e_tag, "version": tag.version} if tag else {}
+        mode = {key: value for key, value in names.items() if value is not None} or "create"
         try:
-            return obstore.put(_store(self.root), self.key, data, mode=mode).get("e_tag")
+            return _tag(obstore.put(_store(self.root), self.key, data, mode=mode))
         except (PreconditionError, NotFoundError, AlreadyExistsError):
             return None
 

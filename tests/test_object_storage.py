@@ -23,7 +23,7 @@ from pipelines.ingest.lake import read_raw_completions
 from pipelines.ingest.state import read_state
 from pipelines.lease import Lease, one_writer
 from pipelines.lock import LockBusy
-from pipelines.object_storage import ObjectPath, as_path, is_object_url, read_parquet
+from pipelines.object_storage import ObjectPath, ObjectTag, as_path, is_object_url, read_parquet
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from tests.s3_server import moto_server, new_bucket, s3_environment
@@ -179,4 +179,28 @@ def test_an_expired_lease_is_taken_over(data_dir: ObjectPath, monkeypatch) -> No
         assert now["owner"] == "an ingest" and now["expires"] > time.time()
         time.sleep(2.5)  # past the first expiry: the heartbeat renewed it
         assert json.loads(paths.lease.read_text())["heartbeat"] > now["heartbeat"]
-        assert paths.lease.replace_if(b"{}", '"not-its-tag"') is None  # If-Match is enforced
+        stale = ObjectTag('"not-its-tag"', None)
+        assert paths.lease.replace_if(b"{}", stale) is None  # If-Match is enforced
+
+
+def test_a_conditional_replace_names_the_version_gcs_needs(monkeypatch) -> None:
+    # object_store makes GCS's conditional put from the version (the generation) and S3's and
+    # Azure's from the entity tag; no GCS emulator on PyPI takes object_store's puts, so the
+    # request it is given is checked here.
+    import pipelines.object_storage as object_storage
+
+    sent: list[object] = []
+
+    def put(store: object, key: str, data: bytes, *, mode: object) -> dict[str, str]:
+        sent.append(mode)
+        return {"e_tag": '"new"', "version": "18"}
+
+    monkeypatch.setattr(object_storage, "_store", lambda root: None)
+    monkeypatch.setattr(object_storage.obstore, "put", put)
+    lease = ObjectPath("gs://bucket", "lake/state/writer.lease")
+
+    renewed = lease.replace_if(b"{}", ObjectTag('"old"', "17"))
+    on_s3 = lease.replace_if(b"{}", ObjectTag('"old"', None))
+
+    assert sent == [{"e_tag": '"old"', "version": "17"}, {"e_tag": '"old"'}]
+    assert renewed == ObjectTag('"new"', "18") == on_s3
