@@ -13,11 +13,11 @@ from pipelines.export import (
     input_snapshot,
 )
 from pipelines.export.card import token_histogram
+from pipelines.export.files import example_tokens
 from pipelines.export.manifest import FileEntry
 from pipelines.export.retarget import TargetsRefused, add_targets
 from pipelines.export.versions import latest_version
 from pipelines.ingest import read_state
-from pipelines.object_storage import scan_parquet
 from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.reporting import counts_table, markdown_table
@@ -148,7 +148,7 @@ def version_metadata(version: DatasetVersion) -> dict[str, object]:
 
 def _tokens(version: DatasetVersion) -> pl.DataFrame:
     files = [version.path / f"{name}.parquet" for name in ("train", "validation", "eval")]
-    return scan_parquet(files).select("total_tokens").collect()
+    return example_tokens(files)
 
 
 def _files_frame(files: dict[str, FileEntry]) -> pl.DataFrame:

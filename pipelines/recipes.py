@@ -47,8 +47,12 @@ class Selection(_Strict):
     refusals: Literal["exclude", "include", "only"] = "exclude"
     content_filtered: Literal["exclude", "include"] = "exclude"
     tool_use: Literal["any", "only", "none"] = "any"
-    min_total_tokens: int | None = Field(None, ge=0)
-    max_total_tokens: int | None = Field(None, ge=0)
+    min_total_tokens: int | None = Field(
+        None, ge=0, description="Least `estimated_tokens` (usage, else estimated from the text)."
+    )
+    max_total_tokens: int | None = Field(
+        None, ge=0, description="Most `estimated_tokens` (usage, else estimated from the text)."
+    )
     include_deleted: bool = Field(False, description="Keep completions deleted at the source.")
 
     @model_validator(mode="after")

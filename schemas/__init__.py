@@ -9,7 +9,16 @@ from schemas.completions_quarantine import CompletionsQuarantine
 from schemas.curated import Curated
 from schemas.derive import polars_schema
 from schemas.raw_completions import RawCompletions
-from schemas.vocabularies import APIS, INSTRUCTION_ROLES, LEGACY_API, MESSAGE_ROLES, SOURCE_KINDS
+from schemas.vocabularies import (
+    APIS,
+    CHAT_COMPLETIONS_API,
+    CONVERSATIONS_API,
+    INSTRUCTION_ROLES,
+    LEGACY_API,
+    MESSAGE_ROLES,
+    RESPONSES_API,
+    SOURCE_KINDS,
+)
 
 RAW_COMPLETIONS_SCHEMA = polars_schema(RawCompletions)
 COMPLETIONS_SCHEMA = polars_schema(Completions)
@@ -18,13 +27,16 @@ CURATED_SCHEMA = polars_schema(Curated)
 
 __all__ = [
     "APIS",
+    "CHAT_COMPLETIONS_API",
     "COMPLETIONS_SCHEMA",
+    "CONVERSATIONS_API",
     "CURATED_SCHEMA",
     "INSTRUCTION_ROLES",
     "LEGACY_API",
     "MESSAGE_ROLES",
     "QUARANTINE_SCHEMA",
     "RAW_COMPLETIONS_SCHEMA",
+    "RESPONSES_API",
     "SOURCE_KINDS",
     "Completions",
     "CompletionsQuarantine",

@@ -13,7 +13,7 @@ import polars as pl
 from pandera.api.polars.types import PolarsData
 
 from schemas.types import MESSAGE, METADATA_PAIR, TOOL_CALL
-from schemas.vocabularies import APIS, MESSAGE_ROLES, SOURCE_KINDS
+from schemas.vocabularies import APIS, CONVERSATIONS_API, MESSAGE_ROLES, SOURCE_KINDS
 
 MAX_CONTENT_BYTES = 1_000_000
 """Largest message text accepted (bytes): far above any model's context, so only broken records."""
@@ -47,7 +47,8 @@ class Conversations(pa.DataFrameModel):
         description="The API the record came from: chat_completions, responses or conversations.",
     )
     id: str = pa.Field(
-        unique=True, description="The record's id at the source: chatcmpl-…, resp_… or conv_…."
+        description="The record's id at the source: chatcmpl-…, resp_… or conv_…. Unique (the"
+        " check id_unique)."
     )
     created: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         nullable=True, description="When the request was made (UTC)."
@@ -96,6 +97,11 @@ class Conversations(pa.DataFrameModel):
     prompt_tokens: pl.Int64 = pa.Field(nullable=True, description="usage.prompt_tokens.")
     completion_tokens: pl.Int64 = pa.Field(nullable=True, description="usage.completion_tokens.")
     total_tokens: pl.Int64 = pa.Field(nullable=True, description="usage.total_tokens.")
+    estimated_tokens: pl.Int64 = pa.Field(
+        description="Tokens of the example, never null: total_tokens when the provider gave"
+        " usage, else estimated from the text (UTF-8 bytes / 4, rounded up; a conversation has"
+        " no usage). Token limits, token ranges and token counts downstream read this."
+    )
     text_repaired: bool = pa.Field(
         description="Text held lone surrogates (invalid UTF-8), replaced with U+FFFD here."
     )
@@ -107,13 +113,25 @@ class Conversations(pa.DataFrameModel):
     )
     context_missing: bool = pa.Field(
         description="Responses and conversations: earlier turns could not be found in the lake"
-        " (previous_response_id or an item_reference names what it does not hold). Always false"
-        " for chat completions."
+        " (previous_response_id, conversation or an item_reference names what it does not hold,"
+        " or the conversation does not hold the response's first input item). Always false for"
+        " chat completions."
     )
 
     class Config:
         strict = True
         coerce = True
+
+    @pa.dataframe_check(
+        error="another stored object (of this or another API) has the same id: ids must tell"
+        " examples apart downstream"
+    )
+    def id_unique(cls, data: PolarsData) -> pl.LazyFrame:
+        """A row check, not the column's `unique`: a column check fails the frame, and every row
+        sharing the id must go to quarantine with this reason. The lake keys rows by (api, id),
+        so two APIs may hold the same id; curation, splits and exports tell examples apart by id
+        alone."""
+        return data.lazyframe.select(~pl.col("id").is_duplicated())
 
     @pa.dataframe_check(error="the completion has no choices, so there is no output to learn")
     def has_choices(cls, data: PolarsData) -> pl.LazyFrame:
@@ -128,7 +146,7 @@ class Conversations(pa.DataFrameModel):
         """A conversation is exempt: the conversation object and its items carry no usage (the
         responses that made its turns do), so every conversation would fail."""
         return data.lazyframe.select(
-            pl.col("total_tokens").is_not_null() | (pl.col("api") == "conversations")
+            pl.col("total_tokens").is_not_null() | (pl.col("api") == CONVERSATIONS_API)
         )
 
     @pa.dataframe_check(error="a message's content is a number, boolean or object, not text")
@@ -172,8 +190,9 @@ class Conversations(pa.DataFrameModel):
         return data.lazyframe.select(_completed_or_not_a_response())
 
     @pa.dataframe_check(
-        error="previous_response_id names a response that is not in the lake (or an"
-        " item_reference an item), so the earlier turns are missing"
+        error="previous_response_id or conversation names what the lake does not hold (a"
+        " response, a conversation, or a conversation without the response's first input item;"
+        " or an item_reference an item), so the earlier turns are missing"
     )
     def context_present(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(~pl.col("context_missing"))

@@ -1,6 +1,6 @@
 """`completions_quarantine`: every raw record that failed validation, with all of its reasons."""
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import pandera.polars as pa
 import polars as pl
@@ -19,7 +19,10 @@ class CompletionsQuarantine(pa.DataFrameModel):
         isin=list(APIS),
         description="The API the record came from: chat_completions, responses or conversations.",
     )
-    id: str = pa.Field(unique=True, description="The record's id at the source.")
+    id: str = pa.Field(
+        description="The record's id at the source; with api, unique (two APIs may share an id,"
+        " and both records are then quarantined for it)."
+    )
     created: pl.Int64 = pa.Field(nullable=True, description="Unix seconds, as the API gave them.")
     model: str = pa.Field(nullable=True, description="Model, when the record names one.")
     source: str = pa.Field(isin=list(SOURCE_KINDS), description="API read from.")
@@ -40,6 +43,8 @@ class CompletionsQuarantine(pa.DataFrameModel):
     class Config:
         strict = True
         coerce = True
+        # Two APIs may share an id (both records are quarantined then); the lake key may not repeat.
+        unique: ClassVar[list[str]] = ["api", "id"]
 
     @pa.dataframe_check(error="a quarantined record must carry at least one reason")
     def has_reasons(cls, data: PolarsData) -> pl.LazyFrame:

@@ -3,12 +3,22 @@
 SOURCE_KINDS = ("openai", "azure", "local")
 """Where stored completions are read from: OpenAI, Azure OpenAI, or distillery's local store."""
 
-APIS = ("chat_completions", "responses", "conversations")
+CHAT_COMPLETIONS_API = "chat_completions"
+"""A stored chat completion, with its input messages."""
+
+RESPONSES_API = "responses"
+"""A stored response, with its input items."""
+
+CONVERSATIONS_API = "conversations"
+"""A conversation, with its items."""
+
+APIS = (CHAT_COMPLETIONS_API, RESPONSES_API, CONVERSATIONS_API)
 """Which API a stored object was read from: a stored chat completion, a stored response (with its
 input items), or a conversation (with its items). The lake keys its rows by (api, id), so ids of
-the three kinds never collide."""
+the three kinds never collide there; `completions` quarantines an id two of them share (the check
+`id_unique`), as everything downstream tells examples apart by id alone."""
 
-LEGACY_API = "chat_completions"
+LEGACY_API = CHAT_COMPLETIONS_API
 """The API of lake batches written before the `api` column existed (only chat completions)."""
 
 MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool", "function")

@@ -16,7 +16,7 @@ def split_rows(**overrides: list) -> pl.DataFrame:
         "dedup_hash": ["h1", "h2", "h3", "h4"],
         "split_group": ["g1", "g2", "g3", "g4"],
         "split": ["train", "train", "validation", "eval"],
-        "total_tokens": [10, 20, 30, 40],
+        "estimated_tokens": [10, 20, 30, 40],
     }
     return pl.DataFrame({**columns, **overrides})
 

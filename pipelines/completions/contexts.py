@@ -7,10 +7,17 @@ context as well. Both are read right: when a response's own items already begin 
 earlier context (the same first item id), they are taken as they are, else the earlier context
 is put in front of them. An `item_reference` item stands for a stored item named by id.
 
+A response made inside a conversation (`conversation`, an id or `{"id": …}`) saw the
+conversation's items up to its own input: the earlier turns are the conversation's items before
+the one whose id is the response's first input item (none, when the response's items already
+begin with the conversation's first). The conversation as stored may hold later turns too; they
+are no part of this response.
+
 Everything is looked up among the raw rows of one `normalize_completions` call, so a previous
 response that fails validation still provides its context. What cannot be found (a previous
-response or a referenced item not in the lake, or a chain that loops) is left out and flagged:
-`Context.missing`, which sends the record to quarantine.
+response, a conversation or a referenced item not in the lake, a first input item the
+conversation does not hold, or a chain that loops) is left out and flagged: `Context.missing`,
+which sends the record to quarantine.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.jsontext import loads as _loads
+from schemas import CONVERSATIONS_API, RESPONSES_API
 
 _ITEM_REFERENCE = "item_reference"
 
@@ -44,19 +52,20 @@ class ResponseContexts:
     """
 
     def __init__(self, raw: pl.DataFrame) -> None:
-        responses = (
-            raw.select(pl.int_range(pl.len()).alias("row"), "id", "api", "completion_json")
-            .filter(pl.col("api") == "responses")
-            .select(
-                "row",
-                "id",
-                pl.col("completion_json")
-                .str.json_path_match("$.previous_response_id")
-                .alias("previous"),
-            )
+        rows = raw.select(pl.int_range(pl.len()).alias("row"), "id", "api", "completion_json")
+        responses = rows.filter(pl.col("api") == RESPONSES_API).select(
+            "row",
+            "id",
+            pl.col("completion_json")
+            .str.json_path_match("$.previous_response_id")
+            .alias("previous"),
         )
+        conversations = rows.filter(pl.col("api") == CONVERSATIONS_API)
         self._raw = raw
         self._rows: dict[str, int] = dict(zip(responses["id"], responses["row"], strict=True))
+        self._conversation_rows: dict[str, int] = dict(
+            zip(conversations["id"], conversations["row"], strict=True)
+        )
         # Only responses another one continues are kept once resolved: the rest are needed once.
         self._continued = set(responses["previous"].drop_nulls())
         self._after: dict[str, Context] = {}
@@ -71,10 +80,12 @@ class ResponseContexts:
             items: Its input items as stored.
         """
         previous = response.get("previous_response_id")
-        earlier = None
         if isinstance(previous, str):
-            earlier = self._context_after(previous, seen={response_id})
-        return self._whole_input(earlier, items)
+            return self._whole_input(self._context_after(previous, seen={response_id}), items)
+        conversation = _conversation_id(response.get("conversation"))
+        if conversation is not None:
+            return self._within_conversation(conversation, items)
+        return self.resolve_references(items)
 
     def resolve_references(self, items: Any) -> Context:
         """`items` with every `item_reference` replaced by the stored item it names."""
@@ -125,6 +136,23 @@ class ResponseContexts:
         assert base is not None  # the chain holds response_id at least, or base was found
         return base
 
+    def _within_conversation(self, conversation_id: str, items: Any) -> Context:
+        """A response's own items after the conversation's items that came before them."""
+        own = self.resolve_references(items)
+        row = self._conversation_rows.get(conversation_id)
+        if row is None:
+            return Context(own.items, missing=True)
+        stored = self.resolve_references(_loads(self._raw["messages_json"][row]))
+        first = _item_id(own.items[0]) if own.items else None
+        position = next(
+            (at for at, item in enumerate(stored.items) if first and _item_id(item) == first),
+            None,
+        )
+        if position is None:
+            # Where the response sits in the conversation is unknown, so are its earlier turns.
+            return Context(own.items, missing=True)
+        return Context([*stored.items[:position], *own.items], stored.missing or own.missing)
+
     def _whole_input(self, earlier: Context | None, items: Any) -> Context:
         own = self.resolve_references(items)
         if earlier is None or _begins_with(own.items, earlier.items):
@@ -143,7 +171,7 @@ class ResponseContexts:
         Built the first time a reference is met (most lakes hold none)."""
         if self._items_by_id is None:
             self._items_by_id = {}
-            stored = self._raw.filter(pl.col("api").is_in(["responses", "conversations"]))
+            stored = self._raw.filter(pl.col("api").is_in([RESPONSES_API, CONVERSATIONS_API]))
             for completion_json, messages_json in zip(
                 stored["completion_json"], stored["messages_json"], strict=True
             ):
@@ -164,13 +192,21 @@ def _begins_with(items: list[Any], earlier: list[Any]) -> bool:
     """Whether `items` already start with the `earlier` context: the same first item id."""
     if not items or not earlier:
         return False
-    first, theirs = items[0], earlier[0]
-    return (
-        isinstance(first, dict)
-        and isinstance(theirs, dict)
-        and isinstance(first.get("id"), str)
-        and first.get("id") == theirs.get("id")
-    )
+    first = _item_id(items[0])
+    return first is not None and first == _item_id(earlier[0])
+
+
+def _item_id(item: Any) -> str | None:
+    identifier = item.get("id") if isinstance(item, dict) else None
+    return identifier if isinstance(identifier, str) else None
+
+
+def _conversation_id(conversation: Any) -> str | None:
+    """The id a response's `conversation` names: the API returns `{"id": …}`, a request may
+    have given the id alone."""
+    if isinstance(conversation, dict):
+        conversation = conversation.get("id")
+    return conversation if isinstance(conversation, str) and conversation else None
 
 
 def _is_reference(item: Any) -> bool:

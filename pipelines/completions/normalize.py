@@ -2,9 +2,12 @@
 
 Lenient by design: whatever a record holds, it becomes one typed row, with what cannot be typed
 recorded as facts (`content_type`, `tool_call_matched`, `text_repaired`, `response_status`,
-`context_missing`) for the pandera checks in `schemas.completions` to judge. Nothing here drops or
-rejects a record; `pipelines.completions.validate` does that, with reasons. Unknown fields stay in
-the raw JSON columns.
+`context_missing`) for the pandera checks in `schemas.completions` to judge. Nothing here drops
+or rejects a record; `pipelines.completions.validate` does that, with reasons. Unknown fields stay
+in the raw JSON columns.
+
+Usage is what the provider said, null when it said nothing (a conversation has none); every row
+also gets `estimated_tokens`: `total_tokens`, else an estimate from the text (`estimate_tokens`).
 
 One code path types every API: a stored response or conversation is first put in the shapes of a
 stored chat completion (`pipelines.completions.responses`), its earlier turns resolved among the
@@ -24,9 +27,10 @@ import pyarrow as pa
 
 from pipelines.completions.contexts import ResponseContexts
 from pipelines.completions.responses import ChatShapes, conversation_as_chat, response_as_chat
+from pipelines.completions.tokens import estimate_tokens
 from pipelines.jsontext import dumps as _json
 from pipelines.jsontext import loads as _loads
-from schemas import COMPLETIONS_SCHEMA, LEGACY_API
+from schemas import COMPLETIONS_SCHEMA, CONVERSATIONS_API, LEGACY_API, RESPONSES_API
 
 # Columns computed from the JSON, in the order `_normalize_record` returns them.
 _PARSED_COLUMNS = [
@@ -56,6 +60,7 @@ _PARSED_COLUMNS = [
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
+    "estimated_tokens",
     "text_repaired",
     "response_status",
     "context_missing",
@@ -184,10 +189,10 @@ def _chat_shapes(
     """A response or conversation (or a record of an unknown API, read as a chat completion) in
     the shapes of a stored chat completion."""
     stored, items = _as_dict(_loads(completion_json)), _loads(messages_json)
-    if api == "responses":
+    if api == RESPONSES_API:
         context = contexts.response_input(record_id, stored, items)
         return response_as_chat(stored, context.items, context_missing=context.missing)
-    if api == "conversations":
+    if api == CONVERSATIONS_API:
         context = contexts.resolve_references(items)
         return conversation_as_chat(stored, context.items, context_missing=context.missing)
     return ChatShapes(stored, items if isinstance(items, list) else [])
@@ -225,6 +230,9 @@ def _normalize_parsed(
     first = _as_dict(choices[0]) if choices else {}
     output = _as_dict(first.get("message"))
     usage = _as_dict(completion.get("usage"))
+    total_tokens = _integer(usage.get("total_tokens"))
+    output_content, output_refusal = text(output.get("content")), text(output.get("refusal"))
+    output_tool_calls = _tool_calls(output.get("tool_calls"), text)
     filtered = sorted(_filtered_categories(completion, first))
     return (
         _integer(completion.get("created")),
@@ -249,15 +257,22 @@ def _normalize_parsed(
         ],
         messages,
         len(choices),
-        text(output.get("content")),
-        text(output.get("refusal")),
-        _tool_calls(output.get("tool_calls"), text),
+        output_content,
+        output_refusal,
+        output_tool_calls,
         text(first.get("finish_reason")),
         bool(filtered),
         filtered,
         _integer(usage.get("prompt_tokens")),
         _integer(usage.get("completion_tokens")),
-        _integer(usage.get("total_tokens")),
+        total_tokens,
+        total_tokens
+        if total_tokens is not None
+        else estimate_tokens(
+            raw_messages if isinstance(raw_messages, list) else [],
+            [output_content, output_refusal],
+            output_tool_calls or [],
+        ),
         repaired[0],
         text(response_status),
         context_missing,

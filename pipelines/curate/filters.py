@@ -54,7 +54,8 @@ def selection_checks(selection: Selection) -> list[tuple[str, pl.Expr]]:
     if selection.tool_use != "any":
         checks.append(("tool_use", uses_tools() if selection.tool_use == "only" else ~uses_tools()))
     if selection.min_total_tokens is not None or selection.max_total_tokens is not None:
-        tokens = pl.col("total_tokens")
+        # The estimate, not usage: a conversation has no usage, and would fail any range.
+        tokens = pl.col("estimated_tokens")
         keep = pl.lit(True)
         if selection.min_total_tokens is not None:
             keep = keep & (tokens >= selection.min_total_tokens)

@@ -69,6 +69,11 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
         lines += ["", "## Written differently from the stored records", ""]
         lines += [f"- {transform}" for transform in manifest.transforms]
     lines += ["", "## Tokens per example", "", *token_histogram(rows), ""]
+    lines += [
+        "Tokens are the provider's usage where it reported one, else estimated from the text"
+        " (UTF-8 bytes / 4): a conversation has no usage.",
+        "",
+    ]
     lines += ["## Recipe", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).strip(), "```"]
     return "\n".join(lines) + "\n"
 
@@ -113,8 +118,8 @@ def _iso(moment: datetime | None) -> str:
 
 
 def token_histogram(rows: pl.DataFrame, *, bins: int = 8) -> list[str]:
-    """A text histogram of `total_tokens` per example, in a code block."""
-    tokens = rows["total_tokens"].drop_nulls()
+    """A text histogram of `estimated_tokens` per example, in a code block."""
+    tokens = rows["estimated_tokens"].drop_nulls()
     if tokens.is_empty():
         return ["_(no examples)_"]
     low, high = int(tokens.min()), int(tokens.max())  # type: ignore[arg-type]

@@ -88,7 +88,7 @@ def _enough_training_examples(rows: pl.DataFrame, minimum: int) -> CheckResult:
 
 
 def _tokens_within_limit(rows: pl.DataFrame, limit: int, model: str) -> CheckResult:
-    longest = int(rows["total_tokens"].max() or 0) if rows.height else 0
+    longest = int(rows["estimated_tokens"].max() or 0) if rows.height else 0
     return CheckResult(
         "tokens_within_limit",
         longest <= limit,

@@ -1,8 +1,9 @@
 """Write one dataset version's rows: a Parquet file per split, and the digest of its content.
 
-    <split>.parquet   completion_id, cluster_id, split, model, created, total_tokens, messages
-                      (as stored), output, tools, parallel_tool_calls, metadata, and `line`: the
-                      example as an OpenAI fine-tuning chat line
+    <split>.parquet   completion_id, cluster_id, split, model, created, total_tokens (usage,
+                      null without), estimated_tokens (never null), messages (as stored),
+                      output, tools, parallel_tool_calls, metadata, and `line`: the example as
+                      an OpenAI fine-tuning chat line
 
 Every export target (`pipelines.export.targets`) is made from these files, when the version is
 built or later (`distillery export`), so a target can be added without the curated table. The
@@ -28,12 +29,13 @@ from pipelines.export.line_check import FineTuneChecker
 from pipelines.export.lines import LINE_COLUMNS, escape_line_breaks, fine_tuning_lines
 from pipelines.export.lines import metadata_members as _metadata_members
 from pipelines.export.splits import SPLITS
+from pipelines.object_storage import AnyPath, scan_parquet
 
 FINE_TUNING_SPLITS = ("train", "validation")
 # Rows per slice: lines are built a slice at a time, so memory stays bounded; large enough that
 # polars' per-call overhead is lost in the work.
 SLICE_ROWS = 100_000
-_PARQUET_COLUMNS = ["cluster_id", "split", "created", "total_tokens"]
+_PARQUET_COLUMNS = ["cluster_id", "split", "created", "total_tokens", "estimated_tokens"]
 
 
 @dataclass
@@ -165,6 +167,7 @@ def _parquet_rows(part: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
         "model",
         "created",
         "total_tokens",
+        "estimated_tokens",
         "messages",
         pl.struct(
             pl.lit("assistant").alias("role"),
@@ -177,6 +180,18 @@ def _parquet_rows(part: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
         "metadata",
         lines.alias("line"),
     )
+
+
+def example_tokens(files: list[AnyPath]) -> pl.DataFrame:
+    """`estimated_tokens` of every row of split files, for a histogram.
+
+    A version written before the column existed has only `total_tokens` (usage, null where the
+    provider gave none): its counts are read from there.
+    """
+    frame = scan_parquet(files)
+    names = frame.collect_schema().names()
+    column = "estimated_tokens" if "estimated_tokens" in names else "total_tokens"
+    return frame.select(pl.col(column).alias("estimated_tokens")).collect()
 
 
 def version_parts(directory: Path) -> Iterator[tuple[str, pl.DataFrame]]:

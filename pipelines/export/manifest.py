@@ -52,6 +52,8 @@ class InputSnapshot(_ManifestModel):
 class SplitCounts(_ManifestModel):
     rows: int = 0
     tokens: int = 0
+    """Sum of the rows' `estimated_tokens`: usage where the provider gave it, else estimated from
+    the text (a conversation has no usage)."""
     rows_by_api: dict[str, int] = Field(default_factory=dict)
     """Published rows per API (`chat_completions`, `responses`, `conversations`)."""
 

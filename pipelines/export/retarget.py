@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 from pydantic import ValidationError
 
 from pipelines.atomic import atomic_path
 from pipelines.export.card import dataset_card
-from pipelines.export.files import version_parts
+from pipelines.export.files import example_tokens, version_parts
 from pipelines.export.manifest import FileEntry, Manifest, TargetEntry
 from pipelines.export.publish import create_staging, published_manifest, remove_stale_staging
 from pipelines.export.splits import SPLITS
@@ -170,9 +169,7 @@ def _built_with(manifest: Manifest, targets: list[str]) -> Recipe:
 
 
 def _rewrite_card_and_manifest(directory: AnyPath, rows: Path, manifest: Manifest) -> None:
-    tokens = pl.read_parquet(
-        [rows / f"{split}.parquet" for split in SPLITS], columns=["total_tokens"]
-    )
+    tokens = example_tokens([rows / f"{split}.parquet" for split in SPLITS])
     card = dataset_card(manifest, tokens).encode("utf-8")
     with atomic_path(directory / "README.md") as temporary:
         temporary.write_bytes(card)

@@ -121,7 +121,8 @@ def build_dataset_version(
     limit = token_limit(recipe.target_model)
     within, limit_report = drop_by_first_reason(
         curated,
-        [("over_token_limit", pl.col("total_tokens").fill_null(0) <= limit)],
+        # The estimate, never null: a row without usage (a conversation) is measured too.
+        [("over_token_limit", pl.col("estimated_tokens") <= limit)],
         step="token_limit",
     )
     rows = assign_splits(within, recipe.split)
@@ -285,7 +286,7 @@ def _manifest(
 ) -> Manifest:
     per_split = (
         rows.group_by("split")
-        .agg(pl.len().alias("rows"), pl.col("total_tokens").sum().alias("tokens"))
+        .agg(pl.len().alias("rows"), pl.col("estimated_tokens").sum().alias("tokens"))
         .sort("split")
     )
     per_api = rows.group_by("split", "api").len().sort("split", "api")
