@@ -112,6 +112,28 @@ def test_longest_publishes_each_chat_once_as_its_whole_conversation(built: dict)
 
 
 @pytest.mark.slow
+def test_the_card_says_how_chats_were_kept(built: dict) -> None:
+    cards = {}
+    for recipe in ("longest", "turns"):
+        version = (
+            built["data_dir"]
+            / "artifacts"
+            / recipe
+            / str(latest_version(built["data_dir"], recipe))
+        )
+        manifest = json.loads((version / "manifest.json").read_text())
+        (step,) = [s for s in manifest["steps"] if s["step"] == "chains"]
+        cards[recipe] = ((version / "README.md").read_text(), step["dropped"])
+
+    longest, folded = cards["longest"]
+    assert "## Chats stored turn by turn" in longest and "`chains.keep: longest`" in longest
+    assert folded["earlier_turn_of_a_chat"] >= 12  # at least a turn of each planned chat
+    assert f"{folded['earlier_turn_of_a_chat']:,} earlier turns were folded" in longest
+    turns, none_folded = cards["turns"]
+    assert "every stored turn, each an example" in turns and none_folded == {}
+
+
+@pytest.mark.slow
 def test_every_turn_keeps_each_chat_inside_one_split(built: dict) -> None:
     lines = published(built["data_dir"], "turns")
     curated = read_curated(built["data_dir"], "turns").select("id", "chain_id", "turn")

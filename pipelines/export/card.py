@@ -65,6 +65,7 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     ]
     drops = manifest.drops_by_reason
     lines += [f"- {reason}: {count:,}" for reason, count in drops.items()] or ["- none"]
+    lines += _chains_section(manifest)
     if manifest.transforms:
         lines += ["", "## Written differently from the stored records", ""]
         lines += [f"- {transform}" for transform in manifest.transforms]
@@ -76,6 +77,37 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     ]
     lines += ["## Recipe", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+_CHAIN_KEEPS = {
+    "longest": "one example per chat, its whole conversation (earlier answers learned as"
+    " `export.train_on` says)",
+    "last_turn_only": "one example per chat, its whole conversation, learning only its last answer",
+    "every_turn": "every stored turn, each an example, all of a chat in one split",
+}
+
+
+def _chains_section(manifest: Manifest) -> list[str]:
+    """How chats stored turn by turn (a request per turn, each with the history) were kept."""
+    chains = manifest.recipe.get("chains") or {}
+    if not chains.get("enabled", True):
+        return [
+            "",
+            "## Chats stored turn by turn",
+            "",
+            "Not detected: every stored turn is its own example (`chains.enabled: false`).",
+        ]
+    keep = chains.get("keep", "longest")
+    step = next((s for s in manifest.steps if s.step == "chains"), None)
+    folded = step.dropped.get("earlier_turn_of_a_chat", 0) if step else 0
+    return [
+        "",
+        "## Chats stored turn by turn",
+        "",
+        f"Kept: {_CHAIN_KEEPS.get(keep, keep)} (`chains.keep: {keep}`); {folded:,} earlier"
+        " turns were folded into the example of their chat. A chat's turns never straddle two"
+        " splits.",
+    ]
 
 
 def _configs(manifest: Manifest) -> list[dict]:
