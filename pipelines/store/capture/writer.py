@@ -8,7 +8,8 @@ wait for the writer in WAL mode, and the store's own connection keeps serving re
 
 Committing is the slow part (an fsync), so it runs on a worker thread, and whatever is captured
 meanwhile waits for the next commit and shares it: at 16 concurrent streams that is one fsync for
-many records instead of one each. The inserts themselves run on the event loop: they touch no disk
+many records instead of one each (taking the write lock, `BEGIN IMMEDIATE`, runs on a thread too:
+another writer may hold it). The inserts themselves run on the event loop: they touch no disk
 until COMMIT, and a thread making a dozen SQLite calls per record would wait for the event loop to
 hand it the GIL at each one. Copying the WAL back into the database (a checkpoint, which SQLite
 would otherwise run inside every thousandth page's commit, stalling the requests waiting on it)
@@ -127,7 +128,10 @@ class RecordWriter:
         conn = self._conn
         results: list[str | None] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            # Off the event loop too: another writer of the file (an import, the update and
+            # delete routes) can hold the lock for up to the busy timeout, and the loop must keep
+            # serving meanwhile. Once per commit, not per record.
+            await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
             for capture in captures:
                 # A savepoint each: one record that cannot be stored does not lose the others.
                 conn.execute("SAVEPOINT capture")
