@@ -135,6 +135,7 @@ def test_a_client_that_hangs_up_mid_stream_stores_nothing(proxy: StoreProcess) -
     assert first.id not in stored_ids(proxy)
 
 
+@pytest.mark.slow
 def test_an_unreachable_upstream_is_a_502(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -149,6 +149,7 @@ def test_every_turn_keeps_each_chat_inside_one_split(built: dict) -> None:
     assert checks[("dataset_turns", "split_overlap")] is True
 
 
+@pytest.mark.slow
 def test_the_curated_asset_reports_the_chains(built: dict) -> None:
     events = {
         e.asset_key.to_user_string(): e.materialization.metadata

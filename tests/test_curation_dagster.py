@@ -73,6 +73,7 @@ def test_no_sample_email_or_key_survives_redaction(built) -> None:
     assert "<EMAIL>" in text and "<SECRET>" in text
 
 
+@pytest.mark.slow
 def test_each_recipe_is_its_own_asset_with_step_metadata(built) -> None:
     data_dir, result = built
     events = {

@@ -32,6 +32,7 @@ def materialize_ingest(data_dir: Path, **config: bool) -> dg.ExecuteInProcessRes
     )
 
 
+@pytest.mark.slow
 def test_materialize_reports_what_the_sync_did(
     fresh_store: StoreProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

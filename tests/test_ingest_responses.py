@@ -233,6 +233,7 @@ def test_the_responses_list_reads_every_response_and_only_new_ones_again(
     assert item_requests(fresh_store)["input_items"] - before["input_items"] == 3
 
 
+@pytest.mark.slow
 def test_access_errors_stop_at_once_with_one_line(
     mixed_store: StoreProcess, tmp_path: Path
 ) -> None:
@@ -265,6 +266,7 @@ def test_ids_files_take_plain_ids_and_jsonl_and_refuse_the_rest(tmp_path: Path) 
         read_plan("openai", {"DISTILLERY_RESPONSE_IDS": str(tmp_path / "nowhere.txt")})
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("no_credentials")
 def test_the_bundled_sample_lands_whole_through_the_embedded_store(tmp_path: Path) -> None:
     sample = {
@@ -284,6 +286,7 @@ def test_the_bundled_sample_lands_whole_through_the_embedded_store(tmp_path: Pat
     assert run.total("new") == sum(len(ids) for ids in sample.values())
 
 
+@pytest.mark.slow
 def test_a_responses_list_never_flags_what_was_read_by_id(
     fresh_store: StoreProcess, tmp_path: Path
 ) -> None:

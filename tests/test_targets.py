@@ -193,6 +193,7 @@ def test_trl_reads_both_hf_layouts_as_conversational(version: Path, tmp_path: Pa
         assert is_conversational(row)
 
 
+@pytest.mark.slow
 def test_llamafactory_files_are_what_its_openai_converter_reads(version: Path) -> None:
     """LLaMA-Factory cannot be imported here: `llamafactory.data` imports its collators, which
     import torch, and its parser imports `extras.misc`, which imports torch too. So this checks
