@@ -78,6 +78,7 @@ def _ingest_metadata(run: IngestRun, data_dir: str) -> dict[str, object]:
         "completions_updated": run.total("updated"),
         "completions_deleted": run.total("deleted"),
         "completions_vanished": run.total("vanished"),
+        "completions_expired": run.total("expired"),
         "items_rejected": run.total("rejected"),
         "ids_missing": run.total("missing"),
         "listing_restarts": run.total("listing_restarts"),
@@ -95,7 +96,8 @@ def _ingest_metadata(run: IngestRun, data_dir: str) -> dict[str, object]:
             pl.DataFrame(
                 [
                     {"reader": name, "mode": r.mode, "asked_or_listed": r.listed, "new": r.new}
-                    | {"updated": r.updated, "deleted": r.deleted, "missing": r.missing}
+                    | {"updated": r.updated, "deleted": r.deleted, "expired": r.expired}
+                    | {"missing": r.missing}
                     | {"requests": r.requests}
                     for name, r in run.by_reader().items()
                 ]

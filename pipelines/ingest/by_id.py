@@ -8,7 +8,8 @@ next run reads only what the lake lacks.
 
 An incremental run asks only for ids the lake does not hold. A full refresh (asked for, or due
 every `full_refresh_every_days`) asks for every id again: a 404 for an id the lake holds flags it
-deleted at the source (the row stays), and a changed object or item list (a conversation that
+deleted at the source (the row stays; an object older than the source's retention expired, and is
+only counted), and a changed object or item list (a conversation that
 went on) is stored again. An id the source never had is recorded as missing, with the reason,
 under `lake/rejected/`, and is not asked for again until the next full refresh.
 """
@@ -34,7 +35,13 @@ from pipelines.ingest.paging import (
     call_with_retry,
     read_object,
 )
-from pipelines.ingest.reader import IngestReport, IngestSettings, ReaderMeter, read_items
+from pipelines.ingest.reader import (
+    IngestReport,
+    IngestSettings,
+    ReaderMeter,
+    expiry_cutoff,
+    read_items,
+)
 from pipelines.ingest.rows import item_sha256, lake_row
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import IngestState, LastRun, RunCheckpoint, read_state, write_state
@@ -112,6 +119,7 @@ class _ByIdReader:
         self.client, self.api, self.source = client, api, source
         self.paths, self.settings, self.log = paths, settings, logger
         self.name = state_name(api)
+        self.cutoff = expiry_cutoff(source)
         self.secrets = (getattr(client, "api_key", None),)
         self.outer_retries = RetryCounter()
         self.state = read_state(paths, self.name)
@@ -208,7 +216,11 @@ class _ByIdReader:
                 if before is None:
                     self.missing.add(outcome.object_id)
                     rejected.append((outcome.object_id, Rejected(NOT_FOUND, "null")))
-                elif not before["deleted"]:
+                elif before["deleted"]:
+                    pass
+                elif _older_than(before, self.cutoff):  # gone after the source's retention
+                    self.report.expired += 1
+                else:
                     rows.append({**_without_batch(before), "deleted": True, "ingested_at": now})
                     self.report.deleted += 1
             else:
@@ -305,6 +317,10 @@ class _ByIdReader:
         return self.state.model_copy(
             update={"run": run, "source": self.source, "missing": sorted(self.missing), **update}
         )
+
+
+def _older_than(row: dict[str, Any], cutoff: int | None) -> bool:
+    return cutoff is not None and row["created"] is not None and row["created"] < cutoff
 
 
 def _changed(before: dict[str, Any], row: dict[str, Any]) -> bool:

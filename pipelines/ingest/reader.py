@@ -79,6 +79,9 @@ class IngestReport:
     rejected: int = 0
     """List items without a usable id, or objects the source answered for another id, kept with
     the reason under `lake/rejected/`."""
+    expired: int = 0
+    """Gone from the source after its retention (`SourceInfo.retention_days`): kept in the lake as
+    they were, not flagged deleted (nobody deleted them: the archive is the point)."""
     missing: int = 0
     """Ids asked for by id that the source never had (or no longer had when first asked)."""
     listing_restarts: int = 0
@@ -94,6 +97,7 @@ class IngestReport:
             f", {count} {name}"
             for name, count in (
                 ("vanished", self.vanished),
+                ("expired", self.expired),
                 ("missing", self.missing),
                 ("rejected", self.rejected),
                 ("listing restarts", self.listing_restarts),
@@ -199,3 +203,11 @@ def _describe_os_error(err: OSError, paths: DataPaths) -> str:
         f"cannot write the lake under {paths.data_dir} ({reason}: {where}); free space or fix"
         " the permissions, then run again: it resumes from the last checkpoint"
     )
+
+
+def expiry_cutoff(source: SourceInfo) -> int | None:
+    """Unix seconds before which an object gone from `source` expired rather than was deleted;
+    None for a source that keeps everything."""
+    if source.retention_days is None:
+        return None
+    return int(time.time() - source.retention_days * 86_400)

@@ -9,6 +9,7 @@ so paging and retries are written once for all of them.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 import threading
@@ -50,6 +51,9 @@ class SourceInfo(BaseModel):
     kind: str
     endpoint_host: str
     detail: str = ""
+    retention_days: float | None = None
+    """How long the source keeps what it stores (OpenAI and Azure: 30 days; a store of one's own:
+    for ever, None). An object gone after that expired; one gone before it was deleted."""
 
     def describe(self) -> str:
         return f"{self.kind} at {self.endpoint_host}" + (f" ({self.detail})" if self.detail else "")
@@ -136,6 +140,7 @@ def open_source(
             client, info = _azure_client(env, options)
         else:
             client, info = _local_client(stack, options)
+        info = info.model_copy(update={"retention_days": _retention_days(env, info)})
         yield client, info, counter
 
 
@@ -200,6 +205,31 @@ def _local_client(stack: contextlib.ExitStack, options: dict) -> tuple[openai.Op
     return client, SourceInfo(
         kind="local", endpoint_host=_host(store.url), detail="bundled sample, embedded local store"
     )
+
+
+PROVIDER_RETENTION_DAYS = 30.0
+"""OpenAI keeps stored completions 30 days (stored responses at least that long); Azure kept its
+stored completions 30 days too."""
+
+
+def _retention_days(env: Mapping[str, str], info: SourceInfo) -> float | None:
+    """`DISTILLERY_SOURCE_RETENTION_DAYS` (`none`: for ever), else 30 days for OpenAI's own API
+    and Azure, and for ever for anything else (a capturing store, the bundled sample)."""
+    value = env.get("DISTILLERY_SOURCE_RETENTION_DAYS", "").strip().lower()
+    if value in ("none", "forever"):
+        return None
+    if not value:
+        provider = info.kind == "azure" or info.endpoint_host == "api.openai.com"
+        return PROVIDER_RETENTION_DAYS if provider else None
+    try:
+        days = float(value)
+    except ValueError:
+        days = math.nan
+    if not (math.isfinite(days) and days > 0):
+        raise SourceConfigError(
+            f"DISTILLERY_SOURCE_RETENTION_DAYS={value!r} is neither a number of days nor `none`"
+        )
+    return days
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -6,7 +6,8 @@ the calls. What follows is said of chat completions and holds for both.
 
 Incremental by default. The list API has no date filter, so a run pages newest-first and stops once
 a page reaches below the saved high-water mark minus an overlap. A full refresh re-lists everything
-to pick up metadata updates and records ids the source no longer has as deleted. Each page is
+to pick up metadata updates and records ids the source no longer has as deleted (or, gone after
+the source's retention, as expired: counted, and kept as they were). Each page is
 checkpointed (batch file, then state, both atomic), so a killed run resumes where it stopped and the
 merged lake ends with the source's exact id set.
 
@@ -54,6 +55,7 @@ from pipelines.ingest.reader import (
     IngestReport,
     IngestSettings,
     ReaderMeter,
+    expiry_cutoff,
     read_items,
     the_one_writer,
 )
@@ -386,6 +388,11 @@ class _Sync:
             return
         previous = read_rows(self.paths, self.api.api, gone)
         previous = previous.filter(~pl.col("batch_id").str.contains(BY_ID_MARK, literal=True))
+        cutoff = expiry_cutoff(self.source)
+        if cutoff is not None:  # gone after the source's retention: expired, not deleted
+            expired = (pl.col("created") < cutoff).fill_null(False)
+            self.report.expired = previous.filter(expired).height
+            previous = previous.filter(~expired)
         if previous.is_empty():
             return
         now = utc_now()

@@ -1,0 +1,99 @@
+"""What a full refresh makes of an object gone from the source: deleted if it went before the
+source's retention ran out, expired (kept as it was, the archive being the point) if after."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from pipelines.ingest import SourceConfigError, open_source
+from pipelines.ingest.lake import read_raw_completions
+from tests.conftest import STORE_KEY
+from tests.records import completion_record, response_record
+from tests.store_process import StoreProcess
+from tests.test_ingest import ingest, source_env
+from tests.test_ingest_responses import by_id_env, run_ingest
+
+DAY = 86_400
+
+
+def test_a_completion_gone_after_the_retention_expired_and_one_gone_before_was_deleted(
+    fresh_store: StoreProcess, tmp_path: Path
+) -> None:
+    now = int(time.time())
+    fresh_store.import_records(
+        [completion_record(f"chatcmpl-old-{i}", created=now - 60 * DAY) for i in range(3)]
+        + [completion_record(f"chatcmpl-new-{i}", created=now - DAY) for i in range(3)]
+    )
+    env = {**source_env(fresh_store, "openai"), "DISTILLERY_SOURCE_RETENTION_DAYS": "30"}
+    ingest(env, tmp_path)
+    for gone in ("chatcmpl-old-1", "chatcmpl-new-1"):
+        httpx2.delete(
+            f"{fresh_store.url}/v1/chat/completions/{gone}",
+            headers={"Authorization": f"Bearer {STORE_KEY}"},
+        ).raise_for_status()
+
+    report = ingest(env, tmp_path, full_refresh=True)
+
+    assert (report.deleted, report.expired) == (1, 1)
+    assert "1 expired" in report.summary()
+    lake = read_raw_completions(tmp_path)
+    assert set(lake.filter("deleted")["id"]) == {"chatcmpl-new-1"}
+    assert lake.height == 6  # the expired one stays, as it was
+
+
+def test_a_response_gone_after_the_retention_expired(
+    fresh_store: StoreProcess, tmp_path: Path
+) -> None:
+    now = int(time.time())
+    fresh_store.import_records(
+        [
+            response_record("resp_old", created_at=now - 45 * DAY),
+            response_record("resp_new", created_at=now - DAY),
+        ]
+    )
+    env = {
+        **by_id_env(fresh_store, tmp_path, ["resp_old", "resp_new"]),
+        "DISTILLERY_CHAT_COMPLETIONS": "off",
+        "DISTILLERY_CONVERSATION_IDS": "",
+        "DISTILLERY_SOURCE_RETENTION_DAYS": "30",
+    }
+    run_ingest(env, tmp_path / "data")
+    for gone in ("resp_old", "resp_new"):
+        httpx2.delete(
+            f"{fresh_store.url}/v1/responses/{gone}",
+            headers={"Authorization": f"Bearer {STORE_KEY}"},
+        ).raise_for_status()
+
+    run = run_ingest(env, tmp_path / "data", full_refresh=True)
+
+    report = run.by_reader()["responses_ids"]
+    assert (report.deleted, report.expired) == (1, 1)
+    lake = read_raw_completions(tmp_path / "data")
+    assert dict(zip(lake["id"], lake["deleted"], strict=True)) == {
+        "resp_new": True,
+        "resp_old": False,
+    }
+
+
+def test_openai_and_azure_keep_30_days_and_a_store_of_ones_own_for_ever() -> None:
+    def retention(env: dict[str, str]) -> float | None:
+        with open_source(env) as (_, info, _):
+            return info.retention_days
+
+    assert retention({"OPENAI_API_KEY": "sk-x"}) == 30
+    assert (
+        retention(
+            {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "AZURE_OPENAI_API_KEY": "k"}
+        )
+        == 30
+    )
+    assert (
+        retention({"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:8787/v1"}) is None
+    )
+    assert retention({"OPENAI_API_KEY": "sk-x", "DISTILLERY_SOURCE_RETENTION_DAYS": "none"}) is None
+    with pytest.raises(SourceConfigError, match="DISTILLERY_SOURCE_RETENTION_DAYS='-3'"):
+        retention({"OPENAI_API_KEY": "sk-x", "DISTILLERY_SOURCE_RETENTION_DAYS": "-3"})
