@@ -21,6 +21,12 @@ class RawCompletions(pa.DataFrameModel):
     )
     model: str = pa.Field(nullable=True, description="Model that produced the completion.")
     source: str = pa.Field(isin=list(SOURCE_KINDS), description="Which provider it was read from.")
+    source_endpoint: str = pa.Field(
+        nullable=True,
+        description="Which store of that provider (its endpoint host; `local` for the bundled"
+        " sample): a full refresh flags deletions only among the rows of the store it read."
+        " Null in batches written before the column existed.",
+    )
     ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         description="When the page holding this row was fetched (UTC)."
     )

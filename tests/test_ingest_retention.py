@@ -1,5 +1,6 @@
 """What a full refresh makes of an object gone from the source: deleted if it went before the
-source's retention ran out, expired (kept as it was, the archive being the point) if after."""
+source's retention ran out, expired (kept as it was, the archive being the point) if after, and
+nothing at all if it came from another store."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pipelines.ingest import SourceConfigError, open_source
 from pipelines.ingest.lake import read_raw_completions
 from tests.conftest import STORE_KEY
 from tests.records import completion_record, response_record
-from tests.store_process import StoreProcess
+from tests.store_process import StoreProcess, store_process
 from tests.test_ingest import ingest, source_env
 from tests.test_ingest_responses import by_id_env, run_ingest
 
@@ -97,3 +98,32 @@ def test_openai_and_azure_keep_30_days_and_a_store_of_ones_own_for_ever() -> Non
     assert retention({"OPENAI_API_KEY": "sk-x", "DISTILLERY_SOURCE_RETENTION_DAYS": "none"}) is None
     with pytest.raises(SourceConfigError, match="DISTILLERY_SOURCE_RETENTION_DAYS='-3'"):
         retention({"OPENAI_API_KEY": "sk-x", "DISTILLERY_SOURCE_RETENTION_DAYS": "-3"})
+
+
+def test_a_second_store_over_the_same_data_directory_is_read_whole_and_flags_none_of_the_first(
+    fresh_store: StoreProcess, tmp_path: Path
+) -> None:
+    # The way distillery is meant to be adopted: read OpenAI's store, then the capturing store
+    # that replaces it, into one lake.
+    now = int(time.time())
+    data = tmp_path / "data"
+    fresh_store.import_records(
+        [completion_record(f"chatcmpl-first-{i}", created=now - 3600 * i) for i in range(5)]
+    )
+    ingest(source_env(fresh_store, "openai"), data)
+    with store_process(tmp_path / "second.db", api_key=STORE_KEY) as second:
+        # Older than anything the first store had: an incremental run would stop before them.
+        second.import_records(
+            [completion_record(f"chatcmpl-second-{i}", created=now - 5 * DAY - i) for i in range(3)]
+        )
+        switched = ingest(source_env(second, "openai"), data)
+        refreshed = ingest(source_env(second, "openai"), data, full_refresh=True)
+
+    assert (switched.mode, switched.new) == ("full", 3)
+    assert refreshed.deleted == 0
+    lake = read_raw_completions(data)
+    assert lake.height == 8 and not lake["deleted"].any()
+    assert set(lake["source_endpoint"]) == {
+        fresh_store.url.removeprefix("http://"),
+        second.url.removeprefix("http://"),
+    }

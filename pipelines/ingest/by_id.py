@@ -40,7 +40,9 @@ from pipelines.ingest.reader import (
     IngestSettings,
     ReaderMeter,
     expiry_cutoff,
+    read_from_store,
     read_items,
+    same_store,
 )
 from pipelines.ingest.rows import item_sha256, lake_row
 from pipelines.ingest.sources import RequestCounter, SourceInfo
@@ -123,6 +125,7 @@ class _ByIdReader:
         self.secrets = (getattr(client, "api_key", None),)
         self.outer_retries = RetryCounter()
         self.state = read_state(paths, self.name)
+        self.last = self.state.source
         self.run_state = self._resume_or_start()
         self.index = lake_index(paths, api.api)
         self.report = IngestReport(
@@ -216,8 +219,8 @@ class _ByIdReader:
                 if before is None:
                     self.missing.add(outcome.object_id)
                     rejected.append((outcome.object_id, Rejected(NOT_FOUND, "null")))
-                elif before["deleted"]:
-                    pass
+                elif before["deleted"] or not read_from_store(before, self.source, self.last):
+                    pass  # flagged already, or another store's: its absence here says nothing
                 elif _older_than(before, self.cutoff):  # gone after the source's retention
                     self.report.expired += 1
                 else:
@@ -229,6 +232,7 @@ class _ByIdReader:
                     outcome.items,  # type: ignore[arg-type]
                     api=self.api.api,
                     source_kind=self.source.kind,
+                    source_endpoint=self.source.endpoint,
                     ingested_at=now,
                 )
                 if before is None or before["deleted"]:
@@ -277,16 +281,12 @@ class _ByIdReader:
     # -- starting, finishing ---------------------------------------------------------------------
 
     def _resume_or_start(self) -> RunCheckpoint:
-        unfinished, last = self.state.run, self.state.source
-        # Resumed only against the source it was reading (a full refresh of another endpoint
-        # would take its 404s for deletions), and a full refresh asked for is not traded for an
-        # unfinished incremental run.
-        same_source = last is None or (
-            last.kind == self.source.kind and last.endpoint_host == self.source.endpoint_host
-        )
+        unfinished = self.state.run
+        # Resumed only against the store it was reading, and a full refresh asked for is not
+        # traded for an unfinished incremental run.
         if (
             unfinished is not None
-            and same_source
+            and same_store(self.state.source, self.source)
             and not (self.settings.full_refresh and unfinished.mode != "full")
         ):
             return unfinished.model_copy()

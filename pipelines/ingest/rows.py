@@ -17,6 +17,7 @@ def lake_row(
     api: str,
     source_kind: str,
     ingested_at: datetime,
+    source_endpoint: str | None = None,
 ) -> dict[str, Any]:
     """One `raw_completions` row (every column but `batch_id`).
 
@@ -27,6 +28,7 @@ def lake_row(
         api: Which API it came from (`schemas.APIS`).
         source_kind: Which provider (`schemas.SOURCE_KINDS`).
         ingested_at: When it was fetched.
+        source_endpoint: Which store of it (`SourceInfo.endpoint`).
     """
     model = item.get("model")
     return {
@@ -35,6 +37,7 @@ def lake_row(
         "created": created_of(item),
         "model": model if isinstance(model, str) else None,
         "source": source_kind,
+        "source_endpoint": source_endpoint,
         "ingested_at": ingested_at,
         "deleted": False,
         "item_sha256": item_sha256(item),

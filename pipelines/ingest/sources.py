@@ -55,6 +55,12 @@ class SourceInfo(BaseModel):
     """How long the source keeps what it stores (OpenAI and Azure: 30 days; a store of one's own:
     for ever, None). An object gone after that expired; one gone before it was deleted."""
 
+    @property
+    def endpoint(self) -> str:
+        """Which store this is, as the lake records it on every row: the endpoint's host, or
+        `local` for the embedded sample (whose port changes every run)."""
+        return "local" if self.kind == "local" else self.endpoint_host
+
     def describe(self) -> str:
         return f"{self.kind} at {self.endpoint_host}" + (f" ({self.detail})" if self.detail else "")
 

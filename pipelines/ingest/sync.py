@@ -56,7 +56,9 @@ from pipelines.ingest.reader import (
     IngestSettings,
     ReaderMeter,
     expiry_cutoff,
+    read_from_store,
     read_items,
+    same_store,
     the_one_writer,
 )
 from pipelines.ingest.rows import created_of, item_sha256, lake_row, messages_by_id
@@ -174,6 +176,17 @@ class _Sync:
         self.outer_retries = RetryCounter()
         self.started = time.monotonic()
         self.state = read_state(paths, state_name)
+        if not same_store(self.state.source, source):
+            # Another store than the last run's: its newest completion says nothing about this
+            # one's, so the first run here lists everything, and the last store's unfinished
+            # run is not resumed.
+            logger.warning(
+                f"{api.noun}: reading {source.describe()} instead of"
+                f" {self.state.source.describe()}; listing everything it has"  # type: ignore[union-attr]
+            )
+            self.state = self.state.model_copy(
+                update={"high_water_mark": None, "last_full_refresh": None, "run": None}
+            )
         self.run_state = self._resume_or_start()
         self.report = IngestReport(
             run_id=self.run_state.id,
@@ -341,7 +354,12 @@ class _Sync:
         self, item: dict[str, Any], messages: list[dict[str, Any]], ingested_at: datetime
     ) -> dict[str, Any]:
         return lake_row(
-            item, messages, api=self.api.api, source_kind=self.source.kind, ingested_at=ingested_at
+            item,
+            messages,
+            api=self.api.api,
+            source_kind=self.source.kind,
+            source_endpoint=self.source.endpoint,
+            ingested_at=ingested_at,
         )
 
     def _keep_rejected(self, pending: _PendingPage) -> None:
@@ -388,6 +406,8 @@ class _Sync:
             return
         previous = read_rows(self.paths, self.api.api, gone)
         previous = previous.filter(~pl.col("batch_id").str.contains(BY_ID_MARK, literal=True))
+        ours = [read_from_store(row, self.source, self.state.source) for row in previous.to_dicts()]
+        previous = previous.filter(pl.Series(ours, dtype=pl.Boolean))
         cutoff = expiry_cutoff(self.source)
         if cutoff is not None:  # gone after the source's retention: expired, not deleted
             expired = (pl.col("created") < cutoff).fill_null(False)
@@ -409,18 +429,10 @@ class _Sync:
     # -- starting or resuming ------------------------------------------------------------------
 
     def _resume_or_start(self) -> RunCheckpoint:
-        unfinished = self.state.run
-        same_source = self.state.source is None or (
-            self.state.source.kind == self.source.kind
-            and self.state.source.endpoint_host == self.source.endpoint_host
-        )
-        # A run is resumed only against the source it was reading, and a full refresh asked for
-        # is not traded for an unfinished incremental run.
-        if (
-            unfinished is not None
-            and unfinished.source_kind == self.source.kind
-            and same_source
-            and not (self.settings.full_refresh and unfinished.mode != "full")
+        unfinished = self.state.run  # none after a change of store (see __init__)
+        # A full refresh asked for is not traded for an unfinished incremental run.
+        if unfinished is not None and not (
+            self.settings.full_refresh and unfinished.mode != "full"
         ):
             return unfinished.model_copy()
         now = utc_now()
