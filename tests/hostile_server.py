@@ -39,6 +39,8 @@ class Behaviour:
     raw_list_body: bytes | None = None
     error_echoing_key: bool = False
     reorder_keys: bool = False
+    no_responses_list: bool = False
+    """Answer `GET /responses` 404, as OpenAI does (it lists no stored responses)."""
     requests: list[str] = field(default_factory=list)
 
 
@@ -75,6 +77,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = {"error": {"message": f"upstream exploded; you sent {key}", "type": "server"}}
             return self._send(400, json.dumps(body).encode())
         parts = url.path.strip("/").split("/")
+        if behaviour.no_responses_list and parts[-1] == "responses":
+            error = {"message": "Invalid URL (GET /v1/responses)", "type": "invalid_request_error"}
+            return self._json({"error": error}, 404)
         if parts[-1] == "messages":
             return self._messages(parts[-2], query)
         return self._list(query)

@@ -15,6 +15,7 @@ import pytest
 from pipelines.ingest import (
     IdsFileError,
     SourceAccessError,
+    SourceUnavailableError,
     ingest,
     read_ids,
     read_plan,
@@ -27,6 +28,7 @@ from pipelines.ingest.sync import IngestSettings
 from pipelines.paths import DataPaths
 from pipelines.sample import CONVERSATIONS_SAMPLE_PATH, RESPONSES_SAMPLE_PATH, SAMPLE_PATH
 from tests.conftest import STORE_KEY
+from tests.hostile_server import Behaviour, hostile_server
 from tests.records import (
     completion_record,
     conversation_record,
@@ -313,3 +315,19 @@ def test_a_responses_list_never_flags_what_was_read_by_id(
     assert first.total("deleted") == again.total("deleted") == 0
     lake = read_raw_completions(data)
     assert lake.height == 6 and not lake["deleted"].any()
+
+
+def test_a_responses_list_pointed_at_a_source_without_one_stops_in_one_line(
+    tmp_path: Path,
+) -> None:
+    behaviour = Behaviour(no_responses_list=True)
+    with hostile_server(behaviour) as url:
+        env = {"DISTILLERY_SOURCE": "openai", "OPENAI_API_KEY": "sk-test-key-0000"}
+        env |= {"OPENAI_BASE_URL": url, "DISTILLERY_RESPONSES_LIST": "on"}
+        with pytest.raises(SourceUnavailableError) as refused:
+            run_ingest({**env, "DISTILLERY_CHAT_COMPLETIONS": "off"}, tmp_path)
+
+    message = str(refused.value)
+    assert "the source has no list of stored responses (HTTP 404" in message
+    assert "DISTILLERY_RESPONSE_IDS" in message and "\n" not in message
+    assert not DataPaths(tmp_path).batch_files()
