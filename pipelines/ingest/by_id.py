@@ -28,6 +28,7 @@ import openai
 
 from pipelines import jsontext
 from pipelines.ingest.apis import StoredApi
+from pipelines.ingest.gone import GoneRule, flagged, same_store
 from pipelines.ingest.lake import BY_ID_MARK, lake_index, read_rows, utc_now, write_batch
 from pipelines.ingest.paging import (
     Rejected,
@@ -39,10 +40,7 @@ from pipelines.ingest.reader import (
     IngestReport,
     IngestSettings,
     ReaderMeter,
-    expiry_cutoff,
-    read_from_store,
     read_items,
-    same_store,
 )
 from pipelines.ingest.rows import item_sha256, lake_row
 from pipelines.ingest.sources import RequestCounter, SourceInfo
@@ -121,11 +119,10 @@ class _ByIdReader:
         self.client, self.api, self.source = client, api, source
         self.paths, self.settings, self.log = paths, settings, logger
         self.name = state_name(api)
-        self.cutoff = expiry_cutoff(source)
         self.secrets = (getattr(client, "api_key", None),)
         self.outer_retries = RetryCounter()
         self.state = read_state(paths, self.name)
-        self.last = self.state.source
+        self.gone_rule = GoneRule(source, self.state.source)
         self.run_state = self._resume_or_start()
         self.index = lake_index(paths, api.api)
         self.report = IngestReport(
@@ -216,15 +213,14 @@ class _ByIdReader:
             if outcome.rejected is not None:
                 rejected.append((outcome.object_id, outcome.rejected))
             elif outcome.gone:
-                if before is None:
+                verdict = self.gone_rule.verdict(before) if before is not None else None
+                if verdict is None:
                     self.missing.add(outcome.object_id)
                     rejected.append((outcome.object_id, Rejected(NOT_FOUND, "null")))
-                elif before["deleted"] or not read_from_store(before, self.source, self.last):
-                    pass  # flagged already, or another store's: its absence here says nothing
-                elif _older_than(before, self.cutoff):  # gone after the source's retention
+                elif verdict == "expired":
                     self.report.expired += 1
-                else:
-                    rows.append({**_without_batch(before), "deleted": True, "ingested_at": now})
+                elif verdict == "deleted":
+                    rows.append(flagged(before, now))  # type: ignore[arg-type]
                     self.report.deleted += 1
             else:
                 row = lake_row(
@@ -319,10 +315,6 @@ class _ByIdReader:
         )
 
 
-def _older_than(row: dict[str, Any], cutoff: int | None) -> bool:
-    return cutoff is not None and row["created"] is not None and row["created"] < cutoff
-
-
 def _changed(before: dict[str, Any], row: dict[str, Any]) -> bool:
     """The object or its items differ from the lake's (a conversation that went on)."""
     if before["item_sha256"] != row["item_sha256"]:
@@ -332,7 +324,3 @@ def _changed(before: dict[str, Any], row: dict[str, Any]) -> bool:
 
 def _canonical(messages_json: str) -> str:
     return item_sha256({"items": json.loads(messages_json)})
-
-
-def _without_batch(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in row.items() if key != "batch_id"}

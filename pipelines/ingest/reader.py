@@ -203,28 +203,3 @@ def _describe_os_error(err: OSError, paths: DataPaths) -> str:
         f"cannot write the lake under {paths.data_dir} ({reason}: {where}); free space or fix"
         " the permissions, then run again: it resumes from the last checkpoint"
     )
-
-
-def expiry_cutoff(source: SourceInfo) -> int | None:
-    """Unix seconds before which an object gone from `source` expired rather than was deleted;
-    None for a source that keeps everything."""
-    if source.retention_days is None:
-        return None
-    return int(time.time() - source.retention_days * 86_400)
-
-
-def same_store(previous: SourceInfo | None, current: SourceInfo) -> bool:
-    """Whether the state's last source is the one read now (no state yet counts as the same)."""
-    return previous is None or (
-        previous.kind == current.kind and previous.endpoint == current.endpoint
-    )
-
-
-def read_from_store(row: dict[str, Any], current: SourceInfo, previous: SourceInfo | None) -> bool:
-    """Whether a lake row came from the store read now: it names it, or it predates the
-    `source_endpoint` column and the store the state last read is this one. Only such rows can
-    be found gone from it: a data directory may hold what several stores gave."""
-    endpoint = row.get("source_endpoint")
-    if endpoint is None:
-        return row["source"] == current.kind and same_store(previous, current)
-    return endpoint == current.endpoint

@@ -41,6 +41,7 @@ from pipelines.ingest.errors import (
     SourceProtocolError,
     SourceUnavailableError,
 )
+from pipelines.ingest.gone import GoneRule, flagged, same_store
 from pipelines.ingest.lake import (
     BY_ID_MARK,
     append_seen_ids,
@@ -55,10 +56,7 @@ from pipelines.ingest.reader import (
     IngestReport,
     IngestSettings,
     ReaderMeter,
-    expiry_cutoff,
-    read_from_store,
     read_items,
-    same_store,
     the_one_writer,
 )
 from pipelines.ingest.rows import created_of, item_sha256, lake_row, messages_by_id
@@ -405,21 +403,14 @@ class _Sync:
         if not gone:
             return
         previous = read_rows(self.paths, self.api.api, gone)
+        # What a by-id reader stored, it checks itself: a list need not hold it.
         previous = previous.filter(~pl.col("batch_id").str.contains(BY_ID_MARK, literal=True))
-        ours = [read_from_store(row, self.source, self.state.source) for row in previous.to_dicts()]
-        previous = previous.filter(pl.Series(ours, dtype=pl.Boolean))
-        cutoff = expiry_cutoff(self.source)
-        if cutoff is not None:  # gone after the source's retention: expired, not deleted
-            expired = (pl.col("created") < cutoff).fill_null(False)
-            self.report.expired = previous.filter(expired).height
-            previous = previous.filter(~expired)
-        if previous.is_empty():
+        rule, now = GoneRule(self.source, self.state.source), utc_now()
+        verdicts = [(row, rule.verdict(row)) for row in previous.iter_rows(named=True)]
+        self.report.expired = sum(verdict == "expired" for _, verdict in verdicts)
+        rows = [flagged(row, now) for row, verdict in verdicts if verdict == "deleted"]
+        if not rows:
             return
-        now = utc_now()
-        rows = [
-            {**row, "deleted": True, "ingested_at": now}
-            for row in previous.drop("batch_id").iter_rows(named=True)
-        ]
         batch = write_batch(self.paths, f"{self.run_state.id}-deleted", rows)
         self.report.batch_files.append(batch.name)
         self.report.deleted = len(rows)
