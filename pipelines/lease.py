@@ -142,6 +142,13 @@ class Lease:
         while True:
             self.tag = self.path.create(self.body())
             if self.tag is not None:
+                if self.tag.e_tag is None and self.tag.version is None:
+                    # Renewing needs a conditional put, which needs one of them.
+                    self.path.unlink(missing_ok=True)
+                    raise OSError(
+                        f"the object store gave {self.path} no entity tag or version, so a lease"
+                        " cannot be renewed safely there"
+                    )
                 break
             try:
                 data, tag = self.path.read_with_tag()

@@ -82,7 +82,14 @@ def response_row(
         },
         **fields,
     }
-    return lake_row(response, items, api="responses", source_kind="local", ingested_at=AT)
+    return lake_row(
+        response,
+        items,
+        api="responses",
+        source_kind="local",
+        source_endpoint="local",
+        ingested_at=AT,
+    )
 
 
 def conversation_row(conversation_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -92,7 +99,14 @@ def conversation_row(conversation_id: str, items: list[dict[str, Any]]) -> dict[
         "created_at": CREATED,
         "metadata": {"topic": "weather"},
     }
-    return lake_row(conversation, items, api="conversations", source_kind="local", ingested_at=AT)
+    return lake_row(
+        conversation,
+        items,
+        api="conversations",
+        source_kind="local",
+        source_endpoint="local",
+        ingested_at=AT,
+    )
 
 
 def chat_row(
@@ -111,7 +125,14 @@ def chat_row(
         {"id": f"{completion_id}-{i}", "content_parts": None, "name": None, **message}
         for i, message in enumerate(messages)
     ]
-    return lake_row(completion, stored, api="chat_completions", source_kind="local", ingested_at=AT)
+    return lake_row(
+        completion,
+        stored,
+        api="chat_completions",
+        source_kind="local",
+        source_endpoint="local",
+        ingested_at=AT,
+    )
 
 
 def lake(*rows: dict[str, Any]) -> pl.DataFrame:

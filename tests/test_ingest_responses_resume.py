@@ -128,13 +128,17 @@ def test_a_batch_name_written_again_gets_a_later_name_not_the_old_file(tmp_path:
         [],
         api="responses",
         source_kind="local",
+        source_endpoint="local",
         ingested_at=datetime(2026, 12, 1, tzinfo=UTC),
     )
 
     first = write_batch(paths, "run-000002", [row])
     second = write_batch(paths, "run-000002", [{**row, "id": "resp_b"}])
 
-    assert (first.name, second.name) == ("batch-run-000002.parquet", "batch-run-000002-r1.parquet")
+    assert (first.name, second.name) == (
+        "batch-run-000002.parquet",
+        "batch-run-000002-r001.parquet",
+    )
     lake = read_raw_completions(tmp_path)
     assert set(lake["id"]) == {"resp_a", "resp_b"}
-    assert set(lake["batch_id"]) == {"run-000002", "run-000002-r1"}
+    assert set(lake["batch_id"]) == {"run-000002", "run-000002-r001"}

@@ -4,19 +4,23 @@ nothing at all if it came from another store."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import httpx2
+import polars as pl
 import pytest
 
-from pipelines.ingest import SourceConfigError, open_source
+from pipelines.ingest import LakeWriteError, SourceConfigError, open_source
 from pipelines.ingest.lake import read_raw_completions
+from pipelines.paths import DataPaths
 from tests.conftest import STORE_KEY
 from tests.records import completion_record, response_record
 from tests.store_process import StoreProcess, store_process
 from tests.test_ingest import ingest, source_env
 from tests.test_ingest_responses import by_id_env, run_ingest
+from tests.test_ingest_responses_resume import fail_on_call
 
 DAY = 86_400
 
@@ -127,3 +131,49 @@ def test_a_second_store_over_the_same_data_directory_is_read_whole_and_flags_non
         fresh_store.url.removeprefix("http://"),
         second.url.removeprefix("http://"),
     }
+
+
+def strip_source_endpoints(data: Path) -> None:
+    """Make the lake and its state look written by a distillery from before `source_endpoint`."""
+    paths = DataPaths(data)
+    for batch in paths.batch_files():
+        pl.read_parquet(batch).drop("source_endpoint").write_parquet(batch)
+    state = json.loads(paths.ingest_state.read_text())
+    state.pop("legacy_store", None)
+    paths.ingest_state.write_text(json.dumps(state))
+
+
+def test_rows_from_before_the_store_column_stay_the_first_stores_after_a_switch(
+    fresh_store: StoreProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.ingest.sync as sync
+
+    now, data = int(time.time()), tmp_path / "data"
+    fresh_store.import_records(
+        [completion_record(f"chatcmpl-first-{i}", created=now - 3600 * i) for i in range(5)]
+    )
+    ingest(source_env(fresh_store, "openai"), data)
+    strip_source_endpoints(data)
+    with store_process(tmp_path / "second.db", api_key=STORE_KEY) as second:
+        second.import_records(
+            [completion_record(f"chatcmpl-second-{i}", created=now - 60 * i) for i in range(5)]
+        )
+        env = source_env(second, "openai")
+        # The first run against the new store is killed after its first checkpoint...
+        monkeypatch.setattr(sync, "write_state", fail_on_call(2, sync.write_state))
+        with pytest.raises(LakeWriteError):
+            ingest(env, data, page_size=2)
+        monkeypatch.undo()
+        resumed = ingest(env, data, page_size=2)  # ...and resumed against it
+        refreshes = [ingest(env, data, full_refresh=True) for _ in range(2)]
+
+    assert resumed.resumed and resumed.mode == "full"
+    assert [r.deleted for r in refreshes] == [0, 0]
+    lake = read_raw_completions(data)
+    assert lake.height == 10 and not lake["deleted"].any()
+
+
+def test_openai_in_any_region_and_port_spelling_keeps_30_days() -> None:
+    for base_url in ("https://us.api.openai.com/v1", "https://api.openai.com:443/v1"):
+        with open_source({"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": base_url}) as (_, info, _):
+            assert info.retention_days == 30, base_url

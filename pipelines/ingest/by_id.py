@@ -28,7 +28,7 @@ import openai
 
 from pipelines import jsontext
 from pipelines.ingest.apis import StoredApi
-from pipelines.ingest.gone import GoneRule, flagged, same_store
+from pipelines.ingest.gone import GoneRule, flagged, for_store
 from pipelines.ingest.lake import BY_ID_MARK, lake_index, read_rows, utc_now, write_batch
 from pipelines.ingest.paging import (
     Rejected,
@@ -121,8 +121,8 @@ class _ByIdReader:
         self.name = state_name(api)
         self.secrets = (getattr(client, "api_key", None),)
         self.outer_retries = RetryCounter()
-        self.state = read_state(paths, self.name)
-        self.gone_rule = GoneRule(source, self.state.source)
+        self.state, _ = for_store(read_state(paths, self.name), source)
+        self.gone_rule = GoneRule(source, self.state.legacy_store)
         self.run_state = self._resume_or_start()
         self.index = lake_index(paths, api.api)
         self.report = IngestReport(
@@ -277,13 +277,10 @@ class _ByIdReader:
     # -- starting, finishing ---------------------------------------------------------------------
 
     def _resume_or_start(self) -> RunCheckpoint:
-        unfinished = self.state.run
-        # Resumed only against the store it was reading, and a full refresh asked for is not
-        # traded for an unfinished incremental run.
-        if (
-            unfinished is not None
-            and same_store(self.state.source, self.source)
-            and not (self.settings.full_refresh and unfinished.mode != "full")
+        unfinished = self.state.run  # none after a change of store (`for_store`)
+        # A full refresh asked for is not traded for an unfinished incremental run.
+        if unfinished is not None and not (
+            self.settings.full_refresh and unfinished.mode != "full"
         ):
             return unfinished.model_copy()
         now = utc_now()

@@ -19,31 +19,50 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pipelines.ingest.sources import SourceInfo
+from pipelines.ingest.state import IngestState
+
+EXPIRY_MARGIN_S = 86_400
+"""An object gone within a day of its retention's end counts as expired: a provider may expire a
+little early, and a long full refresh passes the line while it runs."""
 
 Verdict = Literal["deleted", "expired", "not_ours", "flagged_already"]
 
 
 class GoneRule:
-    """The verdicts of one run against `source`, whose state last read `last_source`."""
+    """The verdicts of one run against `source`; rows from before `source_endpoint` existed
+    belong to `legacy_store`."""
 
-    def __init__(self, source: SourceInfo, last_source: SourceInfo | None) -> None:
-        self.source, self.last_source = source, last_source
-        self.cutoff = (
-            None
-            if source.retention_days is None
-            else int(time.time() - source.retention_days * 86_400)
-        )
+    def __init__(self, source: SourceInfo, legacy_store: SourceInfo | None) -> None:
+        self.source, self.legacy_store = source, legacy_store
 
     def verdict(self, row: dict[str, Any]) -> Verdict:
-        """What the lake row of an object gone from the source is."""
+        """What the lake row of an object gone from the source is. A row without `created`
+        cannot be placed in time, so it counts as deleted (flagged, kept)."""
         if row["deleted"]:
             return "flagged_already"
-        if not read_from_store(row, self.source, self.last_source):
+        if not read_from_store(row, self.source, self.legacy_store):
             return "not_ours"
-        created = row["created"]
-        if self.cutoff is not None and created is not None and created < self.cutoff:
-            return "expired"
-        return "deleted"
+        created, retention = row["created"], self.source.retention_days
+        if retention is None or created is None:
+            return "deleted"
+        # The line is taken at each verdict: a full refresh can run for hours.
+        line = time.time() - retention * 86_400 + EXPIRY_MARGIN_S
+        return "expired" if created < line else "deleted"
+
+
+def for_store(state: IngestState, source: SourceInfo) -> tuple[IngestState, bool]:
+    """The state a run against `source` starts from, and whether the store changed.
+
+    Against another store than the last run's, nothing of that store's reading carries over (its
+    high-water mark says nothing of this store's, its unfinished run and its missing ids are its
+    own), and the state names the new store at once, so that a killed first run resumes against
+    it. The store that wrote the rows from before `source_endpoint` is kept in `legacy_store`.
+    """
+    legacy = state.legacy_store or state.source
+    if same_store(state.source, source):
+        return state.model_copy(update={"legacy_store": legacy}), False
+    fresh = {"high_water_mark": None, "last_full_refresh": None, "run": None, "missing": []}
+    return state.model_copy(update={"legacy_store": legacy, "source": source, **fresh}), True
 
 
 def flagged(row: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -62,10 +81,12 @@ def same_store(previous: SourceInfo | None, current: SourceInfo) -> bool:
     )
 
 
-def read_from_store(row: dict[str, Any], current: SourceInfo, previous: SourceInfo | None) -> bool:
+def read_from_store(
+    row: dict[str, Any], current: SourceInfo, legacy_store: SourceInfo | None
+) -> bool:
     """Whether a lake row came from the store read now: it names it, or it predates the
-    `source_endpoint` column and the store the state last read is this one."""
+    `source_endpoint` column and the store that wrote such rows is this one."""
     endpoint = row.get("source_endpoint")
     if endpoint is None:
-        return row["source"] == current.kind and same_store(previous, current)
+        return row["source"] == current.kind and same_store(legacy_store, current)
     return endpoint == current.endpoint

@@ -41,7 +41,7 @@ def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> 
     A run killed after a batch but before its checkpoint writes that page (or chunk) again
     when resumed, under the same name, and with fewer rows: what the lost checkpoint's batch
     stored is known by then, so it is not written again. Replacing the file would lose those
-    rows, so the later batch is named `<batch_id>-r<n>`, which sorts right after it.
+    rows, so the later batch is named `<batch_id>-r001` (then -r002, …), which sorts right after.
 
     Args:
         paths: The lake.
@@ -54,7 +54,7 @@ def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> 
     name, retry = batch_id, 0
     while paths.raw_batch(name).exists():
         retry += 1
-        name = f"{batch_id}-r{retry}"
+        name = f"{batch_id}-r{retry:03d}"  # padded: -r010 sorts after -r009
     frame = pl.DataFrame([{**row, "batch_id": name} for row in rows], schema=RAW_COMPLETIONS_SCHEMA)
     target = paths.raw_batch(name)
     write_parquet_atomically(frame, target)
@@ -67,7 +67,13 @@ def scan_raw_batches(paths: DataPaths) -> pl.LazyFrame:
     if not files:
         return pl.LazyFrame(schema=RAW_COMPLETIONS_SCHEMA)
     return scan_parquet(
-        files, schema=RAW_COMPLETIONS_SCHEMA, missing_columns="insert"
+        # Columns a batch lacks (written before they existed) read as null; columns it has and
+        # this version does not know (written by a later one) are left out, so either way round
+        # a lake stays readable.
+        files,
+        schema=RAW_COMPLETIONS_SCHEMA,
+        missing_columns="insert",
+        extra_columns="ignore",
     ).with_columns(pl.col("api").fill_null(LEGACY_API))
 
 

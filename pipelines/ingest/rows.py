@@ -17,7 +17,7 @@ def lake_row(
     api: str,
     source_kind: str,
     ingested_at: datetime,
-    source_endpoint: str | None = None,
+    source_endpoint: str,
 ) -> dict[str, Any]:
     """One `raw_completions` row (every column but `batch_id`).
 

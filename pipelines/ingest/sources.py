@@ -225,7 +225,10 @@ def _retention_days(env: Mapping[str, str], info: SourceInfo) -> float | None:
     if value in ("none", "forever"):
         return None
     if not value:
-        provider = info.kind == "azure" or info.endpoint_host == "api.openai.com"
+        host = info.endpoint_host  # its default port already left out (`_host`)
+        provider = (
+            info.kind == "azure" or host == "api.openai.com" or host.endswith(".api.openai.com")
+        )
         return PROVIDER_RETENTION_DAYS if provider else None
     try:
         days = float(value)
@@ -257,4 +260,6 @@ def _host(url: str) -> str:
     if not parts.hostname:
         return "unknown host"
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{host}:{parts.port}" if parts.port else host
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    # The scheme's own port left out: the same store, however its URL is written.
+    return f"{host}:{parts.port}" if parts.port and parts.port != default else host

@@ -58,6 +58,9 @@ class IngestState(_StateModel):
     last_run: LastRun | None = None
     run: RunCheckpoint | None = None
     """The unfinished run, if one was killed or failed."""
+    legacy_store: SourceInfo | None = None
+    """The store the lake rows written before `source_endpoint` existed came from: the state's
+    source when this version first ran, kept thereafter (`pipelines.ingest.gone.for_store`)."""
     missing: list[str] = []
     """Ids read by id that the source did not have (404) when first asked for: not asked again
     until the next full refresh."""

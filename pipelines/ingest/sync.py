@@ -41,7 +41,7 @@ from pipelines.ingest.errors import (
     SourceProtocolError,
     SourceUnavailableError,
 )
-from pipelines.ingest.gone import GoneRule, flagged, same_store
+from pipelines.ingest.gone import GoneRule, flagged, for_store
 from pipelines.ingest.lake import (
     BY_ID_MARK,
     append_seen_ids,
@@ -173,17 +173,12 @@ class _Sync:
         self.secrets = (getattr(client, "api_key", None),)
         self.outer_retries = RetryCounter()
         self.started = time.monotonic()
-        self.state = read_state(paths, state_name)
-        if not same_store(self.state.source, source):
-            # Another store than the last run's: its newest completion says nothing about this
-            # one's, so the first run here lists everything, and the last store's unfinished
-            # run is not resumed.
+        last = read_state(paths, state_name)
+        self.state, switched = for_store(last, source)
+        if switched and last.source is not None:
             logger.warning(
-                f"{api.noun}: reading {source.describe()} instead of"
-                f" {self.state.source.describe()}; listing everything it has"  # type: ignore[union-attr]
-            )
-            self.state = self.state.model_copy(
-                update={"high_water_mark": None, "last_full_refresh": None, "run": None}
+                f"{api.noun}: reading {source.describe()} instead of {last.source.describe()};"
+                " listing everything it has"
             )
         self.run_state = self._resume_or_start()
         self.report = IngestReport(
@@ -405,7 +400,7 @@ class _Sync:
         previous = read_rows(self.paths, self.api.api, gone)
         # What a by-id reader stored, it checks itself: a list need not hold it.
         previous = previous.filter(~pl.col("batch_id").str.contains(BY_ID_MARK, literal=True))
-        rule, now = GoneRule(self.source, self.state.source), utc_now()
+        rule, now = GoneRule(self.source, self.state.legacy_store), utc_now()
         verdicts = [(row, rule.verdict(row)) for row in previous.iter_rows(named=True)]
         self.report.expired = sum(verdict == "expired" for _, verdict in verdicts)
         rows = [flagged(row, now) for row, verdict in verdicts if verdict == "deleted"]
