@@ -220,3 +220,36 @@ def tool_call(call_id: str, city: str) -> dict[str, Any]:
         "type": "function",
         "function": {"name": "get_weather", "arguments": arguments},
     }
+
+
+def weather_exchange_rows() -> list[dict[str, Any]]:
+    """The same two turns made through Chat Completions (stored turn by turn) and through
+    Responses (the second continuing the first by previous_response_id), as lake rows."""
+    system = {"role": "system", "content": "You are a weather bot."}
+    question = {"role": "user", "content": "What is the weather in Paris?"}
+    calling = {"role": "assistant", "content": None, "tool_calls": [tool_call("call_1", "Paris")]}
+    answered = {"role": "tool", "tool_call_id": "call_1", "content": "18 C, sunny"}
+    answer = "It is 18 C and sunny in Paris."
+    both = {"instructions": "You are a weather bot.", "tools": RESPONSES_TOOLS}
+    return [
+        chat_row("chatcmpl-1", [system, question], {**calling, "refusal": None}, "tool_calls"),
+        chat_row(
+            "chatcmpl-2",
+            [system, question, calling, answered],
+            {"role": "assistant", "content": answer, "refusal": None},
+            "stop",
+        ),
+        response_row(
+            "resp_1",
+            [user("msg_1", "What is the weather in Paris?")],
+            [reasoning("rs_1"), call("fc_1", "call_1", "Paris")],
+            **both,
+        ),
+        response_row(
+            "resp_2",
+            [call_output("fco_1", "call_1", "18 C, sunny")],
+            [assistant("msg_2", answer)],
+            previous_response_id="resp_1",
+            **both,
+        ),
+    ]

@@ -16,52 +16,16 @@ from pipelines.recipes import Recipe
 from schemas import Curated
 from tests.response_rows import (
     CHAT_TOOLS,
-    RESPONSES_TOOLS,
-    assistant,
-    call,
-    call_output,
-    chat_row,
-    reasoning,
     reasons,
-    response_row,
     tool_call,
-    user,
     validated,
+    weather_exchange_rows,
 )
 
 
 def weather_exchange_both_ways() -> pl.DataFrame:
-    """The same two turns made through Chat Completions (stored turn by turn) and through
-    Responses (the second continuing the first by previous_response_id), validated."""
-    system = {"role": "system", "content": "You are a weather bot."}
-    question = {"role": "user", "content": "What is the weather in Paris?"}
-    calling = {"role": "assistant", "content": None, "tool_calls": [tool_call("call_1", "Paris")]}
-    answered = {"role": "tool", "tool_call_id": "call_1", "content": "18 C, sunny"}
-    answer = "It is 18 C and sunny in Paris."
-    rows = [
-        chat_row("chatcmpl-1", [system, question], {**calling, "refusal": None}, "tool_calls"),
-        chat_row(
-            "chatcmpl-2",
-            [system, question, calling, answered],
-            {"role": "assistant", "content": answer, "refusal": None},
-            "stop",
-        ),
-        response_row(
-            "resp_1",
-            [user("msg_1", "What is the weather in Paris?")],
-            [reasoning("rs_1"), call("fc_1", "call_1", "Paris")],
-            instructions="You are a weather bot.",
-            tools=RESPONSES_TOOLS,
-        ),
-        response_row(
-            "resp_2",
-            [call_output("fco_1", "call_1", "18 C, sunny")],
-            [assistant("msg_2", answer)],
-            instructions="You are a weather bot.",
-            tools=RESPONSES_TOOLS,
-            previous_response_id="resp_1",
-        ),
-    ]
+    """`weather_exchange_rows`, validated."""
+    rows = weather_exchange_rows()
     result = validated(*rows)
     assert result.quarantine.is_empty(), reasons(result)
     return result.completions

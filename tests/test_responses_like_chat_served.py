@@ -12,17 +12,7 @@ import pytest
 
 from pipelines.completions import build_completions
 from pipelines.export.lines import fine_tuning_line
-from tests.response_rows import (
-    RESPONSES_TOOLS,
-    assistant,
-    call,
-    call_output,
-    chat_row,
-    reasoning,
-    response_row,
-    tool_call,
-    user,
-)
+from tests.response_rows import weather_exchange_rows
 from tests.store_process import StoreProcess
 from tests.test_ingest_responses import by_id_env, run_ingest
 
@@ -33,42 +23,11 @@ def import_record(row: dict[str, Any]) -> dict[str, Any]:
     return {**json.loads(row["completion_json"]), items: json.loads(row["messages_json"])}
 
 
-def the_exchange() -> list[dict[str, Any]]:
-    system = {"role": "system", "content": "You are a weather bot."}
-    question = {"role": "user", "content": "What is the weather in Paris?"}
-    calling = {"role": "assistant", "content": None, "tool_calls": [tool_call("call_1", "Paris")]}
-    answered = {"role": "tool", "tool_call_id": "call_1", "content": "18 C, sunny"}
-    answer = "It is 18 C and sunny in Paris."
-    both = {"instructions": "You are a weather bot.", "tools": RESPONSES_TOOLS}
-    return [
-        chat_row("chatcmpl-1", [system, question], {**calling, "refusal": None}, "tool_calls"),
-        chat_row(
-            "chatcmpl-2",
-            [system, question, calling, answered],
-            {"role": "assistant", "content": answer, "refusal": None},
-            "stop",
-        ),
-        response_row(
-            "resp_1",
-            [user("msg_1", "What is the weather in Paris?")],
-            [reasoning("rs_1"), call("fc_1", "call_1", "Paris")],
-            **both,
-        ),
-        response_row(
-            "resp_2",
-            [call_output("fco_1", "call_1", "18 C, sunny")],
-            [assistant("msg_2", answer)],
-            previous_response_id="resp_1",
-            **both,
-        ),
-    ]
-
-
 @pytest.mark.parametrize("train_on", ["all", "last_assistant"])
 def test_an_exchange_read_through_both_apis_gives_equal_fine_tuning_lines(
     fresh_store: StoreProcess, tmp_path: Path, train_on: str
 ) -> None:
-    fresh_store.import_records([import_record(row) for row in the_exchange()])
+    fresh_store.import_records([import_record(row) for row in weather_exchange_rows()])
     data = tmp_path / "data"
     env = {
         **by_id_env(fresh_store, tmp_path, ["resp_1", "resp_2"]),
