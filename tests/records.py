@@ -106,14 +106,16 @@ def response_record(
     return record
 
 
-def user_item(item_id: str, text: str) -> dict[str, Any]:
-    """A user message input item, as the input-items and conversation-items lists serve it."""
+def user_item(item_id: str, *parts: Any) -> dict[str, Any]:
+    """A user message input item, as the input-items and conversation-items lists serve it:
+    each text an `input_text` part, other parts (an image) as given."""
+    content = [{"type": "input_text", "text": p} if isinstance(p, str) else p for p in parts]
     return {
         "type": "message",
         "id": item_id,
         "status": "completed",
         "role": "user",
-        "content": [{"type": "input_text", "text": text}],
+        "content": content,
     }
 
 
@@ -123,7 +125,7 @@ def assistant_item(item_id: str, text: str) -> dict[str, Any]:
         "id": item_id,
         "status": "completed",
         "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
     }
 
 

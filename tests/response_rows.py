@@ -13,7 +13,9 @@ from pipelines.completions.normalize import normalize_completions
 from pipelines.completions.validate import ValidatedCompletions, validate_completions
 from pipelines.ingest.rows import lake_row
 from schemas import RAW_COMPLETIONS_SCHEMA
+from tests.records import assistant_item as assistant
 from tests.records import completion_record
+from tests.records import user_item as user
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
 CREATED = 1_760_000_000
@@ -155,28 +157,7 @@ def reasons(result: ValidatedCompletions) -> dict[str, list[str]]:
     }
 
 
-# -- items ---------------------------------------------------------------------------------------
-
-
-def user(item_id: str, *parts: Any) -> dict[str, Any]:
-    content = [{"type": "input_text", "text": p} if isinstance(p, str) else p for p in parts]
-    return {
-        "type": "message",
-        "id": item_id,
-        "status": "completed",
-        "role": "user",
-        "content": content,
-    }
-
-
-def assistant(item_id: str, text: str) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "id": item_id,
-        "status": "completed",
-        "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
-    }
+# -- items (messages come from tests.records) -----------------------------------------------------
 
 
 def call(item_id: str, call_id: str, city: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pipelines.store.conversations_db import (
 )
 from pipelines.store.database import StoreDatabase
 from pipelines.store.errors import APIError, not_found
-from pipelines.store.params import json_text, limit_param, list_response, order_param, upstream_or
+from pipelines.store.params import json_text, owned_items, upstream_or
 
 
 def conversation_routes() -> list[Route]:
@@ -56,20 +56,13 @@ async def _items(request: Request) -> Response:
     `include` asks OpenAI for extra fields (image URLs, reasoning content) on the items; the store
     serves each item as it was imported, so it ignores it.
     """
-    query = request.query_params
-    conversation_id = request.path_params["conversation_id"]
-    limit = limit_param(query.get("limit"))
-    order = order_param(query.get("order"), default="desc")
-    with _db(request).reading() as conn:
-        page = list_conversation_items(
-            conn, conversation_id, limit=limit, order=order, after=query.get("after")
-        )
-        known = page is not None or conversation_exists(conn, conversation_id)
-    if not known:
-        return await upstream_or(request, _unknown_conversation(request))
-    if page is None:
-        raise not_found(f"No item found with id '{query.get('after')}'.", param="after")
-    return list_response(page)
+    return await owned_items(
+        request,
+        request.path_params["conversation_id"],
+        read=list_conversation_items,
+        exists=conversation_exists,
+        unknown=_unknown_conversation(request),
+    )
 
 
 def _db(request: Request) -> StoreDatabase:

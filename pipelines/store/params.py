@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pipelines.store.errors import APIError, bad_parameter
+from pipelines.store.errors import APIError, bad_parameter, not_found
 from pipelines.store.pages import Page
 
 MAX_LIMIT = 100
@@ -111,3 +113,27 @@ async def upstream_or(request: Request, error: APIError) -> Response:
     if proxy is None:
         raise error
     return await proxy.forward(request)
+
+
+async def owned_items(
+    request: Request,
+    owner_id: str,
+    *,
+    read: Callable[..., Page | None],
+    exists: Callable[[sqlite3.Connection, str], bool],
+    unknown: APIError,
+) -> Response:
+    """One page of the items a response or a conversation holds, in OpenAI's list shape (newest
+    first by default, `after` an item id). An owner the store does not hold may be the upstream's
+    (`upstream_or`); an `after` it does not hold is a 404."""
+    query = request.query_params
+    limit = limit_param(query.get("limit"))
+    order = order_param(query.get("order"), default="desc")
+    with request.app.state.db.reading() as conn:
+        page = read(conn, owner_id, limit=limit, order=order, after=query.get("after"))
+        known = page is not None or exists(conn, owner_id)
+    if not known:
+        return await upstream_or(request, unknown)
+    if page is None:
+        raise not_found(f"No item found with id '{query.get('after')}'.", param="after")
+    return list_response(page)

@@ -23,6 +23,7 @@ from pipelines.store.params import (
     list_response,
     metadata_filter,
     order_param,
+    owned_items,
     upstream_or,
 )
 from pipelines.store.responses_db import (
@@ -100,20 +101,13 @@ async def _delete(request: Request) -> Response:
 
 async def _input_items(request: Request) -> Response:
     """Input items in input order reversed by default, as OpenAI serves them (`order=asc`)."""
-    query = request.query_params
-    response_id = request.path_params["response_id"]
-    limit = limit_param(query.get("limit"))
-    order = order_param(query.get("order"), default="desc")
-    with _db(request).reading() as conn:
-        page = list_input_items(
-            conn, response_id, limit=limit, order=order, after=query.get("after")
-        )
-        known = page is not None or response_exists(conn, response_id)
-    if not known:
-        return await upstream_or(request, _unknown_response(request))
-    if page is None:
-        raise not_found(f"No input item found with id '{query.get('after')}'.", param="after")
-    return list_response(page)
+    return await owned_items(
+        request,
+        request.path_params["response_id"],
+        read=list_input_items,
+        exists=response_exists,
+        unknown=_unknown_response(request),
+    )
 
 
 def _db(request: Request) -> StoreDatabase:
