@@ -3,13 +3,13 @@
 import dagster as dg
 import polars as pl
 
+from assets.reporting import counts_table, markdown_table
 from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import build_completions, read_quarantine, reason_counts
 from pipelines.curate import redact_completions
-from pipelines.object_storage import scan_parquet
-from pipelines.paths import DataPaths
+from pipelines.datadir.object_storage import scan_parquet
+from pipelines.datadir.paths import DataPaths
 from pipelines.recipes import Redaction
-from pipelines.reporting import counts_table, markdown_table
 
 
 class QuarantineCheckConfig(dg.Config):

@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from assets.reporting import counts_table, markdown_table
 from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import read_completions
 from pipelines.curate import (
@@ -12,7 +13,6 @@ from pipelines.curate import (
     write_curated,
 )
 from pipelines.recipes import Recipe, Redaction
-from pipelines.reporting import counts_table, markdown_table
 from pipelines.steps import steps_frame
 
 

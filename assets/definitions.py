@@ -10,8 +10,8 @@ from assets.export import dataset_asset, export_targets_job
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
 from assets.sensors import new_completions_sensor
+from pipelines.datadir.paths import DEFAULT_DATA_DIR
 from pipelines.ingest.sources import resolve_source_kind
-from pipelines.paths import DEFAULT_DATA_DIR
 from pipelines.recipes import load_recipes
 
 # One curated asset per recipe; a broken recipes file fails loading with a message naming the file

@@ -3,9 +3,11 @@
 import dagster as dg
 import polars as pl
 
+from assets.reporting import counts_table, markdown_table
 from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import read_completions
 from pipelines.curate import read_curated, read_curation_steps
+from pipelines.datadir.paths import DataPaths
 from pipelines.export import (
     DatasetRefused,
     DatasetVersion,
@@ -18,9 +20,7 @@ from pipelines.export.manifest import FileEntry
 from pipelines.export.retarget import TargetsRefused, add_targets
 from pipelines.export.versions import latest_version
 from pipelines.ingest import read_state
-from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
-from pipelines.reporting import counts_table, markdown_table
 
 CHECKS = {
     "fine_tuning_format": "Every train/validation line passes the fine-tuning format checker.",

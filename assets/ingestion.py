@@ -3,7 +3,9 @@
 import dagster as dg
 import polars as pl
 
+from assets.reporting import markdown_table
 from assets.resources import WRITER_POOL, DataDirectory, StoredCompletionsSource
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import (
     IngestError,
     IngestRun,
@@ -11,8 +13,6 @@ from pipelines.ingest import (
     ingest,
     read_raw_completions,
 )
-from pipelines.paths import DataPaths
-from pipelines.reporting import markdown_table
 
 
 class IngestConfig(dg.Config):

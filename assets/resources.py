@@ -12,16 +12,16 @@ from collections.abc import Iterator
 import dagster as dg
 import openai
 
+from pipelines.datadir.paths import DEFAULT_DATA_DIR
 from pipelines.ingest.plan import ReadPlan, read_plan
 from pipelines.ingest.sources import RequestCounter, SourceInfo, open_source
 from pipelines.ingest.sync import IngestSettings
-from pipelines.paths import DEFAULT_DATA_DIR
 
 WRITER_POOL = "distillery_data_dir"
 """The Dagster concurrency pool of every asset that writes the data directory. Set its limit to 1
 (`dagster instance concurrency set distillery_data_dir 1`, or `concurrency.pools` in dagster.yaml)
 and Dagster queues the steps itself, and shows why in the UI; the data directory's own lock or
-lease (`pipelines.lease`) holds whether or not it is set."""
+lease (`pipelines.datadir.lease`) holds whether or not it is set."""
 
 
 class DataDirectory(dg.ConfigurableResource):

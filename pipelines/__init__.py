@@ -8,26 +8,23 @@ notebook calls them directly:
 
 Stage by stage: `pipelines.ingest` (sources → raw lake), `pipelines.completions` (lake → typed,
 validated table), `pipelines.curate` (recipe steps), `pipelines.export` (splits → versions);
-`pipelines.store` is the local stored-completions server and `pipelines.paths` the one place that
-knows where each file lives.
+`pipelines.store` is the local stored-completions server, `pipelines.datadir` the one place that
+knows where each file lives and how it is written, and `pipelines.privacy` what counts as personal
+data or a secret.
 """
 
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("distillery")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+from pipelines.version import __version__
 
 # The face is loaded on first use, so `pipelines.store` (a server process) and `pipelines.cli`
 # do not import polars, pandera and the SDK for names they never touch.
 _FACE = {
-    "DataPaths": "pipelines.paths",
-    "data_dir_from_env": "pipelines.paths",
+    "DataPaths": "pipelines.datadir.paths",
+    "data_dir_from_env": "pipelines.datadir.paths",
     "Recipe": "pipelines.recipes",
     "load_recipes": "pipelines.recipes",
     "open_source": "pipelines.ingest",
@@ -76,6 +73,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from pipelines.completions import build_completions, read_completions
     from pipelines.curate import curate_completions, redact_completions
+    from pipelines.datadir.paths import DataPaths, data_dir_from_env
     from pipelines.export import (
         build_dataset_version,
         input_snapshot,
@@ -89,5 +87,4 @@ if TYPE_CHECKING:
         read_plan,
         read_raw_completions,
     )
-    from pipelines.paths import DataPaths, data_dir_from_env
     from pipelines.recipes import Recipe, load_recipes

@@ -265,9 +265,9 @@ def _import(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     # Imported here: `distillery store …` should not pay for polars and pyarrow.
+    from pipelines.datadir.paths import data_dir_from_env
     from pipelines.ingest import IngestError, SourceConfigError, ingest, open_source, read_plan
     from pipelines.ingest.sync import IngestSettings
-    from pipelines.paths import data_dir_from_env
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("distillery").setLevel(logging.INFO)
@@ -292,10 +292,10 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     # Imported here: `distillery store …` should not pay for polars and pyarrow.
+    from pipelines.datadir.lock import LockBusy
+    from pipelines.datadir.paths import data_dir_from_env
     from pipelines.export.retarget import TargetsRefused, add_targets
     from pipelines.export.versions import latest_version
-    from pipelines.lock import LockBusy
-    from pipelines.paths import data_dir_from_env
 
     data_dir = args.data_dir or data_dir_from_env()
     version = args.version or latest_version(data_dir, args.recipe)

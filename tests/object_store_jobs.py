@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipelines.datadir.object_storage import ObjectPath
 from pipelines.export.manifest import read_manifest
 from pipelines.export.versions import latest_version
-from pipelines.object_storage import ObjectPath
 
 
 def job_env(home: Path, data_dir: str, store_env: dict[str, str]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.object_storage import ObjectPath
+from pipelines.datadir.object_storage import ObjectPath
 from tests.azurite_server import azurite_installed, azurite_server, new_container
 from tests.object_store_jobs import assert_latest_is_whole, job_env, objects, run_job
 

@@ -21,6 +21,7 @@ import polars as pl
 import pytest
 
 from pipelines.completions import build_completions
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import (
     IngestBusyError,
     IngestReport,
@@ -34,7 +35,6 @@ from pipelines.ingest import (
 from pipelines.ingest.paging import RetryPolicy
 from pipelines.ingest.state import RunCheckpoint, read_state, write_state
 from pipelines.ingest.sync import IngestSettings
-from pipelines.paths import DataPaths
 from tests.hostile_server import Behaviour, hostile_server, make_items
 from tests.store_process import distillery_command
 

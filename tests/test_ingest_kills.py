@@ -19,8 +19,8 @@ from pathlib import Path
 import openai
 import pytest
 
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import read_raw_completions, read_state
-from pipelines.paths import DataPaths
 from tests.conftest import openai_client
 from tests.store_process import StoreProcess, distillery_command
 from tests.test_ingest import make_records, source_env

@@ -12,6 +12,7 @@ from typing import Any
 import openai
 import pytest
 
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import (
     IdsFileError,
     SourceAccessError,
@@ -25,7 +26,6 @@ from pipelines.ingest.paging import RetryPolicy
 from pipelines.ingest.run import IngestRun
 from pipelines.ingest.sources import open_source
 from pipelines.ingest.sync import IngestSettings
-from pipelines.paths import DataPaths
 from pipelines.sample import CONVERSATIONS_SAMPLE_PATH, RESPONSES_SAMPLE_PATH, SAMPLE_PATH
 from tests.conftest import STORE_KEY
 from tests.hostile_server import Behaviour, hostile_server

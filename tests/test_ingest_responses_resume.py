@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import LakeWriteError
 from pipelines.ingest.lake import read_raw_completions, write_batch
 from pipelines.ingest.rows import lake_row
-from pipelines.paths import DataPaths
 from tests.records import response_record
 from tests.store_process import StoreProcess, distillery_command
 from tests.test_ingest_responses import (

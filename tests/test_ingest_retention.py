@@ -12,9 +12,9 @@ import httpx2
 import polars as pl
 import pytest
 
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import LakeWriteError, SourceConfigError, open_source
 from pipelines.ingest.lake import read_raw_completions
-from pipelines.paths import DataPaths
 from tests.conftest import STORE_KEY
 from tests.records import completion_record, response_record
 from tests.store_process import StoreProcess, store_process

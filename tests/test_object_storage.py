@@ -12,19 +12,25 @@ from collections.abc import Iterator
 import polars as pl
 import pytest
 
-from pipelines.atomic import atomic_path, write_parquet_atomically
 from pipelines.completions.table import build_completions, read_completions
 from pipelines.curate.table import curate_completions, read_curated, write_curated
+from pipelines.datadir.atomic import atomic_path, write_parquet_atomically
+from pipelines.datadir.lease import Lease, one_writer
+from pipelines.datadir.lock import LockBusy
+from pipelines.datadir.object_storage import (
+    ObjectPath,
+    ObjectTag,
+    as_path,
+    is_object_url,
+    read_parquet,
+)
+from pipelines.datadir.paths import DataPaths
 from pipelines.export.manifest import read_manifest
 from pipelines.export.retarget import add_targets
 from pipelines.export.versions import build_dataset_version, latest_version, list_versions
 from pipelines.ingest.errors import LakeWriteError
 from pipelines.ingest.lake import read_raw_completions
 from pipelines.ingest.state import read_state
-from pipelines.lease import Lease, one_writer
-from pipelines.lock import LockBusy
-from pipelines.object_storage import ObjectPath, ObjectTag, as_path, is_object_url, read_parquet
-from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from tests.s3_server import moto_server, new_bucket, s3_environment
 from tests.test_ingest import ingest
@@ -187,7 +193,7 @@ def test_a_conditional_replace_names_the_version_gcs_needs(monkeypatch) -> None:
     # object_store makes GCS's conditional put from the version (the generation) and S3's and
     # Azure's from the entity tag; no GCS emulator on PyPI takes object_store's puts, so the
     # request it is given is checked here.
-    import pipelines.object_storage as object_storage
+    import pipelines.datadir.object_storage as object_storage
 
     sent: list[object] = []
 

@@ -21,11 +21,11 @@ import pytest
 
 from pipelines.completions.table import build_completions, read_completions
 from pipelines.curate.table import curate_completions, read_curated, write_curated
+from pipelines.datadir.lease import Lease
+from pipelines.datadir.object_storage import ObjectPath
+from pipelines.datadir.paths import DataPaths
 from pipelines.export.versions import build_dataset_version, latest_version, list_versions
 from pipelines.ingest.lake import read_raw_completions
-from pipelines.lease import Lease
-from pipelines.object_storage import ObjectPath
-from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from tests.object_store_jobs import assert_latest_is_whole, dagster, job_env
 from tests.s3_server import moto_server, new_bucket, s3_environment
@@ -38,7 +38,7 @@ MAIN_JOB = ("job", "execute", "-m", "assets.definitions", "-j", "build_datasets_
 # Runs in a child process: SIGKILLs itself at the chosen upload, as a crash or an OOM kill would.
 KILLER = """
 import os, signal, sys
-import pipelines.object_storage as storage
+import pipelines.datadir.object_storage as storage
 
 KILL_AT, MATCH = int(sys.argv[2]), sys.argv[3]
 seen = 0
@@ -159,8 +159,8 @@ def test_a_sigkilled_lease_holder_blocks_no_longer_than_the_lease(data_dir: Obje
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from pipelines.lease import one_writer\n"
-            "from pipelines.paths import DataPaths\n"
+            "from pipelines.datadir.lease import one_writer\n"
+            "from pipelines.datadir.paths import DataPaths\n"
             "with one_writer(DataPaths(sys.argv[1]), what='a stuck build'):\n"
             "    print('held', flush=True)\n"
             "    time.sleep(600)\n",

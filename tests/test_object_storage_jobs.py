@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.object_storage import ObjectPath
+from pipelines.datadir.object_storage import ObjectPath
 from tests.object_store_jobs import assert_latest_is_whole, dagster, job_env, objects, run_job
 from tests.s3_server import fsspec_options, moto_server, new_bucket, s3_environment
 

@@ -358,7 +358,7 @@ def test_every_string_field_of_the_schema_is_a_text_field_or_named_as_not_text()
 
 
 def test_every_redaction_kind_has_one_detector_and_one_placeholder() -> None:
-    from pipelines.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS
+    from pipelines.privacy.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS
     from pipelines.recipes import REDACTION_KINDS
 
     assert set(PLACEHOLDERS) == set(REDACTION_KINDS)

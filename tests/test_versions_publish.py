@@ -19,8 +19,8 @@ import polars as pl
 import pytest
 
 from pipelines.curate.table import curate_completions
+from pipelines.datadir.paths import STAGING_PREFIX, DataPaths
 from pipelines.export.versions import build_dataset_version, latest_version, list_versions
-from pipelines.paths import STAGING_PREFIX, DataPaths
 from pipelines.recipes import Recipe
 from tests.test_versions import publish, sample_completions  # noqa: F401 (a fixture)
 

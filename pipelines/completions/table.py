@@ -4,20 +4,20 @@
     lake/quarantine/completions_quarantine.parquet     failing records with every reason
 
 Both files are rewritten whole and atomically on every build, from the merged raw lake, by the one
-writer of the data directory (`pipelines.lease`).
+writer of the data directory (`pipelines.datadir.lease`).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.atomic import write_parquet_atomically
 from pipelines.completions.normalize import normalize_completions
 from pipelines.completions.validate import ValidatedCompletions, validate_completions
+from pipelines.datadir.atomic import write_parquet_atomically
+from pipelines.datadir.lease import build_wait_s, one_writer
+from pipelines.datadir.object_storage import AnyPath, read_parquet
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.lake import read_raw_completions
-from pipelines.lease import build_wait_s, one_writer
-from pipelines.object_storage import AnyPath, read_parquet
-from pipelines.paths import DataPaths
 from schemas import COMPLETIONS_SCHEMA, QUARANTINE_SCHEMA
 
 

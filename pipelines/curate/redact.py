@@ -2,7 +2,7 @@
 
 The texts are `pipelines.curate.text_fields.TEXT_FIELDS` (messages, content parts, names, tool
 arguments in and out, the output and its refusal, metadata keys and values, tool definitions, the
-end-user id); the detectors are `pipelines.pii`. Each kind found is replaced by a typed
+end-user id); the detectors are `pipelines.privacy.pii`. Each kind found is replaced by a typed
 placeholder (`<EMAIL>`, …) or, in `drop` mode, the record is dropped with the kind as its reason.
 """
 
@@ -19,9 +19,9 @@ from pipelines.curate.text_fields import (
     gather_from_texts,
     rewrite_texts,
 )
-from pipelines.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS, scan_patterns
+from pipelines.privacy.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS, scan_patterns
+from pipelines.privacy.secret_rules import SECRET_RULES
 from pipelines.recipes import REDACTION_KINDS, Redaction
-from pipelines.secret_rules import SECRET_RULES
 from pipelines.steps import StepReport, drop_by_first_reason
 
 RAW_JSON_COLUMNS = ["completion_json", "messages_json"]

@@ -17,14 +17,14 @@ from dataclasses import asdict, dataclass
 
 import polars as pl
 
-from pipelines.atomic import atomic_path, write_parquet_atomically
 from pipelines.curate.chains import chain_completions
 from pipelines.curate.dedup import dedupe_exact, dedupe_near
 from pipelines.curate.filters import select_completions
 from pipelines.curate.redact import RAW_JSON_COLUMNS, redact_completions
-from pipelines.lease import build_wait_s, one_writer
-from pipelines.object_storage import AnyPath, read_parquet
-from pipelines.paths import DataPaths
+from pipelines.datadir.atomic import atomic_path, write_parquet_atomically
+from pipelines.datadir.lease import build_wait_s, one_writer
+from pipelines.datadir.object_storage import AnyPath, read_parquet
+from pipelines.datadir.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.steps import StepReport
 from schemas import Curated

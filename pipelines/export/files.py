@@ -25,11 +25,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.datadir.object_storage import AnyPath, scan_parquet
 from pipelines.export.line_check import FineTuneChecker
 from pipelines.export.lines import LINE_COLUMNS, escape_line_breaks, fine_tuning_lines
 from pipelines.export.lines import metadata_members as _metadata_members
 from pipelines.export.splits import SPLITS
-from pipelines.object_storage import AnyPath, scan_parquet
 
 FINE_TUNING_SPLITS = ("train", "validation")
 # Rows per slice: lines are built a slice at a time, so memory stays bounded; large enough that

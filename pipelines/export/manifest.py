@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.object_storage import ObjectPath
+from pipelines.datadir.object_storage import ObjectPath
 
 
 class _ManifestModel(BaseModel):

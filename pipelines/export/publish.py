@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipelines.atomic import atomic_path
+from pipelines.datadir.atomic import atomic_path
+from pipelines.datadir.object_storage import AnyPath, ObjectPath
+from pipelines.datadir.paths import STAGING_PREFIX, DataPaths
 from pipelines.export.manifest import Manifest, read_manifest
-from pipelines.object_storage import AnyPath, ObjectPath
-from pipelines.paths import STAGING_PREFIX, DataPaths
 
 UPLOADS_IN_FLIGHT = 8
 

@@ -23,16 +23,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from pipelines.atomic import atomic_path
+from pipelines.datadir.atomic import atomic_path
+from pipelines.datadir.lease import one_writer
+from pipelines.datadir.object_storage import AnyPath, ObjectPath
+from pipelines.datadir.paths import DataPaths
 from pipelines.export.card import dataset_card
 from pipelines.export.files import example_tokens, version_parts
 from pipelines.export.manifest import FileEntry, Manifest, TargetEntry
 from pipelines.export.publish import create_staging, published_manifest, remove_stale_staging
 from pipelines.export.splits import SPLITS
 from pipelines.export.targets import TARGETS, ExportContext, Problem, TargetResult, write_targets
-from pipelines.lease import one_writer
-from pipelines.object_storage import AnyPath, ObjectPath
-from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 
 

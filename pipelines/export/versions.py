@@ -29,7 +29,9 @@ from typing import Any
 
 import polars as pl
 
-from pipelines import __version__
+from pipelines.datadir.lease import build_wait_s, one_writer
+from pipelines.datadir.object_storage import AnyPath, read_parquet
+from pipelines.datadir.paths import DataPaths
 from pipelines.export.card import dataset_card
 from pipelines.export.checks import CheckResult, run_dataset_checks, targets_format
 from pipelines.export.files import SplitFiles, version_parts, write_split_files
@@ -56,11 +58,9 @@ from pipelines.export.retarget import TargetsRefused, add_target_entries, add_ta
 from pipelines.export.splits import SPLITS, assign_splits
 from pipelines.export.targets import ExportContext, write_targets
 from pipelines.export.token_limits import token_limit
-from pipelines.lease import build_wait_s, one_writer
-from pipelines.object_storage import AnyPath, read_parquet
-from pipelines.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.steps import StepReport, drop_by_first_reason
+from pipelines.version import __version__
 
 VERSION_ID_CHARS = 16
 

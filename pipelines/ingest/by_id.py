@@ -27,6 +27,8 @@ from typing import Any
 import openai
 
 from pipelines import jsontext
+from pipelines.datadir.object_storage import append_text
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import StoredApi
 from pipelines.ingest.gone import GoneRule, flagged, for_store
 from pipelines.ingest.lake import BY_ID_MARK, lake_index, read_rows, utc_now, write_batch
@@ -45,9 +47,7 @@ from pipelines.ingest.reader import (
 from pipelines.ingest.rows import item_sha256, lake_row
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import IngestState, LastRun, RunCheckpoint, read_state, write_state
-from pipelines.object_storage import append_text
-from pipelines.paths import DataPaths
-from pipelines.scrub import scrub
+from pipelines.privacy.scrub import scrub
 
 log = logging.getLogger("distillery.ingest")
 

@@ -2,7 +2,7 @@
 
 Every error here is an `IngestError`: the Dagster asset turns it into a failure with its message,
 the command line prints it and exits 2. None carries a traceback worth showing a user, and none
-carries text from the server unscrubbed (`pipelines.scrub`).
+carries text from the server unscrubbed (`pipelines.privacy.scrub`).
 """
 
 from __future__ import annotations

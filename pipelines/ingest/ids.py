@@ -4,7 +4,8 @@ One id per line, as an application logs them; blank lines and `#` comments are s
 that is a JSON object is read for its `id`, so a JSONL log the application already keeps (say,
 `{"id": "resp_…", "metadata": {"feature": "support"}}` per request, or a file the store's import
 reads) serves as it is. Repeated ids are read once, in the order they first appear. An error
-quotes a bad line only scrubbed (`pipelines.scrub`): an ids file is a log, and may hold anything.
+quotes a bad line only scrubbed (`pipelines.privacy.scrub`): an ids file is a log, and may hold
+anything.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from pathlib import Path
 
 from pipelines.ingest.sources import SourceConfigError
-from pipelines.scrub import scrub
+from pipelines.privacy.scrub import scrub
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}")
 """What an id may be: it goes into a URL path, so nothing a path or a query would read (`/`, `?`,

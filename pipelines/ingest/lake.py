@@ -21,9 +21,9 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.atomic import write_parquet_atomically
-from pipelines.object_storage import AnyPath, ObjectPath, append_text, scan_parquet
-from pipelines.paths import DataPaths
+from pipelines.datadir.atomic import write_parquet_atomically
+from pipelines.datadir.object_storage import AnyPath, ObjectPath, append_text, scan_parquet
+from pipelines.datadir.paths import DataPaths
 from schemas import LEGACY_API, RAW_COMPLETIONS_SCHEMA
 
 LAKE_KEY = ["api", "id"]

@@ -27,7 +27,7 @@ from pipelines.ingest.errors import (
     SourceProtocolError,
     SourceUnavailableError,
 )
-from pipelines.scrub import scrub
+from pipelines.privacy.scrub import scrub
 
 log = logging.getLogger("distillery.ingest")
 

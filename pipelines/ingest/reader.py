@@ -17,14 +17,14 @@ from typing import Any
 
 import openai
 
+from pipelines.datadir.lease import one_writer
+from pipelines.datadir.lock import LockBusy
+from pipelines.datadir.object_storage import storage_error_summary
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, StoredApi
 from pipelines.ingest.errors import CursorLost, IngestBusyError, LakeWriteError
 from pipelines.ingest.paging import RetryCounter, RetryPolicy, iter_pages
 from pipelines.ingest.sources import RequestCounter, SourceInfo
-from pipelines.lease import one_writer
-from pipelines.lock import LockBusy
-from pipelines.object_storage import storage_error_summary
-from pipelines.paths import DataPaths
 
 log = logging.getLogger("distillery.ingest")
 

@@ -13,14 +13,14 @@ from typing import Any
 
 import openai
 
+from pipelines.datadir.object_storage import AnyPath
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES
 from pipelines.ingest.by_id import sync_by_id
 from pipelines.ingest.plan import ReadPlan
 from pipelines.ingest.reader import IngestReport, IngestSettings, the_one_writer
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.sync import sync_listed
-from pipelines.object_storage import AnyPath
-from pipelines.paths import DataPaths
 
 log = logging.getLogger("distillery.ingest")
 

@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pipelines.atomic import atomic_path
+from pipelines.datadir.atomic import atomic_path
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.sources import SourceInfo
-from pipelines.paths import DataPaths
 
 SyncMode = Literal["full", "incremental"]
 CHAT_STATE = "ingest"

@@ -35,6 +35,8 @@ import openai
 import polars as pl
 
 from pipelines import jsontext
+from pipelines.datadir.object_storage import AnyPath, append_text
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, StoredApi
 from pipelines.ingest.errors import (
     CursorLost,
@@ -62,8 +64,6 @@ from pipelines.ingest.reader import (
 from pipelines.ingest.rows import created_of, item_sha256, lake_row, messages_by_id
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import CHAT_STATE, LastRun, RunCheckpoint, read_state, write_state
-from pipelines.object_storage import AnyPath, append_text
-from pipelines.paths import DataPaths
 
 log = logging.getLogger("distillery.ingest")
 

@@ -2,8 +2,8 @@
 
 Lake → parse → validate → select → redact → exact dedup → split → fine-tuning JSONL, with the
 standard library only (json, re, hashlib) after pyarrow hands over the raw rows. Kept honest and
-simple: one pass, the same patterns the pipeline uses (`pipelines.pii`, run rule by rule as `re`
-runs them fastest), a Luhn check on card candidates, no phone-number library (a regex only, which
+simple: one pass, the same patterns the pipeline uses (`pipelines.privacy.pii`, run rule by rule as
+`re` runs them fastest), a Luhn check on card candidates, no phone-number library (a regex only, which
 the pipeline's libphonenumber confirmation costs more than). It is what a careful engineer writes in
 an afternoon; the pipeline should beat it by an order of magnitude.
 """
@@ -18,9 +18,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines.paths import DataPaths
-from pipelines.pii import CANDIDATES, PATTERNS, PLACEHOLDERS, luhn_valid
-from pipelines.secret_rules import SECRET_RULES
+from pipelines.datadir.paths import DataPaths
+from pipelines.privacy.pii import CANDIDATES, PATTERNS, PLACEHOLDERS, luhn_valid
+from pipelines.privacy.secret_rules import SECRET_RULES
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _RULES = [

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 from pipelines.completions.normalize import normalize_completions  # noqa: E402
 from pipelines.completions.table import build_completions  # noqa: E402
 from pipelines.completions.validate import validate_completions  # noqa: E402
-from pipelines.paths import DataPaths  # noqa: E402
+from pipelines.datadir.paths import DataPaths  # noqa: E402
 from schemas import RAW_COMPLETIONS_SCHEMA  # noqa: E402
 
 

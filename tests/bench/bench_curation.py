@@ -28,7 +28,7 @@ from pipelines.completions.normalize import normalize_completions  # noqa: E402
 from pipelines.curate.dedup import conversation_key, dedupe_exact  # noqa: E402
 from pipelines.curate.filters import select_completions  # noqa: E402
 from pipelines.curate.redact import redact_completions  # noqa: E402
-from pipelines.pii import PATTERNS  # noqa: E402
+from pipelines.privacy.pii import PATTERNS  # noqa: E402
 from pipelines.recipes import Recipe  # noqa: E402
 from tests.bench.bench_completions import fill, raw_rows  # noqa: E402
 

@@ -32,8 +32,8 @@ def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
 
     from pipelines.completions import build_completions, read_completions
     from pipelines.curate import curate_completions, write_curated
+    from pipelines.datadir.paths import DataPaths
     from pipelines.export import build_dataset_version, input_snapshot
-    from pipelines.paths import DataPaths
     from pipelines.recipes import Recipe
     from tests.bench.baseline import run_baseline
 

@@ -44,8 +44,8 @@ def build(data_dir: object) -> str:
 
 
 def main() -> None:
-    from pipelines.object_storage import ObjectPath
-    from pipelines.paths import DataPaths
+    from pipelines.datadir.object_storage import ObjectPath
+    from pipelines.datadir.paths import DataPaths
     from tests.bench.realistic import write_realistic_lake
     from tests.s3_server import moto_server, new_bucket, s3_environment
 

@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.lake import write_batch
-from pipelines.paths import DataPaths
 from pipelines.sample import SAMPLE_PATH
 
 BATCH_ROWS = 20_000

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.object_storage import AnyPath, ObjectPath
+from pipelines.datadir.object_storage import AnyPath, ObjectPath
 
 
 @contextlib.contextmanager

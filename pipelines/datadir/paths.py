@@ -14,8 +14,8 @@
 <data dir>/lake/state/writer.lease                           the one writer's lease (object storage)
 
 The data directory is a local path or an object storage URL (`s3://bucket/prefix`, `az://`,
-`abfs://`, `gs://`); for a URL every path here is a `pipelines.object_storage.ObjectPath`, which
-reads like a `Path`. Object storage has no rename, so versions are not staged under it: a build
+`abfs://`, `gs://`); for a URL every path here is a
+`pipelines.datadir.object_storage.ObjectPath`, which reads like a `Path`. Object storage has no rename, so versions are not staged under it: a build
 stages on local disk and uploads (`pipelines.export.publish`).
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.object_storage import AnyPath, ObjectPath, as_path
+from pipelines.datadir.object_storage import AnyPath, ObjectPath, as_path
 
 DEFAULT_DATA_DIR = "distillery-data"
 

@@ -8,7 +8,7 @@ vanished, blocks the next run for at most the lease's time to live (`DISTILLERY_
 default 60 s). Expiry is judged by the wall clock of the one waiting: hosts must keep their clocks
 within a small fraction of that time of each other (NTP does).
 
-On local disk nothing changes: the kernel's `flock` (`pipelines.lock`) already dies with its
+On local disk nothing changes: the kernel's `flock` (`pipelines.datadir.lock`) already dies with its
 holder, so a lease would only add an expiry to wait out.
 """
 
@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.lock import LockBusy, exclusive
-from pipelines.object_storage import ObjectPath, ObjectTag
-from pipelines.paths import DataPaths
+from pipelines.datadir.lock import LockBusy, exclusive
+from pipelines.datadir.object_storage import ObjectPath, ObjectTag
+from pipelines.datadir.paths import DataPaths
 
 DEFAULT_TTL_S = 60.0
 DEFAULT_BUILD_WAIT_S = 600.0

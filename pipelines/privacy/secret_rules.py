@@ -91,4 +91,4 @@ def maintained_rules() -> dict[str, str]:
 
 
 SECRET_RULES = {**maintained_rules(), **OWN_RULES}
-"""Every secret rule, named: what `pipelines.pii.PATTERNS["secret"]` is made of."""
+"""Every secret rule, named: what `pipelines.privacy.pii.PATTERNS["secret"]` is made of."""

@@ -1,7 +1,7 @@
 """Paths on object storage (`s3://`, `az://`, `abfs://`, `gs://`) that read like `pathlib.Path`.
 
-A data directory on object storage is an `ObjectPath`; `pipelines.paths.DataPaths` builds every
-path under it exactly as under a local directory, and the modules that read and write those paths
+A data directory on object storage is an `ObjectPath`; `pipelines.datadir.paths.DataPaths`
+builds every path under it exactly as under a local directory, and the modules that read and write those paths
 call the few `Path` methods implemented here (`/`, `name`, `parent`, `exists`, `read_bytes`,
 `write_text`, `glob`, …), so one code path serves both.
 

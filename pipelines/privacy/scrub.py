@@ -2,7 +2,7 @@
 
 A server's error body can echo what it was sent (the presented key, a prompt with an e-mail
 address); Dagster stores every log line in its event log. Known secrets (the key in use) are
-replaced wherever they occur, and so is anything `pipelines.pii.PATTERNS` recognises.
+replaced wherever they occur, and so is anything `pipelines.privacy.pii.PATTERNS` recognises.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pipelines.pii import PATTERNS, PLACEHOLDERS
+from pipelines.privacy.pii import PATTERNS, PLACEHOLDERS
 
 _PATTERNS = [(re.compile(pattern), PLACEHOLDERS[kind]) for kind, pattern in PATTERNS.items()]
 MAX_CHARS = 500

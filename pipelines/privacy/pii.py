@@ -1,7 +1,7 @@
 """What counts as personal data or a secret, kind by kind, and the placeholder each becomes.
 
 Shared by curation (`pipelines.curate.redact`, in polars) and by the log scrubber
-(`pipelines.scrub`, in Python), so both know the same kinds.
+(`pipelines.privacy.scrub`, in Python), so both know the same kinds.
 
 Two kinds of detector:
 - `PATTERNS`: a regular expression whose every match is redacted (keys, e-mail addresses, IPs).
@@ -12,7 +12,8 @@ Two kinds of detector:
   one of `PHONE_REGIONS` written the way that country groups its digits (North American
   notation by its shape alone). Dates, versions, order numbers and plain numbers are not.
 
-Secrets are the rules of `pipelines.secret_rules`: Yelp's detect-secrets, plus what it lacks.
+Secrets are the rules of `pipelines.privacy.secret_rules`: Yelp's detect-secrets, plus what it
+lacks.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable
 
 import phonenumbers
 
-from pipelines.secret_rules import SECRET_RULES
+from pipelines.privacy.secret_rules import SECRET_RULES
 
 PLACEHOLDERS = {
     "secret": "<SECRET>",
