@@ -1,8 +1,8 @@
 """Paths on object storage (`s3://`, `az://`, `abfs://`, `gs://`) that read like `pathlib.Path`.
 
-A data directory on object storage is an `ObjectPath`; `pipelines.datadir.paths.DataPaths`
-builds every path under it exactly as under a local directory, and the modules that read and write those paths
-call the few `Path` methods implemented here (`/`, `name`, `parent`, `exists`, `read_bytes`,
+A data directory on object storage is an `ObjectPath`; `pipelines.datadir.paths.DataPaths` builds
+every path under it exactly as under a local directory, and the modules that read and write those
+paths call the few `Path` methods implemented here (`/`, `name`, `parent`, `exists`, `read_bytes`,
 `write_text`, `glob`, …), so one code path serves both.
 
 Why obstore: it is the Python face of the Rust `object_store` crate that polars itself uses for

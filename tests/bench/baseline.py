@@ -3,9 +3,9 @@
 Lake → parse → validate → select → redact → exact dedup → split → fine-tuning JSONL, with the
 standard library only (json, re, hashlib) after pyarrow hands over the raw rows. Kept honest and
 simple: one pass, the same patterns the pipeline uses (`pipelines.privacy.pii`, run rule by rule as
-`re` runs them fastest), a Luhn check on card candidates, no phone-number library (a regex only, which
-the pipeline's libphonenumber confirmation costs more than). It is what a careful engineer writes in
-an afternoon; the pipeline should beat it by an order of magnitude.
+`re` runs them fastest), a Luhn check on card candidates, no phone-number library (a regex only,
+which the pipeline's libphonenumber confirmation costs more than). It is what a careful engineer
+writes in an afternoon; the pipeline should beat it by an order of magnitude.
 """
 
 from __future__ import annotations
