@@ -16,7 +16,8 @@
 The data directory is a local path or an object storage URL (`s3://bucket/prefix`, `az://`,
 `abfs://`, `gs://`); for a URL every path here is a `pipelines.datadir.object_storage.ObjectPath`,
 which reads like a `Path`. Object storage has no rename, so versions are not staged under it: a
-build stages on local disk and uploads (`pipelines.export.publish`). """
+build stages on local disk and uploads (`pipelines.export.publish`).
+"""
 
 from __future__ import annotations
 
