@@ -4,7 +4,9 @@ from pipelines.completions import build_completions, read_completions
 """
 
 from pipelines.completions.normalize import normalize_completions
+from pipelines.completions.segments import SegmentReport, normalize_lake
 from pipelines.completions.table import (
+    BuiltCompletions,
     build_completions,
     read_completions,
     read_quarantine,
@@ -12,9 +14,12 @@ from pipelines.completions.table import (
 from pipelines.completions.validate import ValidatedCompletions, reason_counts, validate_completions
 
 __all__ = [
+    "BuiltCompletions",
+    "SegmentReport",
     "ValidatedCompletions",
     "build_completions",
     "normalize_completions",
+    "normalize_lake",
     "read_completions",
     "read_quarantine",
     "reason_counts",

@@ -2,26 +2,37 @@
 
     lake/completions.parquet                           validated rows (schemas.Completions)
     lake/quarantine/completions_quarantine.parquet     failing records with every reason
+    lake/completions/segments/                         normalized rows per raw batch
 
-Both files are rewritten whole and atomically on every build, from the merged raw lake, by the one
-writer of the data directory (`pipelines.datadir.lease`).
+Both tables are rewritten whole and atomically on every build, from the merged raw lake, by the
+one writer of the data directory (`pipelines.datadir.lease`). Normalizing, the costly part, is
+done once per raw batch and kept (`pipelines.completions.segments`); validation reads the whole
+table, as its `id_unique` check must.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import polars as pl
 
-from pipelines.completions.normalize import normalize_completions
+from pipelines.completions.segments import SegmentReport, normalize_lake
 from pipelines.completions.validate import ValidatedCompletions, validate_completions
 from pipelines.datadir.atomic import write_parquet_atomically
 from pipelines.datadir.lease import build_wait_s, one_writer
 from pipelines.datadir.object_storage import AnyPath, read_parquet
 from pipelines.datadir.paths import DataPaths
-from pipelines.ingest.lake import read_raw_completions
 from schemas import COMPLETIONS_SCHEMA, QUARANTINE_SCHEMA
 
 
-def build_completions(data_dir: str | AnyPath) -> ValidatedCompletions:
+@dataclass(frozen=True)
+class BuiltCompletions(ValidatedCompletions):
+    """The validated split, and which rows this build normalized and which it reused."""
+
+    segments: SegmentReport = field(default_factory=SegmentReport)
+
+
+def build_completions(data_dir: str | AnyPath) -> BuiltCompletions:
     """Normalize and validate the merged raw lake, and write both tables.
 
     Args:
@@ -32,10 +43,12 @@ def build_completions(data_dir: str | AnyPath) -> ValidatedCompletions:
     """
     paths = DataPaths(data_dir)
     with one_writer(paths, what="a build of completions", wait_s=build_wait_s()):
-        validated = validate_completions(normalize_completions(read_raw_completions(data_dir)))
+        normalized, segments = normalize_lake(paths)
+        validated = validate_completions(normalized)
+        del normalized
         write_parquet_atomically(validated.completions, paths.completions)
         write_parquet_atomically(validated.quarantine, paths.quarantine)
-    return validated
+    return BuiltCompletions(validated.completions, validated.quarantine, segments)
 
 
 def read_completions(data_dir: str | AnyPath) -> pl.DataFrame:

@@ -104,6 +104,17 @@ class DataPaths:
         return self.data_dir / "lake" / "completions.parquet"
 
     @property
+    def completions_segments_dir(self) -> AnyPath:
+        """Normalized rows kept per raw batch (`pipelines.completions.segments`)."""
+        return self.data_dir / "lake" / "completions" / "segments"
+
+    def completions_segment(self, batch_id: str, key: str) -> AnyPath:
+        return self.completions_segments_dir / f"{batch_id}-{key}.parquet"
+
+    def completions_segments(self) -> list[AnyPath]:
+        return sorted(self.completions_segments_dir.glob("*.parquet"))
+
+    @property
     def quarantine(self) -> AnyPath:
         return self.data_dir / "lake" / "quarantine" / "completions_quarantine.parquet"
 

@@ -1,0 +1,194 @@
+"""Normalized rows kept per raw lake batch, so a build normalizes only the batches it has not seen.
+
+A lake batch is immutable (`pipelines.ingest.lake.write_batch` never writes over one), and a
+stored chat completion normalizes from its own row alone. So the normalized rows of a batch are
+computed once and kept beside the lake as a *segment*:
+
+    lake/completions/segments/<batch>-<key>.parquet
+
+`key` hashes what the segment was made from: the batch's rows (their ids, item hashes and
+deletion flags) and the code that normalizes (the source of the normalize modules and the table's
+schema). A batch rewritten (an erasure), a normalize that changed, a schema that grew: the key
+changes, the segment is made again, and the stale one is removed. A build killed midway keeps the
+segments it finished (each written atomically) and the next build reuses them.
+
+Stored responses and conversations are not kept in segments: one is read with its earlier turns,
+which may arrive in later batches, so they are normalized on every build from the merged lake
+(`pipelines.completions.contexts`). What a build gives is exactly what normalizing the merged
+lake at once gives (`normalize_completions`); a test holds that, row for row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass
+from functools import cache
+
+import polars as pl
+
+from pipelines import jsontext
+from pipelines.completions import contexts, normalize, responses, tokens
+from pipelines.completions.normalize import normalize_completions
+from pipelines.datadir.atomic import write_parquet_atomically
+from pipelines.datadir.object_storage import read_parquet, scan_parquet
+from pipelines.datadir.paths import DataPaths
+from pipelines.ingest.lake import newest, scan_raw_batches
+from schemas import (
+    COMPLETIONS_SCHEMA,
+    CONVERSATIONS_API,
+    LEGACY_API,
+    RAW_COMPLETIONS_SCHEMA,
+    RESPONSES_API,
+)
+
+KEY_CHARS = 16
+
+_WITH_CONTEXT = [RESPONSES_API, CONVERSATIONS_API]
+"""APIs whose rows read other rows (earlier turns, referenced items) when normalized."""
+
+
+@dataclass(frozen=True)
+class SegmentReport:
+    """What one build did with the segments.
+
+    Attributes:
+        batches: Lake batches holding rows the build needs.
+        normalized_batches: Batches normalized by this build (no valid segment was there).
+        normalized_rows: Rows normalized by this build: the new batches' and every stored
+            response and conversation.
+        reused_rows: Rows read from segments made by earlier builds.
+        removed_segments: Stale segments removed (their batch gone or changed, or older code).
+    """
+
+    batches: int = 0
+    normalized_batches: int = 0
+    normalized_rows: int = 0
+    reused_rows: int = 0
+    removed_segments: int = 0
+
+
+def normalize_lake(paths: DataPaths) -> tuple[pl.DataFrame, SegmentReport]:
+    """The merged lake normalized, reusing the segments of batches normalized before.
+
+    Args:
+        paths: The data directory; the caller holds its writer lease (segments are written).
+
+    Returns:
+        The rows `normalize_completions(read_raw_completions(...))` gives, in its order (by id,
+        then API), and what was normalized or reused.
+    """
+    keys = newest(
+        scan_raw_batches(paths).select("api", "id", "batch_id", "item_sha256", "deleted")
+    ).collect()
+    chat_keys = keys.filter(~pl.col("api").is_in(_WITH_CONTEXT))
+    wanted = segment_keys(scan_raw_batches(paths), set(chat_keys["batch_id"].unique()))
+    parts, normalized_batches, normalized_rows, reused_rows = [], 0, 0, 0
+    for batch_id, key in sorted(wanted.items()):
+        target = paths.completions_segment(batch_id, key)
+        if target.exists():
+            segment = read_parquet(target)
+            reused_rows += segment.height
+        else:
+            segment = _normalize_batch(paths, batch_id)
+            write_parquet_atomically(segment, target)
+            normalized_batches += 1
+            normalized_rows += segment.height
+        current = chat_keys.filter(pl.col("batch_id") == batch_id).select("api", "id")
+        # A batch holding one object twice keeps its last row, as the lake's merge does.
+        kept = segment.join(current, on=["api", "id"], how="semi")
+        parts.append(kept.unique(["api", "id"], keep="last", maintain_order=True))
+    with_context = _normalize_with_context(paths, keys)
+    normalized_rows += with_context.height
+    parts.append(with_context)
+    rows = (
+        pl.concat(parts, how="vertical", rechunk=False).sort("id", "api").cast(COMPLETIONS_SCHEMA)  # type: ignore[arg-type]
+    )
+    removed = _remove_stale(paths, {paths.completions_segment(b, k) for b, k in wanted.items()})
+    return rows, SegmentReport(
+        batches=len(wanted),
+        normalized_batches=normalized_batches,
+        normalized_rows=normalized_rows,
+        reused_rows=reused_rows,
+        removed_segments=removed,
+    )
+
+
+def segment_keys(batches: pl.LazyFrame, batch_ids: set[str]) -> dict[str, str]:
+    """batch id → the key of its segment: its rows' ids, item hashes and deletion flags, and
+    the code that normalizes them."""
+    if not batch_ids:
+        return {}
+    rows = (
+        batches.filter(
+            pl.col("batch_id").is_in(pl.Series(sorted(batch_ids), dtype=pl.String).implode())
+            & ~pl.col("api").is_in(_WITH_CONTEXT)
+        )
+        .select(
+            "batch_id",
+            pl.concat_str(
+                "api",
+                "id",
+                pl.col("item_sha256").fill_null(""),
+                pl.col("deleted").cast(pl.String).fill_null(""),
+                separator="\t",
+            ).alias("row"),
+        )
+        .sort("batch_id", "row")
+        .group_by("batch_id", maintain_order=True)
+        .agg(pl.col("row").str.join("\n"))
+        .collect()
+    )
+    return {
+        batch_id: hashlib.sha256(f"{_code_key()}\n{text}".encode()).hexdigest()[:KEY_CHARS]
+        for batch_id, text in rows.iter_rows()
+    }
+
+
+@cache
+def _code_key() -> str:
+    """A hash of what decides a normalized row: the normalize modules' source and the schema."""
+    digest = hashlib.sha256(str(COMPLETIONS_SCHEMA).encode())
+    for module in (normalize, responses, contexts, tokens, jsontext):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
+
+
+def _normalize_batch(paths: DataPaths, batch_id: str) -> pl.DataFrame:
+    """Every context-free row of one batch, normalized (deleted or superseded rows too, so the
+    segment depends on its batch alone)."""
+    raw = (
+        scan_parquet(
+            [paths.raw_batch(batch_id)],
+            schema=RAW_COMPLETIONS_SCHEMA,
+            missing_columns="insert",
+            extra_columns="ignore",
+        )
+        .with_columns(pl.col("api").fill_null(LEGACY_API))
+        .filter(~pl.col("api").is_in(_WITH_CONTEXT))
+        .collect()
+    )
+    return normalize_completions(raw)
+
+
+def _normalize_with_context(paths: DataPaths, keys: pl.DataFrame) -> pl.DataFrame:
+    """The merged lake's responses and conversations, normalized together (each looks up its
+    earlier turns among them)."""
+    current = keys.filter(pl.col("api").is_in(_WITH_CONTEXT)).select("api", "id", "batch_id")
+    if current.is_empty():
+        return COMPLETIONS_SCHEMA.to_frame()
+    raw = (
+        scan_raw_batches(paths)
+        .filter(pl.col("api").is_in(_WITH_CONTEXT))
+        .join(current.lazy(), on=["api", "id", "batch_id"], how="semi")
+        .sort("id", "api")
+        .collect()
+    )
+    return normalize_completions(raw)
+
+
+def _remove_stale(paths: DataPaths, keep: set) -> int:
+    stale = [path for path in paths.completions_segments() if path not in keep]
+    for path in stale:
+        path.unlink()
+    return len(stale)
