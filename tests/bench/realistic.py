@@ -76,8 +76,9 @@ def _strings(values: Any) -> list[str]:
 
 
 class _Generator:
-    def __init__(self, seed: int, chain_share: float) -> None:
+    def __init__(self, seed: int, chain_share: float, id_prefix: str = "r") -> None:
         self.rng = random.Random(seed)
+        self.id_prefix = id_prefix
         self.texts = _Texts()
         # A chat adds 6 rows on average, any other request 1.04 (with its copies): the chance of
         # starting a chat that makes `chain_share` of the rows chat turns.
@@ -133,7 +134,7 @@ class _Generator:
 
     def record(self, messages: list[dict], answer: str, tools: Any, created: int) -> dict:
         self.count += 1
-        completion_id = f"chatcmpl-r{self.count:09d}"
+        completion_id = f"chatcmpl-{self.id_prefix}{self.count:09d}"
         prompt = sum(len(str(m.get("content") or "")) for m in messages) // 4
         item = {
             "id": completion_id,
@@ -188,10 +189,19 @@ class _Generator:
 
 
 def write_realistic_lake(
-    data_dir: Path, *, n: int, seed: int = 0, chain_share: float = 0.0
+    data_dir: Path,
+    *,
+    n: int,
+    seed: int = 0,
+    chain_share: float = 0.0,
+    run: str = "bench",
 ) -> LakeStats:
-    """Write `n` realistic stored completions into the raw lake under `data_dir`."""
-    generator = _Generator(seed, chain_share)
+    """Write `n` realistic stored completions into the raw lake under `data_dir`.
+
+    `run` names the batches and prefixes the ids, so a later run (a new day) adds new records
+    in batches that sort after the earlier ones'.
+    """
+    generator = _Generator(seed, chain_share, id_prefix="r" if run == "bench" else f"{run}-")
     paths = DataPaths(data_dir)
     ingested_at = datetime(2026, 11, 1, tzinfo=UTC)
     total_bytes = written = 0
@@ -214,6 +224,6 @@ def write_realistic_lake(
                     "messages_json": messages_json,
                 }
             )
-        write_batch(paths, f"bench-{batch:06d}", rows)
+        write_batch(paths, f"{run}-{batch:06d}", rows)
         written += len(rows)
     return LakeStats(written, total_bytes, min(generator.rows_in_chains, written))

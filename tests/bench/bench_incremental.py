@@ -1,0 +1,159 @@
+"""A year-old lake and a new day: what a build costs, stage by stage, when 1% of the lake is new.
+
+On realistic records (tests/bench/realistic.py), in one process per build so each peak RSS is its
+own: a full build of an N-record lake (completions → curated → version), then the same lake with
+1% new records built twice, incrementally (on the first build's data directory) and from scratch
+(on a copy of the lake alone). Prints seconds, CPU seconds, records/s, MB/s of stored JSON and
+peak RSS per stage, the new day's cost as a share of the full build, and whether the incremental
+version is byte-identical to the from-scratch one.
+
+Goal (issue 23): a 1%-new day ≤ 10% of the full build, byte-identical; peak RSS ≤ 1 GB at 100k.
+
+    .venv/bin/python tests/bench/bench_incremental.py --n 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+STAGES = ("completions", "curated", "version")
+
+
+def build(data_dir: Path) -> dict[str, object]:
+    """One build, stage by stage; each stage's peak RSS measured from its own start."""
+    from pipelines.completions import build_completions, read_completions
+    from pipelines.curate import curate_completions, write_curated
+    from pipelines.export import build_dataset_version, input_snapshot
+    from pipelines.recipes import Recipe
+
+    recipe = Recipe.model_validate({"name": "bench", "dedup": {"near": {"enabled": False}}})
+    stages: dict[str, dict[str, float]] = {}
+
+    def stage(name: str, work):  # type: ignore[no-untyped-def]
+        _reset_peak_rss()
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        result = work()
+        stages[name] = {
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": _cpu_seconds() - cpu,
+            "peak_mib": _peak_rss_mib(),
+        }
+        return result
+
+    built = stage("completions", lambda: build_completions(data_dir))
+    completions = read_completions(data_dir)
+    curated = stage("curated", lambda: curate_completions(completions, recipe))
+    write_curated(data_dir, curated)
+    version = stage(
+        "version",
+        lambda: build_dataset_version(
+            data_dir,
+            curated.rows,
+            recipe,
+            curation_steps=curated.steps,
+            inputs=input_snapshot(completions),
+        ),
+    )
+    return {
+        "stages": stages,
+        "normalized_rows": built.segments.normalized_rows,
+        "reused_rows": built.segments.reused_rows,
+        "version": version.version,
+    }
+
+
+def _reset_peak_rss() -> None:
+    # Linux: writing 5 to clear_refs resets VmHWM, so each stage's peak is its own.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _run_build(data_dir: Path) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--build", str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _print(label: str, result: dict[str, object], rows: int, mb: float) -> float:
+    stages = result["stages"]
+    assert isinstance(stages, dict)
+    total = sum(stage["seconds"] for stage in stages.values())
+    print(
+        f"{label}: {total:6.2f} s  {rows / total:8,.0f} rec/s  {mb / total:6.1f} MB/s"
+        f"  (normalized {result['normalized_rows']:,}, reused {result['reused_rows']:,} rows)"
+    )
+    for name in STAGES:
+        stage = stages[name]
+        print(
+            f"  {name:12} {stage['seconds']:6.2f} s ({stage['cpu_seconds']:6.2f} CPU-s)"
+            f"  peak {stage['peak_mib']:6.0f} MiB"
+        )
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--new-share", type=float, default=0.01)
+    parser.add_argument("--build", metavar="DATA_DIR")
+    args = parser.parse_args()
+    if args.build:
+        print(json.dumps(build(Path(args.build))))
+        return
+    from pipelines.datadir.paths import DataPaths
+    from tests.bench.realistic import write_realistic_lake
+
+    with tempfile.TemporaryDirectory(prefix="distillery-bench-") as tmp:
+        lake = Path(tmp) / "lake"
+        stats = write_realistic_lake(lake, n=args.n, seed=2, chain_share=0.1)
+        new = int(args.n * args.new_share)
+        print(f"lake: {stats.rows:,} records, {stats.mb:,.0f} MB of stored JSON; new day: {new:,}")
+        full = _print("full build", _run_build(lake), stats.rows, stats.mb)
+        # The new day's batch sorts after the lake's, as the next ingest's would.
+        more = write_realistic_lake(lake, n=new, seed=3, chain_share=0.1, run="day2")
+        scratch = Path(tmp) / "scratch"
+        shutil.copytree(DataPaths(lake).raw_completions, DataPaths(scratch).raw_completions)
+        total_rows, total_mb = stats.rows + more.rows, stats.mb + more.mb
+        incremental = _run_build(lake)
+        daily = _print("new day, incremental", incremental, total_rows, total_mb)
+        from_scratch = _run_build(scratch)
+        _print("same lake, from scratch", from_scratch, total_rows, total_mb)
+        same = incremental["version"] == from_scratch["version"]
+        print(
+            f"new day costs {daily / full:.1%} of the full build;"
+            f" version {'identical to' if same else 'DIFFERS from'} the from-scratch build"
+        )
+
+
+if __name__ == "__main__":
+    main()
