@@ -51,6 +51,10 @@ def completions_tables(data_dir: DataDirectory):
             "dagster/row_count": completions.height,
             "rows_in": completions.height + quarantine.height,
             "rows_quarantined": quarantine.height,
+            # Cost follows the new data: rows normalized by this run vs reused from earlier runs.
+            "rows_normalized": validated.segments.normalized_rows,
+            "rows_reused": validated.segments.reused_rows,
+            "lake_batches_normalized": validated.segments.normalized_batches,
             "path": dg.MetadataValue.path(str(DataPaths(data_dir.path).completions)),
             "preview": dg.MetadataValue.md(markdown_table(_preview(completions))),
         },
