@@ -5,7 +5,7 @@ import polars as pl
 
 from assets.reporting import counts_table, markdown_table
 from assets.resources import WRITER_POOL, DataDirectory
-from pipelines.completions import read_completions
+from pipelines.completions import columns_without_raw_json, read_completions
 from pipelines.curate import (
     CuratedCompletions,
     curate_completions,
@@ -31,7 +31,8 @@ def curated_asset(recipe: Recipe) -> dg.AssetsDefinition:
         + f" lake/curated/{recipe.name}.parquet.",
     )
     def curated(context: dg.AssetExecutionContext, data_dir: DataDirectory) -> dg.MaterializeResult:
-        curated = curate_completions(read_completions(data_dir.path), recipe)
+        completions = read_completions(data_dir.path, columns=columns_without_raw_json())
+        curated = curate_completions(completions, recipe)
         path = write_curated(data_dir.path, curated)
         context.log.info(f"curated_{recipe.name}: {curated.rows.height:,} rows at {path.resolve()}")
         return dg.MaterializeResult(metadata=curation_metadata(curated, str(path)))

@@ -9,6 +9,7 @@ from pipelines.completions import read_completions
 from pipelines.curate import read_curated, read_curation_steps
 from pipelines.datadir.paths import DataPaths
 from pipelines.export import (
+    SNAPSHOT_COLUMNS,
     DatasetRefused,
     DatasetVersion,
     build_dataset_version,
@@ -57,7 +58,7 @@ def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
                 read_curated(data_dir.path, recipe.name),
                 recipe,
                 curation_steps=read_curation_steps(data_dir.path, recipe.name),
-                inputs=input_snapshot(read_completions(data_dir.path)),
+                inputs=input_snapshot(read_completions(data_dir.path, columns=SNAPSHOT_COLUMNS)),
                 source=read_state(DataPaths(data_dir.path)).source,
             )
         except DatasetRefused as refused:

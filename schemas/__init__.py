@@ -25,6 +25,11 @@ COMPLETIONS_SCHEMA = polars_schema(Completions)
 QUARANTINE_SCHEMA = polars_schema(CompletionsQuarantine)
 CURATED_SCHEMA = polars_schema(Curated)
 
+RAW_JSON_COLUMNS = ("completion_json", "messages_json")
+"""The stored object and its items as they came, in the lake and the table; every other column of
+`completions` is typed from them. Curated rows never carry them (they would hold the text
+unredacted)."""
+
 __all__ = [
     "APIS",
     "CHAT_COMPLETIONS_API",
@@ -36,6 +41,7 @@ __all__ = [
     "MESSAGE_ROLES",
     "QUARANTINE_SCHEMA",
     "RAW_COMPLETIONS_SCHEMA",
+    "RAW_JSON_COLUMNS",
     "RESPONSES_API",
     "SOURCE_KINDS",
     "Completions",

@@ -8,6 +8,7 @@ from pipelines.completions.segments import SegmentReport, normalize_lake
 from pipelines.completions.table import (
     BuiltCompletions,
     build_completions,
+    columns_without_raw_json,
     read_completions,
     read_quarantine,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "SegmentReport",
     "ValidatedCompletions",
     "build_completions",
+    "columns_without_raw_json",
     "normalize_completions",
     "normalize_lake",
     "read_completions",

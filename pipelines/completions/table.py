@@ -12,6 +12,7 @@ table, as its `id_unique` check must.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -22,7 +23,7 @@ from pipelines.datadir.atomic import write_parquet_atomically
 from pipelines.datadir.lease import build_wait_s, one_writer
 from pipelines.datadir.object_storage import AnyPath, read_parquet
 from pipelines.datadir.paths import DataPaths
-from schemas import COMPLETIONS_SCHEMA, QUARANTINE_SCHEMA
+from schemas import COMPLETIONS_SCHEMA, QUARANTINE_SCHEMA, RAW_JSON_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,22 @@ def build_completions(data_dir: str | AnyPath) -> BuiltCompletions:
     return BuiltCompletions(validated.completions, validated.quarantine, segments)
 
 
-def read_completions(data_dir: str | AnyPath) -> pl.DataFrame:
+def read_completions(
+    data_dir: str | AnyPath, *, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The `completions` table, or only `columns` of it.
+
+    Curation needs no raw JSON and a manifest only ids, times and sources: reading just those
+    keeps the raw JSON, most of the table's bytes, out of memory.
+    """
     path = DataPaths(data_dir).completions
-    return read_parquet(path) if path.exists() else COMPLETIONS_SCHEMA.to_frame()
+    table = read_parquet(path, columns=columns) if path.exists() else COMPLETIONS_SCHEMA.to_frame()
+    return table.select(columns) if columns is not None else table
+
+
+def columns_without_raw_json() -> list[str]:
+    """Every column of the table but the raw JSON, which stays in the lake."""
+    return [name for name in COMPLETIONS_SCHEMA.names() if name not in RAW_JSON_COLUMNS]
 
 
 def read_quarantine(data_dir: str | AnyPath) -> pl.DataFrame:

@@ -23,8 +23,8 @@ from pipelines.privacy.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS, s
 from pipelines.privacy.secret_rules import SECRET_RULES
 from pipelines.recipes import REDACTION_KINDS, Redaction
 from pipelines.steps import StepReport, drop_by_first_reason
+from schemas import RAW_JSON_COLUMNS
 
-RAW_JSON_COLUMNS = ["completion_json", "messages_json"]
 TEXT_COLUMNS = list(dict.fromkeys(field.column for field in TEXT_FIELDS))
 """The columns whose texts are scanned and rewritten."""
 

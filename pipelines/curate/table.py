@@ -20,14 +20,14 @@ import polars as pl
 from pipelines.curate.chains import chain_completions
 from pipelines.curate.dedup import dedupe_exact, dedupe_near
 from pipelines.curate.filters import select_completions
-from pipelines.curate.redact import RAW_JSON_COLUMNS, redact_completions
+from pipelines.curate.redact import redact_completions
 from pipelines.datadir.atomic import atomic_path, write_parquet_atomically
 from pipelines.datadir.lease import build_wait_s, one_writer
 from pipelines.datadir.object_storage import AnyPath, read_parquet
 from pipelines.datadir.paths import DataPaths
 from pipelines.recipes import Recipe
 from pipelines.steps import StepReport
-from schemas import Curated
+from schemas import RAW_JSON_COLUMNS, Curated
 
 # The raw JSON stays in the lake; curated rows are what gets exported, so they carry only the
 # (redacted) typed columns, whether or not redaction is on.
@@ -54,7 +54,9 @@ def curate_completions(completions: pl.DataFrame, recipe: Recipe) -> CuratedComp
         step.
     """
     steps = []
-    rows, report = select_completions(completions.drop(RAW_JSON_COLUMNS), recipe.select)
+    rows, report = select_completions(
+        completions.drop(RAW_JSON_COLUMNS, strict=False), recipe.select
+    )
     steps.append(report)
     rows, report = redact_completions(rows, recipe.redact)
     steps.append(report)

@@ -6,6 +6,7 @@ from pipelines.export import build_dataset_version, list_versions, assign_splits
 from pipelines.export.manifest import Manifest, ManifestSource, read_manifest
 from pipelines.export.splits import SPLITS, assign_splits
 from pipelines.export.versions import (
+    SNAPSHOT_COLUMNS,
     DatasetRefused,
     DatasetVersion,
     build_dataset_version,
@@ -16,6 +17,7 @@ from pipelines.export.versions import (
 )
 
 __all__ = [
+    "SNAPSHOT_COLUMNS",
     "SPLITS",
     "DatasetRefused",
     "DatasetVersion",

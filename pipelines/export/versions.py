@@ -210,6 +210,10 @@ def _already_published(
     return DatasetVersion(recipe.name, version, target, False, manifest, checks)
 
 
+SNAPSHOT_COLUMNS = ("id", "created", "source", "api")
+"""The columns of the input table `input_snapshot` reads: read only these (not the raw JSON)."""
+
+
 def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
     """What the input table held: rows, created range, a hash of the sorted id set, and rows per
     source and API."""

@@ -30,10 +30,10 @@ sys.path.insert(0, str(REPO))
 def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
     import polars as pl
 
-    from pipelines.completions import build_completions, read_completions
+    from pipelines.completions import build_completions, columns_without_raw_json, read_completions
     from pipelines.curate import curate_completions, write_curated
     from pipelines.datadir.paths import DataPaths
-    from pipelines.export import build_dataset_version, input_snapshot
+    from pipelines.export import SNAPSHOT_COLUMNS, build_dataset_version, input_snapshot
     from pipelines.recipes import Recipe
     from tests.bench.baseline import run_baseline
 
@@ -44,7 +44,7 @@ def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
     def pipeline() -> None:
         shutil.copytree(lake / "lake", out / "lake")
         build_completions(out)
-        completions = read_completions(out)
+        completions = read_completions(out, columns=columns_without_raw_json())
         curated = curate_completions(completions, recipe)
         write_curated(out, curated)
         build_dataset_version(
@@ -52,7 +52,7 @@ def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
             curated.rows,
             recipe,
             curation_steps=curated.steps,
-            inputs=input_snapshot(completions),
+            inputs=input_snapshot(completions.select(SNAPSHOT_COLUMNS)),
         )
 
     started, cpu_started = time.perf_counter(), _cpu_seconds()
