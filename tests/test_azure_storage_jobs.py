@@ -4,7 +4,6 @@ Without Azurite (`bash .ci/install-azurite.sh`) the test is skipped, except unde
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from pipelines.datadir.object_storage import ObjectPath
 from tests.azurite_server import azurite_installed, azurite_server, new_container
+from tests.consumers import missing
 from tests.object_store_jobs import assert_latest_is_whole, job_env, objects, run_job
 
 VERSION_LINE = re.compile(
@@ -24,9 +24,7 @@ def test_main_job_on_azure_blob_then_a_rerun_that_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not azurite_installed():
-        if os.environ.get("CI"):
-            pytest.fail("Azurite is missing: .ci/run installs it with .ci/install-azurite.sh")
-        pytest.skip("Azurite is not installed (bash .ci/install-azurite.sh)")
+        missing("Azurite from npm", "bash .ci/install-azurite.sh")
     with azurite_server() as azure:
         monkeypatch.setenv(*next(iter(azure.items())))
         url = f"az://{new_container(azure)}/prod/distillery"

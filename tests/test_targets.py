@@ -5,9 +5,7 @@ validator. Built from the bundled sample plus one tool call whose arguments hold
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +19,12 @@ from pipelines.curate.table import curate_completions
 from pipelines.export.files import version_parts
 from pipelines.export.retarget import TargetsRefused, add_targets
 from pipelines.export.targets import TARGETS, ExportContext, Problem, Written, write_targets
-from pipelines.export.targets.llamafactory import check_example
 from pipelines.export.versions import DatasetRefused, build_dataset_version, list_versions
 from pipelines.recipes import TARGET_NAMES, Recipe
 from pipelines.sample import SAMPLE_PATH
+from tests.consumers import DEV_EXTRA, require, require_package_dir
 from tests.frames import raw_frame
+from tests.llamafactory_real import load_llamafactory
 from tests.records import completion_record
 
 SPLITS = ("train", "validation", "eval")
@@ -91,7 +90,7 @@ def version(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def load_hf(version: Path, layout: str, cache: Path) -> Any:
-    datasets = pytest.importorskip("datasets")
+    datasets = require("datasets", DEV_EXTRA)
     return datasets.load_dataset(
         "parquet",
         data_files={s: str(version / "hf" / layout / f"{s}.parquet") for s in SPLITS},
@@ -100,15 +99,8 @@ def load_hf(version: Path, layout: str, cache: Path) -> Any:
 
 
 def trl_templates() -> Path:
-    """The chat templates shipped in the `trl` wheel, found without importing trl (whose
-    trainers want torch; CI installs trl with --no-deps only to read these files)."""
-    spec = find_spec("trl")
-    if spec is None or not spec.submodule_search_locations:
-        message = "the trl wheel's chat templates (pip install --no-deps trl; see .ci/run)"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return Path(spec.submodule_search_locations[0]) / "chat_templates"
+    """The chat templates shipped in the `trl` wheel (CI installs it with --no-deps)."""
+    return require_package_dir("trl") / "chat_templates"
 
 
 def calls_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,7 +118,7 @@ def test_every_target_is_registered_with_a_writer_and_a_validator() -> None:
 def test_every_row_renders_through_trl_templates_with_arguments_encoded_once(
     version: Path, template: str, tmp_path: Path
 ) -> None:
-    pytest.importorskip("transformers")
+    require("transformers", DEV_EXTRA)
     from transformers.utils.chat_template_utils import render_jinja_template
 
     source = (trl_templates() / f"{template}.jinja").read_text(encoding="utf-8")
@@ -157,7 +149,7 @@ def test_every_row_renders_through_trl_templates_with_arguments_encoded_once(
 def test_datasets_loads_hf_with_json_features_and_dict_arguments(
     version: Path, tmp_path: Path
 ) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = require("datasets", DEV_EXTRA)
     messages = load_hf(version, "messages", tmp_path / "a")
     pairs = load_hf(version, "prompt_completion", tmp_path / "b")
     manifest = json.loads((version / "manifest.json").read_text())
@@ -194,41 +186,81 @@ def test_trl_reads_both_hf_layouts_as_conversational(version: Path, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_llamafactory_files_are_what_its_openai_converter_reads(version: Path) -> None:
-    """LLaMA-Factory cannot be imported here: `llamafactory.data` imports its collators, which
-    import torch, and its parser imports `extras.misc`, which imports torch too. So this checks
-    the exact shape its code reads (src/llamafactory/data/converter.py `OpenAIDatasetConverter`
-    and parser.py `DatasetAttr`, at hiyouga/LLaMA-Factory ff6d4d12e): the dataset_info entry
-    resolved as `DatasetAttr.join` does, the file loaded as its loader does (`datasets` json
-    builder), every message read through the entry's tags, and the converter's rules (system
-    first, turns alternating once consecutive tool results are merged, function calls whose
-    JSON holds object arguments) held by every row."""
-    datasets = pytest.importorskip("datasets")
+def test_llamafactory_converts_every_example_with_its_own_code(version: Path) -> None:
+    """LLaMA-Factory's parser reads dataset_info.json, its `datasets` json loader the files, and
+    its `OpenAIDatasetConverter` turns every example into prompt/response turns: a broken
+    example comes out empty (and silently shrinks the dataset), so none may. Every function
+    turn then goes through Qwen's function formatter and back through its extractor with the
+    arguments intact (encoded once), every tool list through its tool formatter."""
+    datasets = require("datasets", DEV_EXTRA)
+    llamafactory = load_llamafactory()
+    formatter = llamafactory.formatter
+    function_turn = formatter.FunctionFormatter(slots=["{{content}}"], tool_format="qwen")
+    tool_list = formatter.ToolFormatter(tool_format="qwen")
+    observation_turn = formatter.StringFormatter(slots=["<tool_response>\n{{content}}\n"])
     directory = version / "llamafactory"
-    info = json.loads((directory / "dataset_info.json").read_text())
-    assert set(info) == {"all_train", "all_validation"}
-    for entry in info.values():
-        assert entry["formatting"] == "openai"
-        columns, tags = entry["columns"], entry["tags"]
+    names = sorted(json.loads((directory / "dataset_info.json").read_text()))
+    assert names == ["all_train", "all_validation"]
+
+    converted, functions, observations, tool_lists, thinking_off = 0, 0, 0, 0, 0
+    quoted_seen = False
+    for attr in llamafactory.dataset_attrs(names, directory):
+        assert (attr.load_from, attr.formatting) == ("file", "openai")
         loaded = datasets.load_dataset(
-            "json", data_files=str(directory / entry["file_name"]), split="train"
+            "json", data_files=str(directory / attr.dataset_name), split=attr.split
         )
-        roles = {tags[k] for k in ("user_tag", "assistant_tag", "observation_tag")}
-        roles |= {tags["function_tag"], tags["system_tag"]}
-        for number, example in enumerate(loaded, start=1):
-            messages = example[columns["messages"]]
-            assert {m[tags["role_tag"]] for m in messages} <= roles
-            for message in messages:
-                if message[tags["role_tag"]] == tags["function_tag"]:
-                    for call in json.loads(message[tags["content_tag"]]):
-                        assert isinstance(call["arguments"], dict)
-            tools = example.get(columns["tools"])
-            assert tools is None or isinstance(json.loads(tools), list)
-            assert check_example(example, file=entry["file_name"], line=number) == []
+        for example in loaded:
+            out = llamafactory.convert(attr, example)
+            turns = out["_prompt"] + out["_response"]
+            assert out["_prompt"] and len(out["_response"]) == 1, llamafactory.warnings[-3:]
+            assert out["_response"][0]["role"] in ("assistant", "function")
+            converted += 1
+            if out["_tools"]:
+                (text,) = tool_list.apply(content=out["_tools"])
+                assert all(
+                    f'"name": "{t["function"]["name"]}"' in text for t in example_tools(example)
+                )
+                tool_lists += 1
+            elif out["_system"].endswith("detailed thinking off"):
+                thinking_off += 1
+            for turn in turns:
+                if turn["role"] == "function":
+                    calls = json.loads(turn["content"])
+                    (text,) = function_turn.apply(content=turn["content"])
+                    extracted = tool_list.extract(text)
+                    assert [(c.name, json.loads(c.arguments)) for c in extracted] == [
+                        (c["name"], c["arguments"]) for c in calls
+                    ]
+                    assert all(isinstance(c["arguments"], dict) for c in calls)
+                    quoted_seen |= any(c["arguments"] == QUOTED_ARGUMENTS for c in calls)
+                    functions += 1
+                elif turn["role"] == "observation":
+                    (text,) = observation_turn.apply(content=turn["content"])
+                    assert turn["content"] in text
+                    observations += 1
+
+    assert llamafactory.warnings == []  # nothing skipped, nothing malformed
+    expected = sum(len(jsonl(directory / n)) for n in ("train.jsonl", "validation.jsonl"))
+    assert converted == expected > 100
+    assert functions > 0 and observations > 0 and tool_lists > 0 and quoted_seen
+    # The converter appends "detailed thinking off" to the system prompt of every example
+    # without tools: every one of them here, and the dataset card says how many.
+    assert thinking_off == converted - tool_lists
+    card = (version / "README.md").read_text(encoding="utf-8")
+    assert f"{thinking_off:,} examples without tools" in card
+    assert '"detailed thinking off"' in card
+
+
+def example_tools(example: dict[str, Any]) -> list[dict[str, Any]]:
+    return json.loads(example["tools"]) if example.get("tools") else []
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_axolotl_block_names_files_its_loader_reads(version: Path, tmp_path: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = require("datasets", DEV_EXTRA)
     config = yaml.safe_load((version / "axolotl" / "datasets.yaml").read_text())
     block = config["datasets"][0]
     assert block["type"] == "chat_template" and block["field_messages"] == "messages"

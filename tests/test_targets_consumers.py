@@ -18,10 +18,10 @@ import pytest
 
 from pipelines.completions import build_completions, read_completions
 from pipelines.curate import curate_completions
-from pipelines.export.targets.preference import check_dpo_example
 from pipelines.export.versions import build_dataset_version
 from pipelines.recipes import Recipe
 from tests.conftest import openai_client
+from tests.consumers import CONSUMERS, DEV_EXTRA, missing, require, require_package_dir
 from tests.records import completion_record
 from tests.store_process import StoreProcess
 from tests.test_ingest import ingest, source_env
@@ -30,16 +30,6 @@ from tests.test_targets import version as version  # a fixture
 
 REPO = Path(__file__).resolve().parent.parent
 PROMPTFOO = REPO / ".ci" / "node" / "node_modules" / ".bin" / "promptfoo"
-
-
-def required(found: bool, what: str) -> None:
-    """Fail under CI (whose .ci/run installs it) and skip elsewhere when a consumer is missing."""
-    if found:
-        return
-    message = f"this test needs {what} (bash .ci/install-consumers.sh)"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 def eval_rows(version: Path) -> list[str]:
@@ -55,7 +45,8 @@ def test_promptfoo_runs_every_eval_case_against_echo(version: Path, tmp_path: Pa
     promptfoo = os.environ.get("PROMPTFOO_BIN") or (
         str(PROMPTFOO) if PROMPTFOO.exists() else shutil.which("promptfoo")
     )
-    required(promptfoo is not None, "promptfoo <= 0.115 from npm")
+    if promptfoo is None:
+        missing("promptfoo <= 0.115 from npm", CONSUMERS)
     output = tmp_path / "results.json"
     env = {
         **os.environ,
@@ -136,7 +127,8 @@ def offline():
 @pytest.mark.slow
 def test_inspect_eval_scores_every_sample_with_mockllm(version: Path, tmp_path: Path) -> None:
     inspect = Path(sys.executable).parent / "inspect"
-    required(inspect.exists(), "inspect_ai (pip install -e '.[dev]')")
+    if not inspect.exists():
+        missing("inspect_ai's `inspect` command", DEV_EXTRA)
     wrapper = tmp_path / "offline.py"
     wrapper.write_text(OFFLINE_TASK.format(task_path=str(version / "inspect" / "task.py")))
     logs = tmp_path / "logs"
@@ -170,28 +162,67 @@ VOCABULARY = [
 
 def answers(prompt: int, count: int) -> list[dict[str, Any]]:
     """`count` stored answers to one prompt, as regenerations of it would be."""
-    # Distinct words per prompt: prompts that near-dedup tells apart, so they spread over splits.
-    words = random.Random(prompt).sample(VOCABULARY, 8)
-    question = f"Suggest a shop name that mentions {', '.join(words)}."
     return [
         completion_record(
             f"chatcmpl-pref-{prompt:02d}-{answer}",
             created=1_760_000_000 + prompt * 10 + answer,
             input_messages=[
                 {"role": "developer", "content": "Answer in one sentence."},
-                {"role": "user", "content": question},
+                {"role": "user", "content": question(prompt)},
             ],
-            answer=f"How about 'Crumb & Crust {prompt}'? Option {answer} of {count}.",
+            answer=answer_text(prompt, answer, count),
             metadata={"app": "namer"},
         )
         for answer in range(count)
     ]
 
 
+def question(prompt: int) -> str:
+    # Distinct words per prompt: prompts that near-dedup tells apart, so they spread over splits.
+    words = random.Random(prompt).sample(VOCABULARY, 8)
+    return f"Suggest a shop name that mentions {', '.join(words)}."
+
+
+def answer_text(prompt: int, answer: int, count: int = 3) -> str:
+    return f"How about 'Crumb & Crust {prompt}'? Option {answer} of {count}."
+
+
+def prompt_number(question_text: str) -> int:
+    """Which of the rated prompts a question is (its words are drawn per prompt)."""
+    (number,) = [p for p in range(24) if question(p) == question_text]
+    return number
+
+
+def expected_prompt(prompt: int) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": "Answer in one sentence."},
+        {"role": "user", "content": question(prompt)},
+    ]
+
+
+def template_tokenizer(template: str) -> Any:
+    """A real transformers tokenizer (a one-word vocabulary built in memory: no download)
+    carrying one of the chat templates shipped in the trl wheel."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocabulary = Tokenizer(models.WordLevel({"<unk>": 0}, unk_token="<unk>"))
+    vocabulary.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=vocabulary, unk_token="<unk>", eos_token="<unk>"
+    )
+    tokenizer.chat_template = (trl_templates() / f"{template}.jinja").read_text(encoding="utf-8")
+    return tokenizer
+
+
 @pytest.mark.slow
 def test_preference_pairs_from_feedback_set_through_the_sdk(
     fresh_store: StoreProcess, tmp_path: Path
 ) -> None:
+    datasets = require("datasets", DEV_EXTRA)
+    require_package_dir("trl")
+    from trl.data_utils import apply_chat_template, is_conversational
+
     records = [record for prompt in range(24) for record in answers(prompt, 3)]
     fresh_store.import_records(records)
     client = openai_client(fresh_store)
@@ -221,31 +252,40 @@ def test_preference_pairs_from_feedback_set_through_the_sdk(
     built = build_dataset_version(data_dir, curated.rows, recipe, curation_steps=curated.steps)
 
     directory = built.path / "preference"
-    pairs = 0
+    # OpenAI's DPO line (REFERENCE: input.messages, one preferred and one non-preferred
+    # assistant message), checked against what the test stored and rated, not a checker of ours.
+    seen: list[int] = []
     for split in ("train", "validation"):
-        path = directory / "openai_dpo" / f"{split}.jsonl"
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
+        for line in (directory / "openai_dpo" / f"{split}.jsonl").read_text().splitlines():
             example = json.loads(line)
-            assert check_dpo_example(example, file=path.name, line=number) == []
-            assert example["input"]["messages"][0]["role"] == "system"  # developer, as system
-            preferred = example["preferred_output"][0]["content"]
-            rejected = example["non_preferred_output"][0]["content"]
-            assert preferred.endswith("Option 0 of 3.") and rejected.endswith("Option 1 of 3.")
-            pairs += 1
-    assert pairs >= 10
-    datasets = pytest.importorskip("datasets")
+            prompt = prompt_number(example["input"]["messages"][-1]["content"])
+            assert example == {
+                "input": {"messages": expected_prompt(prompt)},  # developer, as system
+                "preferred_output": [{"role": "assistant", "content": answer_text(prompt, 0)}],
+                "non_preferred_output": [{"role": "assistant", "content": answer_text(prompt, 1)}],
+            }
+            seen.append(prompt)
+    assert len(seen) == len(set(seen)) >= 10
+    # TRL's own `apply_chat_template` (what DPOTrainer runs on each row) with the Qwen 2.5
+    # template shipped in its wheel: every pair renders to the rated answers.
     trl = datasets.load_dataset(
         "parquet",
         data_files={s: str(directory / "trl" / f"{s}.parquet") for s in ("train", "eval")},
         cache_dir=str(tmp_path / "cache"),
     )
-    trl_templates()
-    from trl.data_utils import is_conversational, maybe_extract_prompt
-
-    row = trl["train"][0]
-    assert {"prompt", "chosen", "rejected"} <= set(row) and is_conversational(row)
-    assert [m["role"] for m in row["chosen"]] == ["assistant"]
-    assert maybe_extract_prompt(row)["prompt"] == row["prompt"]
+    tokenizer = template_tokenizer("qwen2_5")
+    for split in ("train", "eval"):
+        for row in trl[split]:
+            assert is_conversational(row)
+            prompt = prompt_number(row["prompt"][-1]["content"])
+            rendered = apply_chat_template(row, tokenizer)
+            assert rendered["prompt"] == (
+                "<|im_start|>system\nAnswer in one sentence.<|im_end|>\n"
+                f"<|im_start|>user\n{question(prompt)}<|im_end|>\n<|im_start|>assistant\n"
+            )
+            assert rendered["chosen"] == answer_text(prompt, 0) + "<|im_end|>\n"
+            assert rendered["rejected"] == answer_text(prompt, 1) + "<|im_end|>\n"
+    assert trl["train"].num_rows > 0
     # Pairs never straddle splits: both answers of a pair are in the pair's split.
     rows = {
         split: set(read_split_ids(built.path, split)) for split in ("train", "validation", "eval")

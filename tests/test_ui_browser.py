@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.consumers import DEV_EXTRA, missing
+
 if find_spec("playwright") is not None:
     from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -83,17 +85,10 @@ class DagsterUI:
 @pytest.fixture(scope="module", autouse=True)
 def browser_requirements() -> None:
     """Fail under CI (which must install them) and skip elsewhere when a requirement is missing."""
-    missing = []
     if not CHROMIUM.exists():
-        missing.append(f"Chromium at {CHROMIUM} (run .ci/install-browser.sh)")
+        missing(f"Chromium at {CHROMIUM}", "bash .ci/install-browser.sh")
     if find_spec("playwright") is None:
-        missing.append("the playwright package (pip install -e '.[dev]')")
-    if not missing:
-        return
-    message = "the browser test needs " + " and ".join(missing)
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+        missing("the playwright package", DEV_EXTRA)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.completions.normalize import conversation_from_row, normalize_completions
+from pipelines.completions.normalize import normalize_completions
 from pipelines.completions.validate import validate_completions
 from pipelines.curate.table import curate_completions
 from pipelines.export import files as version_files
 from pipelines.export.line_check import check_fine_tuning_lines
-from pipelines.export.lines import fine_tuning_line
 from pipelines.export.versions import (
     DatasetRefused,
     build_dataset_version,
@@ -26,6 +25,7 @@ from pipelines.export.versions import (
 )
 from pipelines.recipes import Recipe
 from pipelines.sample import SAMPLE_PATH
+from tests.consumers import DEV_EXTRA, require
 from tests.frames import completions_frame, raw_frame
 from tests.records import completion_record
 
@@ -123,6 +123,65 @@ def _split_rows(path: Path) -> pl.DataFrame:
     )
 
 
+def _present(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if v is not None and v != []}
+
+
+def _expected_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = call["function"]
+    return {
+        "id": call["id"],
+        "type": call["type"],
+        "function": {"name": function["name"], "arguments": function["arguments"]},
+    }
+
+
+def _expected_input(message: dict[str, Any], *, fine_tuning: bool) -> dict[str, Any]:
+    """A stored input message (the messages endpoint's record) as REFERENCE.md's training line
+    has it: text or its parts, no null keys, arguments a JSON string, `developer` as `system`
+    (an eval's input keeps the stored role)."""
+    stored = _present(message)
+    expected: dict[str, Any] = {"role": stored["role"]}
+    if fine_tuning and stored["role"] == "developer":
+        expected["role"] = "system"
+    content = stored.get("content_parts") or stored.get("content")
+    if content is not None:
+        expected["content"] = content
+    for key in ("name", "tool_call_id"):
+        if key in stored:
+            expected[key] = stored[key]
+    if "tool_calls" in stored:
+        expected["tool_calls"] = [_expected_call(call) for call in stored["tool_calls"]]
+    return expected
+
+
+def _expected_line(record: dict[str, Any]) -> dict[str, Any]:
+    """The fine-tuning line of a raw stored record: its input messages, then choice 0."""
+    output = _present(record["choices"][0]["message"])
+    answer: dict[str, Any] = {"role": "assistant"}
+    text = output.get("content", output.get("refusal"))
+    if text is not None:
+        answer["content"] = text
+    if "tool_calls" in output:
+        answer["tool_calls"] = [_expected_call(call) for call in output["tool_calls"]]
+    messages = [_expected_input(m, fine_tuning=True) for m in record["input_messages"]]
+    line: dict[str, Any] = {"messages": [*messages, answer]}
+    if record.get("tools"):
+        line["tools"] = record["tools"]
+    return line
+
+
+def _expected_ideal(record: dict[str, Any]) -> str | list[dict[str, Any]]:
+    """What an eval expects of a raw record: its text, else its tool calls (compared parsed),
+    else its refusal."""
+    output = _present(record["choices"][0]["message"])
+    if "content" in output:
+        return output["content"]
+    if "tool_calls" in output:
+        return [_expected_call(call) for call in output["tool_calls"]]
+    return output["refusal"]
+
+
 @pytest.mark.slow
 def test_every_line_checks_and_round_trips_to_its_completion(
     tmp_path: Path, sample_completions: pl.DataFrame
@@ -132,30 +191,37 @@ def test_every_line_checks_and_round_trips_to_its_completion(
     )
     version = publish(tmp_path, sample_completions, recipe)
 
-    by_id = {row["id"]: row for row in sample_completions.iter_rows(named=True)}
+    # Expected values come from the bundled sample's raw records, not from the code that wrote.
+    raw = {r["id"]: r for r in map(json.loads, SAMPLE_PATH.read_text().splitlines())}
     for split in ("train", "validation"):
         lines = (version.path / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
         ids = pl.read_parquet(version.path / f"{split}.parquet")["completion_id"].to_list()
         assert len(lines) == len(ids) > 0
         assert check_fine_tuning_lines(lines).ok
         for line, completion_id in zip(lines, ids, strict=True):
-            assert not _has_null(json.loads(line))
-            row = by_id[completion_id]
-            assert json.loads(line) == fine_tuning_line(row)
-            assert len(json.loads(line)["messages"]) == len(conversation_from_row(row))
+            assert json.loads(line) == _expected_line(raw[completion_id])
     evals = pl.read_parquet(version.path / "eval.parquet", columns=["completion_id", "line"])
     oss = (version.path / "eval.openai-evals.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(oss) == evals.height > 0
-    for item, (completion_id, line) in zip(oss, evals.iter_rows(), strict=True):
-        assert json.loads(line) == fine_tuning_line(by_id[completion_id])
-        ideal = json.loads(item)["ideal"]
-        assert ideal == (by_id[completion_id]["output_content"] or ideal)
+    kinds = set()
+    for item_line, (completion_id, line) in zip(oss, evals.iter_rows(), strict=True):
+        record = raw[completion_id]
+        assert json.loads(line) == _expected_line(record)
+        item = json.loads(item_line)
+        expected = _expected_ideal(record)
+        ideal = json.loads(item["ideal"]) if isinstance(expected, list) else item["ideal"]
+        assert ideal == expected
+        assert item["input"] == [
+            _expected_input(m, fine_tuning=False) for m in record["input_messages"]
+        ]
+        kinds.add(type(expected))
+    assert kinds == {str, list}  # text answers and a tool-call answer both checked
 
 
 def test_datasets_loads_the_parquet_splits(
     tmp_path: Path, sample_completions: pl.DataFrame
 ) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = require("datasets", DEV_EXTRA)
     version = publish(tmp_path, sample_completions, Recipe(name="default"))
 
     loaded = datasets.load_dataset(

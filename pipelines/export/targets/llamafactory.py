@@ -12,7 +12,9 @@ string comes out encoded twice). This target writes that message directly: every
 string, so `datasets` (LLaMA-Factory pins <= 4.0, before `Json()`) cannot pad one call's
 arguments with another's keys, as it would a struct column. Tools are a JSON text, system first,
 consecutive tool results are left for the converter to merge, and an assistant message's text
-beside its tool calls is dropped, as the converter would drop it.
+beside its tool calls is dropped, as the converter would drop it. The converter (0.9.5) also
+appends "detailed thinking off" to the system prompt of every example without tools (or makes it
+the system prompt): the note in the manifest and dataset card counts those examples.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class LlamaFactoryWriter(TargetWriter):
         super().__init__(directory, context)
         self.files = JsonlFiles(directory)
         self.counts: dict[str, int] = {}
+        self.without_tools = 0
 
     def write(self, split: str, part: pl.DataFrame) -> None:
         built = conversations(part, self.style)
@@ -85,6 +88,7 @@ class LlamaFactoryWriter(TargetWriter):
             json_member("tools", pl.col("tools")),
         )
         self.files.append(f"llamafactory/{split}.jsonl", escape_line_breaks(frame, line, "line"))
+        self.without_tools += frame["tools"].null_count()
 
     def close(self) -> Written:
         files = self.files.close()
@@ -99,9 +103,14 @@ class LlamaFactoryWriter(TargetWriter):
             for name in files
         }
         (self.directory / INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        return Written(
-            files=[*files, INFO], rows=dict(self.files.rows), notes=conversation_notes(self.counts)
-        )
+        notes = conversation_notes(self.counts)
+        if self.without_tools:
+            notes.append(
+                f"{self.without_tools:,} examples without tools: LLaMA-Factory's `openai` converter"
+                ' appends "detailed thinking off" to their system prompt (or makes it their system'
+                " prompt) before training"
+            )
+        return Written(files=[*files, INFO], rows=dict(self.files.rows), notes=notes)
 
 
 def validate_llamafactory(directory: Path, written: Written) -> list[Problem]:
