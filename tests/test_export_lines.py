@@ -363,14 +363,37 @@ def test_every_fine_tuning_line_passes_the_checker(curated: pl.DataFrame) -> Non
     assert report.examples == 2 * len(RECORDS)
 
 
-def test_the_frame_builders_and_the_row_functions_agree(
-    curated: pl.DataFrame, rows: dict[str, dict[str, Any]]
-) -> None:
-    ids = curated["id"].to_list()
-    assert [json.loads(line) for line in fine_tuning_lines(curated)] == [
-        fine_tuning_line(rows[i]) for i in ids
-    ]
-    assert [json.loads(line) for line in eval_items(curated)] == [eval_item(rows[i]) for i in ids]
+def test_a_batch_gives_each_row_its_own_line(curated: pl.DataFrame) -> None:
+    """The exporter builds lines a frame at a time, parsing each distinct stored value once and
+    looking rows up by it: in one batch of every shape (reversed, so no row sits where the
+    one-row tests put it), each line holds its own row's conversation, tools and answer."""
+    batch = curated.reverse()
+    ids = batch["id"].to_list()
+    rows = {row["id"]: row for row in batch.iter_rows(named=True)}
+    lines = dict(zip(ids, map(json.loads, fine_tuning_lines(batch)), strict=True))
+    items = dict(zip(ids, (json.loads(i)["item"] for i in eval_items(batch)), strict=True))
+    oss = dict(zip(ids, map(json.loads, oss_eval_items(batch)), strict=True))
+
+    for completion_id in ids:
+        line, record = lines[completion_id], RECORDS[completion_id]
+        assert without_weights(line["messages"]) == expected_messages(rows[completion_id])
+        assert [t["function"]["name"] for t in line.get("tools", [])] == [
+            t["function"]["name"] for t in record.get("tools") or []
+        ]
+        assert line.get("parallel_tool_calls") == record.get("parallel_tool_calls")
+        expected_input = expected_messages(rows[completion_id], fine_tuning=False)[:-1]
+        assert items[completion_id]["input"] == oss[completion_id]["input"] == expected_input
+        assert items[completion_id]["metadata"]["completion_id"] == completion_id
+    ideals = {i: items[i]["ideal"] for i in ids}
+    assert json.loads(ideals.pop("tool_call_output")) == [CALL_PARIS]
+    assert ideals == {
+        "plain": "Bonjour !",
+        "multi_turn": "Rome",
+        "tools": "Paris: 18°C and sunny. Oslo: 4°C with snow.",
+        "image": "The total is €42.10.",
+        "refusal": "I can't help with that.",
+    }
+    assert {i: oss[i]["ideal"] for i in ids if i != "tool_call_output"} == ideals
 
 
 def expected_messages(row: dict[str, Any], *, fine_tuning: bool = True) -> list[dict[str, Any]]:
