@@ -8,6 +8,8 @@ with one line naming the holder.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +18,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -185,18 +188,64 @@ def test_a_sigkilled_lease_holder_blocks_no_longer_than_the_lease(data_dir: Obje
     assert waited <= TTL_S + 3  # the expiry, a poll interval (1 s) and a loaded machine's slack
 
 
+# Loaded by every Python process of a run (a `sitecustomize` on its PYTHONPATH): wraps the real
+# `one_writer` so each process appends when it held the writer, and, on object storage, whom the
+# lease object named while it did. With no path to log to (any other process) it does nothing.
+RECORDER = """
+import contextlib, json, os, time
+
+LOG = os.environ.get("DISTILLERY_TEST_WRITER_LOG")
+if LOG:
+    import pipelines.datadir as datadir
+    import pipelines.datadir.lease as lease
+
+    real = lease.one_writer
+    depth = 0
+
+    @contextlib.contextmanager
+    def one_writer(paths, *, what, wait_s=0.0, local_lock=None):
+        global depth
+        with real(paths, what=what, wait_s=wait_s, local_lock=local_lock):
+            depth += 1
+            claimed = depth == 1 and (paths.remote or local_lock is not None)
+            start = time.time()
+            named = json.loads(paths.lease.read_bytes())["pid"] if paths.remote else None
+            try:
+                yield
+            finally:
+                depth -= 1
+                if claimed:
+                    held = {"pid": os.getpid(), "what": what, "start": start,
+                            "end": time.time(), "lease_pid": named}
+                    with open(LOG, "a") as log:
+                        log.write(json.dumps(held) + "\\n")
+
+    lease.one_writer = datadir.one_writer = one_writer
+"""
+
+
 def two_builds_at_once(cwd: Path, url: str, store_env: dict[str, str]) -> list[tuple[int, str]]:
+    (cwd / "recorder").mkdir()
+    (cwd / "recorder" / "sitecustomize.py").write_text(RECORDER)
     runs = []
     for name in ("a", "b"):
         (cwd / name).mkdir()
         env = job_env(cwd / name / "home", url, store_env)
         env["DISTILLERY_LEASE_TTL_S"] = str(TTL_S)
+        env["DISTILLERY_TEST_WRITER_LOG"] = str(cwd / "writers.jsonl")
+        env["PYTHONPATH"] = os.pathsep.join([str(cwd / "recorder"), str(REPO)])
         runs.append(dagster(*MAIN_JOB, cwd=cwd / name, env=env))
     results = []
     for run in runs:
         output, _ = run.communicate(timeout=600)
         results.append((run.returncode, output))
     return results
+
+
+def writer_intervals(log: Path) -> list[dict[str, Any]]:
+    """When each process held the writer, in order of taking it."""
+    held = [json.loads(line) for line in log.read_text().splitlines()]
+    return sorted(held, key=lambda h: h["start"])
 
 
 @pytest.mark.slow
@@ -218,7 +267,14 @@ def test_two_builds_started_together_never_both_write(
     assert succeeded, results[0][1][-3000:]
     for output in failed:
         assert busy in output, output[-3000:]
+    # One writer at a time: the processes' holding intervals never overlap, and on object
+    # storage the lease object named the process that held it.
+    held = writer_intervals(tmp_path / "writers.jsonl")
+    assert held and "an ingest" in {h["what"] for h in held}
+    for before, after in itertools.pairwise(held):
+        assert before["end"] <= after["start"], (before, after)
     if where == "s3":
+        assert all(h["lease_pid"] == h["pid"] for h in held)
         assert_latest_is_whole(ObjectPath.from_url(url))
     else:
         version = latest_version(url, "default")
