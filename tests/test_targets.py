@@ -304,19 +304,32 @@ def test_each_validator_names_file_line_and_field(tmp_path: Path, version: Path)
     assert "promptfoo/tests.jsonl:1: vars.tools_file" in "\n".join(map(str, problems))
 
 
+@pytest.mark.slow
 def test_every_target_written_passes_its_validator(version: Path) -> None:
+    """Each of the version's targets, its files as the manifest lists them, through its own
+    validator; and every target written again from the version's splits gives the same bytes."""
     manifest = json.loads((version / "manifest.json").read_text())
 
     assert set(manifest["targets"]) == set(EVERY_TARGET_BUT_PREFERENCE)
+    for name, entry in manifest["targets"].items():
+        assert entry["files"] and all((version / f).is_file() for f in entry["files"]), name
+        written = Written(files=entry["files"], rows=entry["rows"])
+        assert TARGETS[name].validate(version, written) == [], name
     parts = list(version_parts(version))
     recipe = Recipe.model_validate(manifest["recipe"])
+    again_dir = version.parent / ".again"
     again = write_targets(
-        version.parent / ".again",
-        ["llamafactory", "inspect_ai"],
+        again_dir,
+        EVERY_TARGET_BUT_PREFERENCE,
         parts,
         ExportContext(recipe=recipe, version=version.name),
     )
-    assert all(result.problems == [] for result in again.values())
+    assert set(again) == set(EVERY_TARGET_BUT_PREFERENCE)
+    for name, result in again.items():
+        assert result.problems == [], name
+        assert sorted(result.written.files) == sorted(manifest["targets"][name]["files"]), name
+        for file in result.written.files:
+            assert (again_dir / file).read_bytes() == (version / file).read_bytes(), file
 
 
 @pytest.mark.slow
@@ -372,5 +385,25 @@ def test_a_target_the_validator_refuses_is_not_added_and_a_build_is_refused(
 
 
 def test_polars_reads_every_hf_file_as_text(version: Path) -> None:
-    frame = pl.read_parquet(version / "hf" / "messages" / "train.parquet")
-    assert frame.height > 0 and frame.columns == ["completion_id", "messages", "tools"]
+    """Every hf file (both layouts, every split the manifest lists) reads in polars with its
+    layout's columns, the conversations as JSON text, and the rows the manifest counts."""
+    manifest = json.loads((version / "manifest.json").read_text())
+    entry = manifest["targets"]["hf"]
+    columns = {
+        "messages": ["completion_id", "messages", "tools"],
+        "prompt_completion": ["completion_id", "prompt", "completion", "tools"],
+    }
+    expected = {f"hf/{layout}/{s}.parquet" for layout in columns for s in SPLITS}
+    assert set(entry["files"]) == expected
+    for file in entry["files"]:
+        layout = file.split("/")[1]
+        frame = pl.read_parquet(version / file)
+        assert frame.columns == columns[layout], file
+        assert frame.height == entry["rows"][file] > 0, file
+        split = file.rsplit("/", 1)[1].removesuffix(".parquet")
+        assert frame.height == manifest["splits"][split]["rows"], file
+        for column in columns[layout][1:-1]:  # the conversations: lists of JSON texts
+            for texts in frame[column].to_list():
+                assert texts and all(isinstance(json.loads(text), dict) for text in texts), file
+        tools = frame["tools"].drop_nulls().to_list()
+        assert all(isinstance(json.loads(text), list) for text in tools), file
