@@ -260,16 +260,28 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def test_axolotl_block_names_files_its_loader_reads(version: Path, tmp_path: Path) -> None:
+    """Every block of datasets.yaml loaded as axolotl's `_load_from_local_path` does
+    (`load_dataset(ds_type, data_files=path, split=…)`): all the split's rows, each a
+    conversation ending with a role it trains on, any training flag 0 or 1. (axolotl's own
+    config model imports torch: see the target's docstring.)"""
     datasets = require("datasets", DEV_EXTRA)
     config = yaml.safe_load((version / "axolotl" / "datasets.yaml").read_text())
-    block = config["datasets"][0]
-    assert block["type"] == "chat_template" and block["field_messages"] == "messages"
-    # axolotl's _load_from_local_path: load_dataset(ds_type, data_files=path, split="train").
-    loaded = datasets.load_dataset(
-        block["ds_type"], data_files=str(version / block["path"]), split="train"
-    )
-    row = loaded[0]
-    assert isinstance(row["messages"], list) and row["messages"][-1]["role"] == "assistant"
+    manifest = json.loads((version / "manifest.json").read_text())
+    sections = {"datasets": "train", "test_datasets": "validation"}
+    assert set(config) == set(sections)
+    for section, split in sections.items():
+        (block,) = config[section]
+        assert block["type"] == "chat_template" and block["field_messages"] == "messages"
+        loaded = datasets.load_dataset(
+            block["ds_type"], data_files=str(version / block["path"]), split="train"
+        )
+        assert loaded.num_rows == manifest["splits"][split]["rows"] > 0
+        for row in loaded:
+            messages = row[block["field_messages"]]
+            assert messages[-1]["role"] in block["roles_to_train"]
+            assert isinstance(row[block["field_tools"]], list | None)
+            flag = block.get("message_field_training")
+            assert all(m.get(flag, 1) in (0, 1) for m in messages if flag)
 
 
 def test_each_validator_names_file_line_and_field(tmp_path: Path, version: Path) -> None:

@@ -11,6 +11,11 @@ and `content`, keeps the keys its chat template reads (`tool_calls`, `tool_call_
 or string arguments, and reads the per-message training flag named by `message_field_training`.
 The paths in the block are relative to the version directory: run axolotl from there, or make
 them absolute.
+
+The block is not checked by axolotl's own config model: its dataset models (0.19,
+`axolotl/utils/schemas/datasets.py`) import `schemas/enums.py`, whose enum values are torch
+dtypes, and `schemas/utils.py`, whose logger imports `axolotl.utils.distributed` (torch); the
+tests install consumers without torch. The test loads the files as axolotl's loader does instead.
 """
 
 from __future__ import annotations
