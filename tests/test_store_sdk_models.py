@@ -10,10 +10,7 @@ The sample's deliberately malformed records must fail, each for its own reason, 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +24,14 @@ from openai.types.conversations import (
     ConversationDeletedResource,
     ConversationItemList,
 )
-from openai.types.responses import Response, ResponseItem, ResponseItemList
-from starlette.applications import Starlette
-from starlette.routing import Mount
+from openai.types.responses import Response, ResponseItemList
 
 from pipelines.sample import SAMPLE_PATHS
 from pipelines.store import StoreDatabase
-from pipelines.store.app import create_app
-from pipelines.store.capture import CaptureSettings, Proxy
-from pipelines.store.capture.upstream import Upstream
-from tests.conftest import AZURE_API_VERSION, STORE_KEY
+from tests.conftest import STORE_KEY
 from tests.sdk_models import UNDECLARED_CHAT_FIELDS, Findings
 from tests.store_process import StoreProcess, store_process
+from tests.store_surfaces import Surface, served_routes
 
 Record = dict[str, Any]
 
@@ -57,15 +50,9 @@ UNDECLARED_RESPONSE_FIELDS = frozenset({"store", "billing"})
 """In every response OpenAI serves; the SDK's `Response` does not declare them."""
 
 NOT_THE_STORES_ANSWER = {
-    ("/_admin", "*"): "test controls (faults, stats, import), not part of OpenAI's API",
-    (
-        "/openai",
-        "POST /deployments/{deployment}/chat/completions",
-    ): "capture: the upstream's answer",
-    (
-        "*",
-        "* /{path:path}",
-    ): "capture: forwards what no route serves, answering the upstream's bytes",
+    "/_admin/*": "test controls (faults, stats, import), not part of OpenAI's API",
+    "POST /deployments/{deployment}/chat/completions": "capture: the upstream's answer",
+    "/{path:path}": "capture: forwards what no route serves, answering the upstream's bytes",
 }
 """Routes whose answers are not the store's to shape, and why."""
 
@@ -86,101 +73,8 @@ WELL_FORMED_CHAT = next(
 )
 
 
-# -- the routes, from the app ------------------------------------------------------------------
-
-
-def served_routes(tmp_path: Path) -> set[tuple[str, str, str]]:
-    """(mount, "METHOD path", …) for every route of the app as `serve --test-controls --upstream`
-    builds it: the most routes it ever has."""
-    upstream = Upstream(base_url="http://127.0.0.1:9/v1", flavour="openai")
-    proxy = Proxy(CaptureSettings(upstream=upstream), tmp_path / "routes.db")
-    try:
-        app: Any = create_app(
-            StoreDatabase(tmp_path / "routes.db"), test_controls=True, proxy=proxy
-        )
-    finally:
-        proxy.close()
-    while not isinstance(app, Starlette):  # the fault injector, the guards, then the app
-        app = app.app
-    found = set()
-    for route in app.routes:
-        mount, children = (route.path, route.routes) if isinstance(route, Mount) else ("", [route])
-        for child in children:
-            for method in sorted(set(child.methods or ()) - {"HEAD"}):
-                found.add((mount, method, child.path))
-    return found
-
-
 def _exempt(mount: str, method: str, path: str) -> bool:
-    return any(
-        mount_rule in ("*", mount) and (rule == "*" or rule in (f"{method} {path}", f"* {path}"))
-        for (mount_rule, rule) in NOT_THE_STORES_ANSWER
-    )
-
-
-# -- the surfaces: an API root and the SDK client that speaks to it ------------------------------
-
-
-@dataclass
-class Surface:
-    """One API root of the running store, the raw HTTP to it and the SDK clients for it."""
-
-    store: StoreProcess
-    mount: str
-    findings: Findings
-    clients: dict[bool, openai.OpenAI] = field(default_factory=dict)
-
-    def client(self, *, strict: bool = True, **options: Any) -> openai.OpenAI:
-        """The SDK client; `strict` turns on the SDK's own validation of every answer."""
-        common = {"api_key": STORE_KEY, "max_retries": 0, "_strict_response_validation": strict}
-        if self.mount == "/openai":
-            return openai.AzureOpenAI(
-                azure_endpoint=self.store.url, api_version=AZURE_API_VERSION, **common, **options
-            )
-        return openai.OpenAI(base_url=self.store.url + self.mount, **common, **options)
-
-    def http(self, method: str, path: str, body: Any = None, **query: Any) -> tuple[int, Any]:
-        """Send one request to `path` under this root; return the status and the JSON answer."""
-        if self.mount == "/openai":
-            query["api-version"] = AZURE_API_VERSION
-        url = self.store.url + self.mount + path
-        if query:
-            url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {STORE_KEY}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
-
-    def get(self, path: str, **query: Any) -> Any:
-        status, answer = self.http("GET", path, **query)
-        assert status == 200, (self.mount, path, answer)
-        return answer
-
-    def pages(self, path: str, **query: Any) -> Iterator[Any]:
-        """Every page of a list, raw, following `after` as the SDK does."""
-        after = None
-        while True:
-            page = self.get(path, limit=100, **query, **({"after": after} if after else {}))
-            yield page
-            if not page["has_more"] or not page["data"]:
-                return
-            after = page["data"][-1]["id"]
-
-    def sdk(
-        self, owner: str, where: str, call: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> Any:
-        """Make one SDK call; a validation error of the SDK's own counts against `owner`."""
-        try:
-            return call(*args, **kwargs)
-        except openai.APIResponseValidationError as err:
-            self.findings.fail(owner, f"{where} (SDK)", str(err.__cause__ or err)[:300])
-            return None
+    return not {f"{mount}/*", f"{method} {path}", path}.isdisjoint(NOT_THE_STORES_ANSWER)
 
 
 # -- one check per route -----------------------------------------------------------------------
@@ -451,10 +345,6 @@ ROUTE_CHECKS: dict[tuple[str, str], Callable[[Surface], None]] = {
     ("GET", "/conversations/{conversation_id}/items"): check_conversation_items,
 }
 """How each API route's answers are judged, by method and path under an API root."""
-
-# ResponseItem is a union the SDK cannot name as a model; the list types above carry it.
-assert ResponseItem is not None
-
 
 # -- the tests ---------------------------------------------------------------------------------
 
