@@ -139,7 +139,8 @@ def usage(
     completion = reasoning_tokens + sum(_item_tokens(item) for item in output)
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": 0},
+        # The SDK (3.63) requires `cache_write_tokens` beside `cached_tokens`.
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
         "total_tokens": prompt + completion,
