@@ -95,7 +95,7 @@ def fail_on_call(number: int, real: Any) -> Any:
 def test_a_checkpoint_lost_after_its_batch_never_costs_that_batch(
     fresh_store: StoreProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipelines.ingest.by_id as by_id
+    import pipelines.ingest.reader as reader
 
     fresh_store.import_records(responses(18))
     data = tmp_path / "data"
@@ -105,7 +105,7 @@ def test_a_checkpoint_lost_after_its_batch_never_costs_that_batch(
     run_ingest(env, data, page_size=5)  # the next run is incremental
     env["DISTILLERY_RESPONSE_IDS"] = str(ids_file(tmp_path / "all.txt", ids))
     # The second chunk's batch is written, then its checkpoint fails: the run stops there.
-    monkeypatch.setattr(by_id, "write_state", fail_on_call(2, by_id.write_state))
+    monkeypatch.setattr(reader, "write_state", fail_on_call(2, reader.write_state))
     with pytest.raises(LakeWriteError):
         run_ingest(env, data, page_size=5)
     monkeypatch.undo()

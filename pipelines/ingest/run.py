@@ -18,7 +18,8 @@ from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES
 from pipelines.ingest.by_id import sync_by_id
 from pipelines.ingest.plan import ReadPlan
-from pipelines.ingest.reader import IngestReport, IngestSettings, the_one_writer
+from pipelines.ingest.reader import IngestReport, the_one_writer
+from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.sync import sync_listed
 
