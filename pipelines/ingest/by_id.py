@@ -17,7 +17,6 @@ under `lake/rejected/`, and is not asked for again until the next full refresh.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,18 +24,13 @@ from typing import Any
 
 import openai
 
-from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import StoredApi
 from pipelines.ingest.gone import GoneRule, flagged
 from pipelines.ingest.lake import BY_ID_MARK, read_rows, utc_now
 from pipelines.ingest.paging import Rejected, call_with_retry, read_object
-from pipelines.ingest.reader import IngestReport, Reader
+from pipelines.ingest.reader import IngestReport, Reader, Reading
 from pipelines.ingest.rows import item_sha256
-from pipelines.ingest.settings import IngestSettings
-from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.privacy.scrub import scrub
-
-log = logging.getLogger("distillery.ingest")
 
 NOT_FOUND = "not found at the source (never stored, expired, deleted, or another project's)"
 
@@ -65,17 +59,7 @@ class _Fetched:
         return self.item is None and self.rejected is None
 
 
-def sync_by_id(
-    client: openai.OpenAI,
-    api: StoredApi,
-    ids: Sequence[str],
-    *,
-    source: SourceInfo,
-    paths: DataPaths,
-    settings: IngestSettings,
-    requests: RequestCounter | None,
-    logger: logging.Logger | Any = log,
-) -> IngestReport:
+def sync_by_id(reading: Reading, api: StoredApi, ids: Sequence[str]) -> IngestReport:
     """Read `ids` of `api` into the lake; the caller holds the writer lease.
 
     Raises:
@@ -83,11 +67,8 @@ def sync_by_id(
         SourceUnavailableError: The source kept failing or stalled; run again to resume.
         SourceProtocolError: The source answered what the API never does.
     """
-    common = {"source": source, "paths": paths, "settings": settings, "requests": requests}
     wanted = list(dict.fromkeys(ids))
-    return _ByIdReader(
-        client, api, **common, logger=logger, state_name=state_name(api), ids=wanted
-    ).sync()
+    return _ByIdReader(reading, api, state_name=state_name(api), ids=wanted).sync()
 
 
 class _ByIdReader(Reader):
@@ -95,8 +76,10 @@ class _ByIdReader(Reader):
 
     reader = "ids"
 
-    def __init__(self, *args: Any, ids: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, reading: Reading, api: StoredApi, *, state_name: str, ids: list[str]
+    ) -> None:
+        super().__init__(reading, api, state_name=state_name)
         self.ids = ids
         self.gone_rule = GoneRule(self.source, self.state.legacy_store)
         # A full refresh asks for the missing ids again, so it starts its own record of them

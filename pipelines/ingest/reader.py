@@ -134,6 +134,27 @@ class ReaderMeter:
         report.retries += outer_retries.value
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What every reader of one ingest reads with.
+
+    Attributes:
+        client: An SDK client for the source (`pipelines.ingest.sources.open_source`).
+        source: What the client reads, recorded on every row and in the report.
+        paths: The data directory.
+        settings: How to run.
+        requests: The client's request counter, for the reports.
+        logger: Where progress goes (a `logging.Logger` or Dagster's `context.log`).
+    """
+
+    client: openai.OpenAI
+    source: SourceInfo
+    paths: DataPaths
+    settings: IngestSettings
+    requests: RequestCounter | None
+    logger: logging.Logger | Any
+
+
 class Reader(ABC):
     """One run of one reader, from its sync state to its report.
 
@@ -147,39 +168,28 @@ class Reader(ABC):
     reader = "list"
     """`IngestReport.reader`: `list` (pages the source's list) or `ids` (ids the user keeps)."""
 
-    def __init__(
-        self,
-        client: openai.OpenAI,
-        api: StoredApi,
-        *,
-        source: SourceInfo,
-        paths: DataPaths,
-        settings: IngestSettings,
-        requests: RequestCounter | None,
-        logger: logging.Logger | Any,
-        state_name: str,
-    ) -> None:
-        self.meter = ReaderMeter(requests)
-        self.client, self.api, self.source = client, api, source
-        self.paths, self.settings, self.log = paths, settings, logger
+    def __init__(self, reading: Reading, api: StoredApi, *, state_name: str) -> None:
+        self.meter = ReaderMeter(reading.requests)
+        self.client, self.api, self.source = reading.client, api, reading.source
+        self.paths, self.settings, self.log = reading.paths, reading.settings, reading.logger
         self.state_name = state_name
-        self.secrets = (getattr(client, "api_key", None),)
+        self.secrets = (getattr(self.client, "api_key", None),)
         self.outer_retries = RetryCounter()
-        last = read_state(paths, state_name)
-        self.state, switched = for_store(last, source)
+        last = read_state(self.paths, state_name)
+        self.state, switched = for_store(last, self.source)
         if switched and last.source is not None:
             self._store_changed(last.source)
         self.run_state = self._resume_or_start()
-        self.index = lake_index(paths, api.api)
+        self.index = lake_index(self.paths, api.api)
         self.report = IngestReport(
             run_id=self.run_state.id,
             mode=self.run_state.mode,
             resumed=self.run_state.pages > 0,
-            source=source,
+            source=self.source,
             api=api.api,
             reader=self.reader,
             high_water_mark=self.state.high_water_mark,
-            lake_path=str(paths.raw_completions.resolve()),
+            lake_path=str(self.paths.raw_completions.resolve()),
         )
 
     @property

@@ -41,7 +41,7 @@ from pipelines.ingest.errors import CursorLost, SourceProtocolError, SourceUnava
 from pipelines.ingest.gone import GoneRule, flagged
 from pipelines.ingest.lake import BY_ID_MARK, append_seen_ids, read_rows, read_seen_ids, utc_now
 from pipelines.ingest.paging import RawPage, iter_pages
-from pipelines.ingest.reader import IngestReport, Reader, the_one_writer
+from pipelines.ingest.reader import IngestReport, Reader, Reading, the_one_writer
 from pipelines.ingest.rows import created_of, item_sha256, messages_by_id
 from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
@@ -88,33 +88,14 @@ def ingest_completions(
         IngestBusyError: Another ingest holds this data directory.
     """
     settings = settings or IngestSettings()
-    paths = DataPaths(data_dir)
-    with the_one_writer(paths, settings):
-        return sync_listed(
-            client,
-            CHAT_COMPLETIONS,
-            source=source,
-            paths=paths,
-            settings=settings,
-            requests=requests,
-            logger=logger,
-        )
+    reading = Reading(client, source, DataPaths(data_dir), settings, requests, logger)
+    with the_one_writer(reading.paths, settings):
+        return sync_listed(reading, CHAT_COMPLETIONS)
 
 
-def sync_listed(
-    client: openai.OpenAI,
-    api: StoredApi,
-    *,
-    source: SourceInfo,
-    paths: DataPaths,
-    settings: IngestSettings,
-    requests: RequestCounter | None,
-    logger: logging.Logger | Any,
-    state_name: str = CHAT_STATE,
-) -> IngestReport:
+def sync_listed(reading: Reading, api: StoredApi, *, state_name: str = CHAT_STATE) -> IngestReport:
     """One listed API's sync; the caller holds the writer lease (`the_one_writer`)."""
-    common = {"source": source, "paths": paths, "settings": settings, "requests": requests}
-    return _Sync(client, api, **common, logger=logger, state_name=state_name).sync()
+    return _Sync(reading, api, state_name=state_name).sync()
 
 
 @dataclass
@@ -130,8 +111,8 @@ class _PendingPage:
 class _Sync(Reader):
     """One run of paging a list; `sync_listed` is its only caller."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, reading: Reading, api: StoredApi, *, state_name: str) -> None:
+        super().__init__(reading, api, state_name=state_name)
         self.seen = read_seen_ids(self.paths, self.run_state.id) if self.full else set()
         if self.full and self.run_state.pages and not self.seen:
             # A resumed full refresh whose record of listed ids is gone (deleted by hand, or a
