@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import (
     escape_line_breaks,
     expected_output,
@@ -37,7 +38,7 @@ from pipelines.export.targets.base import (
 )
 from pipelines.export.targets.messages import expected_calls, tools_json
 
-FILE = "foundry/eval.jsonl"
+FILE = VersionLayout.FOUNDRY_EVAL
 
 
 class FoundryWriter(TargetWriter):

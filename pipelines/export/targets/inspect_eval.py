@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import (
     escape_line_breaks,
     expected_output,
@@ -46,8 +47,8 @@ from pipelines.export.targets.messages import (
     tools_json,
 )
 
-SAMPLES = "inspect/eval.jsonl"
-TASK = "inspect/task.py"
+SAMPLES = VersionLayout.INSPECT_SAMPLES
+TASK = VersionLayout.INSPECT_TASK
 ROLES = ("system", "user", "assistant", "tool")
 EXPECTS = ("tool_calls", "json", "text")
 
@@ -147,7 +148,7 @@ def reference_answer(text_match: str = "{text_match}"):
 @task
 def distillery_eval(text_match: str = "{text_match}"):
     return Task(
-        dataset=json_dataset(str(Path(__file__).parent / "eval.jsonl")),
+        dataset=json_dataset(str(Path(__file__).parent / "{samples}")),
         solver=[offer_stored_tools(), generate(tool_calls="none")],
         scorer=reference_answer(text_match),
     )
@@ -209,6 +210,7 @@ class InspectWriter(TargetWriter):
             recipe=recipe.name,
             target_model=recipe.target_model,
             text_match=recipe.export.eval_text_match,
+            samples=Path(SAMPLES).name,
         )
         (self.directory / TASK).write_text(source, encoding="utf-8")
         return Written(

@@ -25,6 +25,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import escape_line_breaks, json_member, json_object, json_raw_member
 from pipelines.export.targets.base import (
     ExportContext,
@@ -45,7 +46,8 @@ from pipelines.export.targets.messages import (
 )
 
 SPLITS = ("train", "validation")
-INFO = "llamafactory/dataset_info.json"
+INFO = VersionLayout.LLAMAFACTORY_INFO
+DATA = VersionLayout.LLAMAFACTORY_DATA
 TAGS = {
     "role_tag": "role",
     "content_tag": "content",
@@ -87,7 +89,7 @@ class LlamaFactoryWriter(TargetWriter):
             json_raw_member("messages", "[" + messages + "]"),
             json_member("tools", pl.col("tools")),
         )
-        self.files.append(f"llamafactory/{split}.jsonl", escape_line_breaks(frame, line, "line"))
+        self.files.append(DATA.format(split=split), escape_line_breaks(frame, line, "line"))
         self.without_tools += frame["tools"].null_count()
 
     def close(self) -> Written:
@@ -124,11 +126,11 @@ def validate_llamafactory(directory: Path, written: Written) -> list[Problem]:
     for name, entry in info.items():
         if entry.get("formatting") != "openai" or entry.get("tags") != TAGS:
             problems.append(Problem(INFO, None, name, "needs formatting openai and the tags"))
-        path = directory / "llamafactory" / str(entry.get("file_name"))
+        path = directory / VersionLayout.LLAMAFACTORY / str(entry.get("file_name"))
         if not path.is_file():
             problems.append(Problem(INFO, None, f"{name}.file_name", f"no file {path.name}"))
             continue
-        file = f"llamafactory/{path.name}"
+        file = f"{VersionLayout.LLAMAFACTORY}/{path.name}"
         for number, line in jsonl_lines(path):
             example = parse_line(file, number, line, problems)
             if isinstance(example, dict):

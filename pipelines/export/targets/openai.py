@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.line_check import FineTuneChecker
 from pipelines.export.targets.base import (
     ExportContext,
@@ -38,7 +39,7 @@ class FineTuningWriter(TargetWriter):
         self.files = JsonlFiles(directory)
 
     def write(self, split: str, part: pl.DataFrame) -> None:
-        self.files.append(f"{split}.jsonl", part["line"])
+        self.files.append(VersionLayout.fine_tuning(split), part["line"])
 
     def close(self) -> Written:
         return Written(files=self.files.close(), rows=dict(self.files.rows))

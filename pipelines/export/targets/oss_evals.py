@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import oss_eval_items
 from pipelines.export.targets.base import (
     ExportContext,
@@ -23,7 +24,7 @@ from pipelines.export.targets.base import (
     parse_line,
 )
 
-FILE = "eval.openai-evals.jsonl"
+FILE = VersionLayout.OSS_EVALS
 
 
 class OssEvalsWriter(TargetWriter):

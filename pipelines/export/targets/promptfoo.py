@@ -21,6 +21,7 @@ import polars as pl
 import polars_hash as plh
 import yaml
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import (
     escape_line_breaks,
     expected_output,
@@ -43,8 +44,8 @@ from pipelines.export.targets.base import (
 )
 from pipelines.export.targets.messages import expected_calls, json_answers, tools_json
 
-CONFIG = "promptfoo/promptfooconfig.yaml"
-TESTS = "promptfoo/tests.jsonl"
+CONFIG = VersionLayout.PROMPTFOO_CONFIG
+TESTS = VersionLayout.PROMPTFOO_TESTS
 NO_TOOLS = "none.json"
 ASSERTION_TYPES = {"javascript", "is-json", "llm-rubric", "equals"}
 
@@ -91,12 +92,12 @@ class PromptfooWriter(TargetWriter):
     def close(self) -> Written:
         files = self.files.close()
         rows = dict(self.files.rows)
-        tools_dir = self.directory / "promptfoo" / "tools"
+        tools_dir = self.directory / VersionLayout.PROMPTFOO_TOOLS
         tools_dir.mkdir(parents=True, exist_ok=True)
         self.tools.setdefault(NO_TOOLS, "[]")
         for name, text in sorted(self.tools.items()):
             (tools_dir / name).write_text(text + "\n", encoding="utf-8")
-            files.append(f"promptfoo/tools/{name}")
+            files.append(f"{VersionLayout.PROMPTFOO_TOOLS}/{name}")
         recipe, version = self.context.recipe, self.context.version
         config = {
             "description": f"distillery {recipe.name} {version}: eval split",
