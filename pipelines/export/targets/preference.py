@@ -47,8 +47,7 @@ from pipelines.export.targets.base import (
     Written,
     capped,
     hf_table,
-    jsonl_lines,
-    parse_line,
+    jsonl_values,
 )
 from pipelines.export.targets.hf import validate_chat_parquet
 from pipelines.export.targets.messages import MessageStyle, conversations, tools_json
@@ -232,8 +231,7 @@ def validate_preference(directory: Path, written: Written) -> list[Problem]:
     problems: list[Problem] = []
     for name in written.files:
         if name.endswith(VersionLayout.JSONL):
-            for number, line in jsonl_lines(directory / name):
-                example = parse_line(name, number, line, problems)
+            for number, example in jsonl_values(directory, name, problems):
                 if example is not None:
                     problems += check_dpo_example(example, file=name, line=number)
     parquet = Written(files=[f for f in written.files if f.endswith(VersionLayout.PARQUET)])
