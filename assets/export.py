@@ -7,7 +7,7 @@ from assets.reporting import counts_table, markdown_table
 from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import read_completions
 from pipelines.curate import read_curated, read_curation_steps
-from pipelines.datadir.paths import DataPaths
+from pipelines.datadir.paths import DataPaths, VersionLayout
 from pipelines.export import (
     SNAPSHOT_COLUMNS,
     DatasetRefused,
@@ -142,13 +142,13 @@ def version_metadata(version: DatasetVersion) -> dict[str, object]:
         ),
         "files": dg.MetadataValue.md(markdown_table(_files_frame(manifest.files), max_rows=20)),
         "dataset_card": dg.MetadataValue.md(
-            (version.path / "README.md").read_text(encoding="utf-8").split("---\n", 2)[-1]
+            (version.path / VersionLayout.CARD).read_text(encoding="utf-8").split("---\n", 2)[-1]
         ),
     }
 
 
 def _tokens(version: DatasetVersion) -> pl.DataFrame:
-    files = [version.path / f"{name}.parquet" for name in ("train", "validation", "eval")]
+    files = [version.path / VersionLayout.rows(name) for name in ("train", "validation", "eval")]
     return example_tokens(files)
 
 

@@ -14,8 +14,8 @@ import openai
 
 from pipelines.datadir.paths import DEFAULT_DATA_DIR
 from pipelines.ingest.plan import ReadPlan, read_plan
+from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo, open_source
-from pipelines.ingest.sync import IngestSettings
 
 WRITER_POOL = "distillery_data_dir"
 """The Dagster concurrency pool of every asset that writes the data directory. Set its limit to 1
@@ -39,9 +39,9 @@ class StoredCompletionsSource(dg.ConfigurableResource):
     """
 
     kind: str = ""
-    concurrency: int = 8
-    overlap_seconds: int = 3600
-    full_refresh_every_days: float = 7.0
+    concurrency: int = IngestSettings.DEFAULTS.concurrency
+    overlap_seconds: int = IngestSettings.DEFAULTS.overlap_seconds
+    full_refresh_every_days: float = IngestSettings.DEFAULTS.full_refresh_every_days
 
     @contextlib.contextmanager
     def open(self) -> Iterator[tuple[openai.OpenAI, SourceInfo, RequestCounter]]:

@@ -133,7 +133,11 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", help="data directory (default: $DISTILLERY_DATA_DIR, else ./distillery-data)"
     )
     ingest_cmd.add_argument("--full-refresh", action="store_true", help="re-read everything")
-    ingest_cmd.add_argument("--concurrency", type=int, default=8, help="item reads in flight")
+    ingest_cmd.add_argument(
+        "--concurrency",
+        type=int,
+        help="item reads in flight (default: the pipeline's, `IngestSettings.concurrency`)",
+    )
     ingest_cmd.set_defaults(run=_ingest)
 
     export_cmd = commands.add_parser(
@@ -266,13 +270,22 @@ def _import(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     # Imported here: `distillery store …` should not pay for polars and pyarrow.
     from pipelines.datadir.paths import data_dir_from_env
-    from pipelines.ingest import IngestError, SourceConfigError, ingest, open_source, read_plan
-    from pipelines.ingest.sync import IngestSettings
+    from pipelines.ingest import (
+        IngestError,
+        IngestSettings,
+        SourceConfigError,
+        ingest,
+        open_source,
+        read_plan,
+    )
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("distillery").setLevel(logging.INFO)
     data_dir = args.data_dir or data_dir_from_env()
-    settings = IngestSettings(concurrency=args.concurrency, full_refresh=args.full_refresh)
+    settings = IngestSettings(
+        concurrency=args.concurrency or IngestSettings.DEFAULTS.concurrency,
+        full_refresh=args.full_refresh,
+    )
     try:
         with open_source() as (client, source, requests):
             run = ingest(

@@ -12,8 +12,9 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
+from schemas.record import StoredRecord
 from schemas.types import MESSAGE, METADATA_PAIR, TOOL_CALL
-from schemas.vocabularies import APIS, CONVERSATIONS_API, MESSAGE_ROLES, SOURCE_KINDS
+from schemas.vocabularies import CONVERSATIONS_API, MESSAGE_ROLES
 
 MAX_CONTENT_BYTES = 1_000_000
 """Largest message text accepted (bytes): far above any model's context, so only broken records."""
@@ -32,7 +33,7 @@ def _completed_or_not_a_response() -> pl.Expr:
     return status.is_null() | (status == "completed")
 
 
-class Conversations(pa.DataFrameModel):
+class Conversations(StoredRecord):
     """The typed columns every table of normalized completions shares: request settings, the
     input conversation, the output message, usage and content-filter flags, and the checks that
     make a record usable for training.
@@ -42,21 +43,9 @@ class Conversations(pa.DataFrameModel):
     `context_missing`) are neutral for chat completions.
     """
 
-    api: str = pa.Field(
-        isin=list(APIS),
-        description="The API the record came from: chat_completions, responses or conversations.",
-    )
-    id: str = pa.Field(
-        description="The record's id at the source: chatcmpl-…, resp_… or conv_…. Unique (the"
-        " check id_unique)."
-    )
     created: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         nullable=True, description="When the request was made (UTC)."
     )
-    model: str = pa.Field(
-        nullable=True, description="Model that produced the output; null for a conversation."
-    )
-    source: str = pa.Field(isin=list(SOURCE_KINDS), description="Provider read from.")
     ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         description="When distillery fetched this version of the record (UTC)."
     )
@@ -117,10 +106,6 @@ class Conversations(pa.DataFrameModel):
         " or the conversation does not hold the response's first input item). Always false for"
         " chat completions."
     )
-
-    class Config:
-        strict = True
-        coerce = True
 
     @pa.dataframe_check(
         error="another stored object (of this or another API) has the same id: ids must tell"
@@ -238,7 +223,3 @@ class Completions(Conversations):
         description="The input messages, input items or conversation items as the API returned"
         " them."
     )
-
-    class Config:
-        strict = True
-        coerce = True

@@ -6,26 +6,15 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from schemas.vocabularies import APIS, SOURCE_KINDS
+from schemas.record import StoredRecord
 
 REASON = pl.Struct({"check": pl.String, "message": pl.String})
 
 
-class CompletionsQuarantine(pa.DataFrameModel):
+class CompletionsQuarantine(StoredRecord):
     """Records kept out of `completions`, whole, with every check they failed. Together the two
     tables account for every record of the raw lake."""
 
-    api: str = pa.Field(
-        isin=list(APIS),
-        description="The API the record came from: chat_completions, responses or conversations.",
-    )
-    id: str = pa.Field(
-        description="The record's id at the source; with api, unique (two APIs may share an id,"
-        " and both records are then quarantined for it)."
-    )
-    created: pl.Int64 = pa.Field(nullable=True, description="Unix seconds, as the API gave them.")
-    model: str = pa.Field(nullable=True, description="Model, when the record names one.")
-    source: str = pa.Field(isin=list(SOURCE_KINDS), description="API read from.")
     ingested_at: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(
         description="When distillery fetched this version of the record (UTC)."
     )
@@ -41,8 +30,6 @@ class CompletionsQuarantine(pa.DataFrameModel):
     )
 
     class Config:
-        strict = True
-        coerce = True
         # Two APIs may share an id (both records are quarantined then); the lake key may not repeat.
         unique: ClassVar[list[str]] = ["api", "id"]
 

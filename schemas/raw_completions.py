@@ -5,22 +5,12 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
-from schemas.vocabularies import APIS, SOURCE_KINDS
+from schemas.record import StoredRecord
 
 
-class RawCompletions(pa.DataFrameModel):
+class RawCompletions(StoredRecord):
     """Rows of `lake/raw_completions` batches; merged by (api, id), the newest `batch_id` wins."""
 
-    api: str = pa.Field(
-        isin=list(APIS),
-        description="The API the object came from: chat_completions, responses or conversations.",
-    )
-    id: str = pa.Field(description="The object's id at the source: chatcmpl-…, resp_… or conv_….")
-    created: pl.Int64 = pa.Field(
-        nullable=True, description="Unix seconds as the API gave them; null when missing."
-    )
-    model: str = pa.Field(nullable=True, description="Model that produced the completion.")
-    source: str = pa.Field(isin=list(SOURCE_KINDS), description="Which provider it was read from.")
     source_endpoint: str = pa.Field(
         nullable=True,
         description="Which store of that provider (its endpoint host; `local` for the bundled"
@@ -44,7 +34,3 @@ class RawCompletions(pa.DataFrameModel):
         description="JSON array, every page, oldest first: the chat completion's input messages,"
         " the response's input items, or the conversation's items."
     )
-
-    class Config:
-        strict = True
-        coerce = True

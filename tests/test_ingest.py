@@ -15,10 +15,10 @@ import polars as pl
 import pytest
 
 from pipelines.datadir.paths import DataPaths
+from pipelines.ingest import IngestReport, IngestSettings, ingest_completions
 from pipelines.ingest.lake import read_raw_completions
 from pipelines.ingest.paging import RetryPolicy, SourceAccessError
 from pipelines.ingest.sources import open_source
-from pipelines.ingest.sync import IngestReport, IngestSettings, ingest_completions
 from pipelines.sample import SAMPLE_PATH
 from tests.conftest import AZURE_API_VERSION, STORE_KEY
 from tests.records import completion_record, conversation

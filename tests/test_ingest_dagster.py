@@ -13,6 +13,7 @@ import pytest
 from assets.definitions import defs
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource
+from pipelines.ingest import IngestSettings
 from pipelines.ingest.lake import read_raw_completions
 from tests.store_process import StoreProcess, store_process
 from tests.test_ingest import make_records, source_env
@@ -119,3 +120,11 @@ def test_job_execute_from_the_shell_never_writes_the_key(tmp_path: Path) -> None
     for path in files:
         assert canary.encode() not in path.read_bytes(), path
     assert read_raw_completions(tmp_path / "data").height == 30
+
+
+def test_the_resource_left_alone_runs_with_the_pipelines_settings() -> None:
+    # The defaults are written once (IngestSettings); the resource only offers to change them.
+    assert StoredCompletionsSource().settings(full_refresh=False) == IngestSettings()
+    assert StoredCompletionsSource(concurrency=2).settings(full_refresh=True) == IngestSettings(
+        concurrency=2, full_refresh=True
+    )

@@ -25,6 +25,7 @@ from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import (
     IngestBusyError,
     IngestReport,
+    IngestSettings,
     LakeWriteError,
     SourceProtocolError,
     SourceUnavailableError,
@@ -34,7 +35,6 @@ from pipelines.ingest import (
 )
 from pipelines.ingest.paging import RetryPolicy
 from pipelines.ingest.state import RunCheckpoint, read_state, write_state
-from pipelines.ingest.sync import IngestSettings
 from tests.hostile_server import Behaviour, hostile_server, make_items
 from tests.store_process import distillery_command
 

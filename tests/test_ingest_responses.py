@@ -15,6 +15,7 @@ import pytest
 from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import (
     IdsFileError,
+    IngestSettings,
     SourceAccessError,
     SourceUnavailableError,
     ingest,
@@ -25,7 +26,6 @@ from pipelines.ingest.lake import read_raw_completions
 from pipelines.ingest.paging import RetryPolicy
 from pipelines.ingest.run import IngestRun
 from pipelines.ingest.sources import open_source
-from pipelines.ingest.sync import IngestSettings
 from pipelines.sample import CONVERSATIONS_SAMPLE_PATH, RESPONSES_SAMPLE_PATH, SAMPLE_PATH
 from tests.conftest import STORE_KEY
 from tests.hostile_server import Behaviour, hostile_server

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from pipelines.datadir.paths import DataPaths
-from pipelines.ingest import LakeWriteError
+from pipelines.ingest import LakeWriteError, read_state
 from pipelines.ingest.lake import read_raw_completions, write_batch
 from pipelines.ingest.rows import lake_row
-from tests.records import response_record
+from tests.records import completion_record, response_record
 from tests.store_process import StoreProcess, distillery_command
 from tests.test_ingest_responses import (
     by_id_env,
@@ -95,7 +95,7 @@ def fail_on_call(number: int, real: Any) -> Any:
 def test_a_checkpoint_lost_after_its_batch_never_costs_that_batch(
     fresh_store: StoreProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipelines.ingest.by_id as by_id
+    import pipelines.ingest.reader as reader
 
     fresh_store.import_records(responses(18))
     data = tmp_path / "data"
@@ -105,7 +105,7 @@ def test_a_checkpoint_lost_after_its_batch_never_costs_that_batch(
     run_ingest(env, data, page_size=5)  # the next run is incremental
     env["DISTILLERY_RESPONSE_IDS"] = str(ids_file(tmp_path / "all.txt", ids))
     # The second chunk's batch is written, then its checkpoint fails: the run stops there.
-    monkeypatch.setattr(by_id, "write_state", fail_on_call(2, by_id.write_state))
+    monkeypatch.setattr(reader, "write_state", fail_on_call(2, reader.write_state))
     with pytest.raises(LakeWriteError):
         run_ingest(env, data, page_size=5)
     monkeypatch.undo()
@@ -117,6 +117,47 @@ def test_a_checkpoint_lost_after_its_batch_never_costs_that_batch(
     assert resumed.by_reader()["responses_ids"].resumed
     names = [path.name for path in DataPaths(data).batch_files()]
     assert len(names) == len(set(names)) == 1 + 2 + 1  # first run, killed run, resumed run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", ["chat_completions_list", "responses_ids"])
+def test_a_full_refresh_asked_for_is_not_traded_for_an_unfinished_incremental_run(
+    fresh_store: StoreProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    # The rule lives once, in the reader lifecycle: both kinds of reader must keep it.
+    import pipelines.ingest.reader as lifecycle
+
+    now = int(time.time())
+    fresh_store.import_records(
+        [completion_record(f"chatcmpl-old-{i}", created=now - 60 * i) for i in range(4)]
+    )
+    fresh_store.import_records(responses(8))
+    ids = [f"resp_ing_{i:04d}" for i in range(8)]
+    env = {**by_id_env(fresh_store, tmp_path, ids[:2]), "DISTILLERY_CONVERSATION_IDS": ""}
+    if reader == "responses_ids":
+        env["DISTILLERY_CHAT_COMPLETIONS"] = "off"
+    else:
+        env["DISTILLERY_RESPONSE_IDS"] = ""
+    data = tmp_path / "data"
+    run_ingest(env, data, page_size=2)  # full: nothing was read before
+    # Something new, so the next run (incremental) checkpoints; it dies at its second checkpoint.
+    fresh_store.import_records(
+        [completion_record(f"chatcmpl-new-{i}", created=now + 60 * i) for i in range(4)]
+    )
+    if reader == "responses_ids":
+        ids_file(tmp_path / "responses.txt", ids)
+    monkeypatch.setattr(lifecycle, "write_state", fail_on_call(2, lifecycle.write_state))
+    with pytest.raises(LakeWriteError):
+        run_ingest(env, data, page_size=2)
+    monkeypatch.undo()
+    state_name = "ingest" if reader == "chat_completions_list" else "responses-ids"
+    state = read_state(DataPaths(data), state_name)
+    assert state.run is not None and state.run.mode == "incremental"
+
+    refresh = run_ingest(env, data, page_size=2, full_refresh=True).by_reader()[reader]
+
+    assert refresh.mode == "full" and not refresh.resumed
+    assert read_state(DataPaths(data), state_name).run is None
 
 
 def test_a_batch_name_written_again_gets_a_later_name_not_the_old_file(tmp_path: Path) -> None:

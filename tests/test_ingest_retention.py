@@ -146,7 +146,7 @@ def strip_source_endpoints(data: Path) -> None:
 def test_rows_from_before_the_store_column_stay_the_first_stores_after_a_switch(
     fresh_store: StoreProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipelines.ingest.sync as sync
+    import pipelines.ingest.reader as reader
 
     now, data = int(time.time()), tmp_path / "data"
     fresh_store.import_records(
@@ -160,7 +160,7 @@ def test_rows_from_before_the_store_column_stay_the_first_stores_after_a_switch(
         )
         env = source_env(second, "openai")
         # The first run against the new store is killed after its first checkpoint...
-        monkeypatch.setattr(sync, "write_state", fail_on_call(2, sync.write_state))
+        monkeypatch.setattr(reader, "write_state", fail_on_call(2, reader.write_state))
         with pytest.raises(LakeWriteError):
             ingest(env, data, page_size=2)
         monkeypatch.undo()

@@ -4,6 +4,7 @@ samples' JSONL but never their generator."""
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -64,16 +65,64 @@ def test_every_stage_has_a_face_that_names_its_public_functions() -> None:
         assert len(exported.elts) >= 3, stage  # type: ignore[attr-defined]
 
 
+LAYOUT_MODULE = "datadir/paths.py"
+"""The one module of the data-directory package (`pipelines.datadir`) that names its layout."""
+
+LAYOUT_NAMES = {
+    # The data directory's own folders and files.
+    "lake",
+    "artifacts",
+    "LATEST",
+    "raw_completions",
+    "curated",
+    "quarantine",
+    # The names inside a version directory.
+    "manifest.json",
+    "README.md",
+    "train.jsonl",
+    "validation.jsonl",
+    "eval.jsonl",
+    "train.parquet",
+}
+TARGET_FOLDERS = ("hf", "llamafactory", "axolotl", "promptfoo", "inspect", "foundry", "preference")
+"""Each export target's folder in a version directory."""
+VERSION_FILE = re.compile(r"^[\w.{}/-]*\.(parquet|jsonl)$|^(" + "|".join(TARGET_FOLDERS) + ")/")
+"""A file name inside a version: `<split>.parquet`, `{split}.jsonl`, `hf/…` (or a piece of one,
+as an f-string holds it: `.parquet`, `llamafactory/`)."""
+NOT_THE_DATA_DIRECTORY = {"sample/__init__.py"}
+"""Modules whose file names are the package's own data (the bundled sample), not the layout."""
+
+
+def string_constants(tree: ast.AST) -> list[ast.Constant]:
+    """Every string constant of a module but its docstrings (prose may describe the layout)."""
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
 def test_only_the_paths_module_names_the_data_directory_layout() -> None:
-    layout_names = {"lake", "artifacts", "LATEST", "raw_completions", "curated", "quarantine"}
     offenders = []
     for path in PIPELINES.rglob("*.py"):
-        if path.relative_to(PIPELINES).as_posix() == "datadir/paths.py":
+        module = path.relative_to(PIPELINES).as_posix()
+        if module == LAYOUT_MODULE:
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and node.value in layout_names:
-                offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {node.value!r}")
+        for node in string_constants(ast.parse(path.read_text(encoding="utf-8"))):
+            name = node.value
+            if name in LAYOUT_NAMES or (
+                module not in NOT_THE_DATA_DIRECTORY and VERSION_FILE.search(name)
+            ):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {name!r}")
 
+    assert (PIPELINES / LAYOUT_MODULE).is_file()
     assert offenders == []
 
 

@@ -134,7 +134,7 @@ def test_an_ingest_killed_mid_page_resumes_to_the_exact_id_set(
     run_killed(
         """
         from pipelines.ingest.sources import open_source
-        from pipelines.ingest.sync import IngestSettings, ingest_completions
+        from pipelines.ingest import IngestSettings, ingest_completions
         with open_source({}) as (client, source, requests):
             ingest_completions(client, source=source, data_dir=sys.argv[1],
                                settings=IngestSettings(), requests=requests)

@@ -12,7 +12,12 @@ from pipelines.datadir.atomic import atomic_path, write_parquet_atomically
 from pipelines.datadir.lease import LeaseLost, build_wait_s, one_writer
 from pipelines.datadir.lock import LockBusy, exclusive
 from pipelines.datadir.object_storage import AnyPath, ObjectPath, as_path, is_object_url
-from pipelines.datadir.paths import DEFAULT_DATA_DIR, DataPaths, data_dir_from_env
+from pipelines.datadir.paths import (
+    DEFAULT_DATA_DIR,
+    DataPaths,
+    VersionLayout,
+    data_dir_from_env,
+)
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -21,6 +26,7 @@ __all__ = [
     "LeaseLost",
     "LockBusy",
     "ObjectPath",
+    "VersionLayout",
     "as_path",
     "atomic_path",
     "build_wait_s",

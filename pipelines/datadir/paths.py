@@ -7,7 +7,8 @@
 <data dir>/lake/quarantine/completions_quarantine.parquet    failing records with every reason
 <data dir>/lake/curated/<recipe>.parquet                     a recipe's curated rows
 <data dir>/lake/curated/<recipe>.steps.json                  what each curation step did
-<data dir>/artifacts/<recipe>/<version>/                     a published dataset version
+<data dir>/artifacts/<recipe>/<version>/                     a published dataset version (its
+                                                             files: `VersionLayout`)
 <data dir>/artifacts/<recipe>/.staging-<token>/              a version being written
 <data dir>/artifacts/<recipe>/.staging-<token>/.owner.json   the build writing it (pid, host)
 <data dir>/artifacts/<recipe>/LATEST                         the version the last build produced
@@ -152,6 +153,55 @@ class DataPaths:
         """The manifest of every published version of `recipe` (staging directories skipped)."""
         return [
             path
-            for path in sorted(self.artifacts(recipe).glob("*/manifest.json"))
+            for path in sorted(self.artifacts(recipe).glob(f"*/{VersionLayout.MANIFEST}"))
             if not path.parent.name.startswith(".")
         ]
+
+
+class VersionLayout:
+    """Every name inside a dataset version directory, relative to it (as its manifest lists
+    them). A name holding `{split}` is a pattern: `.format(split=…)`.
+
+        manifest.json                    what the version holds; written last
+        README.md                        the dataset card
+        <split>.parquet                  the split's rows
+        train.jsonl, validation.jsonl    OpenAI's (and Azure's) fine-tuning lines
+        hf/<layout>/<split>.parquet      and each other target in its own folder, below
+    """
+
+    MANIFEST = "manifest.json"
+    CARD = "README.md"
+    ROWS = "{split}.parquet"
+    FINE_TUNING = "{split}.jsonl"
+
+    # Each target's folder and the files in it.
+    HF_LAYOUT = "hf/{layout}/{split}.parquet"
+    LLAMAFACTORY = "llamafactory"
+    LLAMAFACTORY_DATA = "llamafactory/{split}.jsonl"
+    LLAMAFACTORY_INFO = "llamafactory/dataset_info.json"
+    AXOLOTL_DATA = "axolotl/{split}.parquet"
+    AXOLOTL_CONFIG = "axolotl/datasets.yaml"
+    PROMPTFOO_CONFIG = "promptfoo/promptfooconfig.yaml"
+    PROMPTFOO_TESTS = "promptfoo/tests.jsonl"
+    PROMPTFOO_TOOLS = "promptfoo/tools"
+    INSPECT_SAMPLES = "inspect/eval.jsonl"
+    INSPECT_TASK = "inspect/task.py"
+    FOUNDRY_EVAL = "foundry/eval.jsonl"
+    OSS_EVALS = "eval.openai-evals.jsonl"
+    """openai/evals' samples: beside the version's rows, as they always were."""
+    DPO = "preference/openai_dpo/{split}.jsonl"
+    TRL = "preference/trl/{split}.parquet"
+
+    PARQUET = ".parquet"
+    JSONL = ".jsonl"
+    """The endings that tell a target's data files from its configs."""
+
+    @staticmethod
+    def rows(split: str) -> str:
+        """The file of a split's rows."""
+        return VersionLayout.ROWS.format(split=split)
+
+    @staticmethod
+    def fine_tuning(split: str) -> str:
+        """The file of a split's OpenAI fine-tuning lines."""
+        return VersionLayout.FINE_TUNING.format(split=split)

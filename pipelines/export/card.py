@@ -7,9 +7,10 @@ from datetime import datetime
 import polars as pl
 import yaml
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.manifest import Manifest
 from pipelines.export.splits import SPLITS
-from pipelines.export.targets import TARGETS
+from pipelines.export.targets import TARGETS, hf
 
 _BAR_WIDTH = 40
 
@@ -40,7 +41,9 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     ]
     for name in SPLITS:
         counts = manifest.splits[name]
-        lines.append(f"| {name} | {counts.rows:,} | {counts.tokens:,} | {name}.parquet |")
+        lines.append(
+            f"| {name} | {counts.rows:,} | {counts.tokens:,} | {VersionLayout.rows(name)} |"
+        )
     lines += [
         "",
         "Rows are grouped before splitting (by "
@@ -114,13 +117,9 @@ def _configs(manifest: Manifest) -> list[dict]:
     """The card's `configs`: TRL's conversational Parquet first when the version has it (what
     `load_dataset(<repo>)` then loads), and the version's rows."""
     splits = [name for name in SPLITS if manifest.splits[name].rows]
-    layouts = [("rows", "{split}.parquet")]
+    layouts = [("rows", VersionLayout.ROWS)]
     if "hf" in manifest.targets:
-        layouts = [
-            ("messages", "hf/messages/{split}.parquet"),
-            ("prompt_completion", "hf/prompt_completion/{split}.parquet"),
-            *layouts,
-        ]
+        layouts = [*hf.LAYOUTS.items(), *layouts]
     return [
         {
             "config_name": name,

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.line_check import FineTuneCheckReport, check_fine_tuning_lines
 from pipelines.export.targets import TargetResult
 from pipelines.recipes import Recipe
@@ -42,7 +43,9 @@ def run_dataset_checks(
     """
     if fine_tuning is None:
         fine_tuning = check_fine_tuning_lines(
-            _lines(directory / "train.jsonl", directory / "validation.jsonl")
+            _lines(
+                *(directory / VersionLayout.fine_tuning(split) for split in ("train", "validation"))
+            )
         )
     return [
         _fine_tuning_format(fine_tuning),

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.datadir.object_storage import AnyPath, scan_parquet
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.line_check import FineTuneChecker
 from pipelines.export.lines import LINE_COLUMNS, escape_line_breaks, fine_tuning_lines
 from pipelines.export.lines import metadata_members as _metadata_members
@@ -74,7 +75,7 @@ def _write_split(
     split: str,
     train_on: str,
 ) -> None:
-    parquet_path = directory / f"{split}.parquet"
+    parquet_path = directory / VersionLayout.rows(split)
     digests = {"lines": hashlib.sha256(), "metadata": hashlib.sha256()}
     checked = split in FINE_TUNING_SPLITS
     with ExitStack() as stack:
@@ -198,7 +199,7 @@ def version_parts(directory: Path) -> Iterator[tuple[str, pl.DataFrame]]:
     """(split, rows) of a version's Parquet files, a slice at a time, in file order: the curated
     columns every line is built from (`LINE_COLUMNS`), `split`, `created`, and `line`."""
     for split in SPLITS:
-        path = directory / f"{split}.parquet"
+        path = directory / VersionLayout.rows(split)
         with pq.ParquetFile(path) as parquet:
             batches = parquet.iter_batches(batch_size=SLICE_ROWS)
             empty = True

@@ -24,7 +24,7 @@ from typing import Any
 
 from pipelines.datadir.atomic import atomic_path
 from pipelines.datadir.object_storage import AnyPath, ObjectPath
-from pipelines.datadir.paths import STAGING_PREFIX, DataPaths
+from pipelines.datadir.paths import STAGING_PREFIX, DataPaths, VersionLayout
 from pipelines.export.manifest import Manifest, read_manifest
 
 UPLOADS_IN_FLIGHT = 8
@@ -80,7 +80,7 @@ def remove_stale_staging(
 def is_published(target: AnyPath) -> bool:
     """Whether the version directory `target` is there (on object storage: its manifest)."""
     if isinstance(target, ObjectPath):
-        return (target / "manifest.json").is_file()
+        return (target / VersionLayout.MANIFEST).is_file()
     return target.exists()
 
 
@@ -109,7 +109,9 @@ def publish_staging(paths: DataPaths, staging: Path, target: AnyPath) -> bool:
 def _upload_version(staging: Path, target: ObjectPath) -> bool:
     if is_published(target):
         return False
-    files = sorted(p for p in staging.rglob("*") if p.is_file() and p.name != "manifest.json")
+    files = sorted(
+        p for p in staging.rglob("*") if p.is_file() and p.name != VersionLayout.MANIFEST
+    )
     with ThreadPoolExecutor(max_workers=UPLOADS_IN_FLIGHT) as uploads:
         for done in [
             uploads.submit((target / file.relative_to(staging).as_posix()).upload, file)
@@ -117,7 +119,8 @@ def _upload_version(staging: Path, target: ObjectPath) -> bool:
         ]:
             done.result()
     # Last, and only if absent: from this put on, readers see the version, whole.
-    return (target / "manifest.json").create((staging / "manifest.json").read_bytes()) is not None
+    manifest = (staging / VersionLayout.MANIFEST).read_bytes()
+    return (target / VersionLayout.MANIFEST).create(manifest) is not None
 
 
 def published_manifest(target: AnyPath, version: str) -> Manifest:
@@ -126,7 +129,7 @@ def published_manifest(target: AnyPath, version: str) -> Manifest:
     Raises:
         PublishConflict: The directory holds another version (it was not made by a build).
     """
-    manifest = read_manifest(target / "manifest.json")
+    manifest = read_manifest(target / VersionLayout.MANIFEST)
     if manifest.version != version:
         raise PublishConflict(f"{target} holds version {manifest.version}, not {version}")
     return manifest

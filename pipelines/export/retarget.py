@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from pipelines.datadir.atomic import atomic_path
 from pipelines.datadir.lease import one_writer
 from pipelines.datadir.object_storage import AnyPath, ObjectPath
-from pipelines.datadir.paths import DataPaths
+from pipelines.datadir.paths import DataPaths, VersionLayout
 from pipelines.export.card import dataset_card
 from pipelines.export.files import example_tokens, version_parts
 from pipelines.export.manifest import FileEntry, Manifest, TargetEntry
@@ -88,7 +88,7 @@ def add_targets(
         raise ValueError(f"unknown target {', '.join(unknown)}; known: {', '.join(TARGETS)}")
     paths = DataPaths(data_dir)
     directory = paths.version(recipe, version)
-    if not (directory / "manifest.json").is_file():
+    if not (directory / VersionLayout.MANIFEST).is_file():
         raise FileNotFoundError(f"no version {version} of recipe {recipe} in {paths.data_dir}")
     what = f"an export to recipe {recipe}"
     with (
@@ -126,7 +126,7 @@ def _split_files(directory: AnyPath, scratch: Path) -> Path:
     if not isinstance(directory, ObjectPath):
         return directory
     for split in SPLITS:
-        (directory / f"{split}.parquet").download(scratch / f"{split}.parquet")
+        (directory / VersionLayout.rows(split)).download(scratch / VersionLayout.rows(split))
     return scratch
 
 
@@ -169,12 +169,12 @@ def _built_with(manifest: Manifest, targets: list[str]) -> Recipe:
 
 
 def _rewrite_card_and_manifest(directory: AnyPath, rows: Path, manifest: Manifest) -> None:
-    tokens = example_tokens([rows / f"{split}.parquet" for split in SPLITS])
+    tokens = example_tokens([rows / VersionLayout.rows(split) for split in SPLITS])
     card = dataset_card(manifest, tokens).encode("utf-8")
-    with atomic_path(directory / "README.md") as temporary:
+    with atomic_path(directory / VersionLayout.CARD) as temporary:
         temporary.write_bytes(card)
-    manifest.files["README.md"] = FileEntry(
+    manifest.files[VersionLayout.CARD] = FileEntry(
         sha256=hashlib.sha256(card).hexdigest(), bytes=len(card)
     )
-    with atomic_path(directory / "manifest.json") as temporary:
+    with atomic_path(directory / VersionLayout.MANIFEST) as temporary:
         temporary.write_text(manifest.to_json(), encoding="utf-8")

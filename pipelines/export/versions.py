@@ -31,7 +31,7 @@ import polars as pl
 
 from pipelines.datadir.lease import build_wait_s, one_writer
 from pipelines.datadir.object_storage import AnyPath, read_parquet
-from pipelines.datadir.paths import DataPaths
+from pipelines.datadir.paths import DataPaths, VersionLayout
 from pipelines.export.card import dataset_card
 from pipelines.export.checks import CheckResult, run_dataset_checks, targets_format
 from pipelines.export.files import SplitFiles, version_parts, write_split_files
@@ -171,9 +171,9 @@ def _build(
         origin = ManifestSource.model_validate(source, from_attributes=True) if source else None
         manifest = _manifest(version, recipe, rows, files, steps, inputs, origin, limit)
         add_target_entries(manifest, staging, results)
-        (staging / "README.md").write_text(dataset_card(manifest, rows), encoding="utf-8")
-        manifest.files["README.md"] = FileEntry.of(staging / "README.md")
-        (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        (staging / VersionLayout.CARD).write_text(dataset_card(manifest, rows), encoding="utf-8")
+        manifest.files[VersionLayout.CARD] = FileEntry.of(staging / VersionLayout.CARD)
+        (staging / VersionLayout.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         if not publish_staging(paths, staging, target):
             return _already_published(paths, recipe, version, checks)
         point_latest(paths, recipe.name, version)
@@ -261,7 +261,7 @@ def diff_versions(data_dir: str | AnyPath, recipe: str, old: str, new: str) -> d
 
 
 def _lines_by_id(version_dir: AnyPath, split: str) -> dict[str, str]:
-    path = version_dir / f"{split}.parquet"
+    path = version_dir / VersionLayout.rows(split)
     if not path.exists():
         return {}
     frame = read_parquet(path, columns=["completion_id", "line"])

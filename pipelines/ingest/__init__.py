@@ -17,8 +17,9 @@ from pipelines.ingest.errors import (
 from pipelines.ingest.ids import IdsFileError, read_ids
 from pipelines.ingest.lake import read_raw_completions
 from pipelines.ingest.plan import ReadPlan, read_plan
-from pipelines.ingest.reader import IngestReport, IngestSettings
+from pipelines.ingest.reader import IngestReport
 from pipelines.ingest.run import IngestRun, ingest
+from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import SourceConfigError, SourceInfo, open_source, resolve_source_kind
 from pipelines.ingest.state import IngestState, read_state
 from pipelines.ingest.sync import ingest_completions

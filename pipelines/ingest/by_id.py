@@ -17,39 +17,20 @@ under `lake/rejected/`, and is not asked for again until the next full refresh.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import openai
 
-from pipelines import jsontext
-from pipelines.datadir.object_storage import append_text
-from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import StoredApi
-from pipelines.ingest.gone import GoneRule, flagged, for_store
-from pipelines.ingest.lake import BY_ID_MARK, lake_index, read_rows, utc_now, write_batch
-from pipelines.ingest.paging import (
-    Rejected,
-    RetryCounter,
-    call_with_retry,
-    read_object,
-)
-from pipelines.ingest.reader import (
-    IngestReport,
-    IngestSettings,
-    ReaderMeter,
-    read_items,
-)
-from pipelines.ingest.rows import item_sha256, lake_row
-from pipelines.ingest.sources import RequestCounter, SourceInfo
-from pipelines.ingest.state import IngestState, LastRun, RunCheckpoint, read_state, write_state
+from pipelines.ingest.gone import GoneRule, flagged
+from pipelines.ingest.lake import BY_ID_MARK, read_rows, utc_now
+from pipelines.ingest.paging import Rejected, call_with_retry, read_object
+from pipelines.ingest.reader import IngestReport, Reader, Reading
+from pipelines.ingest.rows import item_sha256
 from pipelines.privacy.scrub import scrub
-
-log = logging.getLogger("distillery.ingest")
 
 NOT_FOUND = "not found at the source (never stored, expired, deleted, or another project's)"
 
@@ -78,17 +59,7 @@ class _Fetched:
         return self.item is None and self.rejected is None
 
 
-def sync_by_id(
-    client: openai.OpenAI,
-    api: StoredApi,
-    ids: Sequence[str],
-    *,
-    source: SourceInfo,
-    paths: DataPaths,
-    settings: IngestSettings,
-    requests: RequestCounter | None,
-    logger: logging.Logger | Any = log,
-) -> IngestReport:
+def sync_by_id(reading: Reading, api: StoredApi, ids: Sequence[str]) -> IngestReport:
     """Read `ids` of `api` into the lake; the caller holds the writer lease.
 
     Raises:
@@ -96,56 +67,36 @@ def sync_by_id(
         SourceUnavailableError: The source kept failing or stalled; run again to resume.
         SourceProtocolError: The source answered what the API never does.
     """
-    meter = ReaderMeter(requests)
-    reader = _ByIdReader(client, api, source, paths, settings, logger)
-    reader.run(list(dict.fromkeys(ids)))
-    meter.finish(reader.report, reader.outer_retries)
-    logger.info(reader.report.summary())
-    return reader.report
+    wanted = list(dict.fromkeys(ids))
+    return _ByIdReader(reading, api, state_name=state_name(api), ids=wanted).sync()
 
 
-class _ByIdReader:
+class _ByIdReader(Reader):
     """One run of reading ids; `sync_by_id` is its only caller."""
 
+    reader = "ids"
+
     def __init__(
-        self,
-        client: openai.OpenAI,
-        api: StoredApi,
-        source: SourceInfo,
-        paths: DataPaths,
-        settings: IngestSettings,
-        logger: Any,
+        self, reading: Reading, api: StoredApi, *, state_name: str, ids: list[str]
     ) -> None:
-        self.client, self.api, self.source = client, api, source
-        self.paths, self.settings, self.log = paths, settings, logger
-        self.name = state_name(api)
-        self.secrets = (getattr(client, "api_key", None),)
-        self.outer_retries = RetryCounter()
-        self.state, _ = for_store(read_state(paths, self.name), source)
-        self.gone_rule = GoneRule(source, self.state.legacy_store)
-        self.run_state = self._resume_or_start()
-        self.index = lake_index(paths, api.api)
-        self.report = IngestReport(
-            run_id=self.run_state.id,
-            mode=self.run_state.mode,
-            resumed=self.run_state.pages > 0,
-            source=source,
-            api=api.api,
-            reader="ids",
-            lake_path=str(paths.raw_completions.resolve()),
-        )
+        super().__init__(reading, api, state_name=state_name)
+        self.ids = ids
+        self.gone_rule = GoneRule(self.source, self.state.legacy_store)
         # A full refresh asks for the missing ids again, so it starts its own record of them
         # (unless it is resuming, when the record so far is its own).
-        fresh_full = self.run_state.mode == "full" and not self.report.resumed
+        fresh_full = self.full and not self.report.resumed
         self.missing = set() if fresh_full else set(self.state.missing)
 
-    def run(self, ids: list[str]) -> None:
-        full = self.run_state.mode == "full"
+    def _state_update(self) -> dict[str, Any]:
+        return {"source": self.source, "missing": sorted(self.missing)}
+
+    def _read(self) -> None:
+        full = self.full
         if full:
-            wanted = ids
+            wanted = self.ids
         else:
             skip = set(self.index) | set(self.state.missing)
-            wanted = [i for i in ids if i not in skip]
+            wanted = [i for i in self.ids if i not in skip]
         size = self.settings.page_size
         chunks = [wanted[start : start + size] for start in range(0, len(wanted), size)]
         verb = "resuming" if self.report.resumed else "starting"
@@ -167,7 +118,6 @@ class _ByIdReader:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
                 self._finish_chunk(number, fetched)
-        self._complete()
 
     # -- one id ----------------------------------------------------------------------------------
 
@@ -186,14 +136,7 @@ class _ByIdReader:
         parsed = read_object(response, object_id=object_id, what=what)
         if isinstance(parsed, Rejected):
             return _Fetched(object_id, rejected=parsed)
-        items = read_items(
-            self.client,
-            self.api,
-            object_id,
-            policy=self.settings.retry,
-            retries=self.outer_retries,
-            secrets=self.secrets,
-        )
+        items = self._read_items(object_id)
         if items is None:  # deleted between the retrieve and its items
             return _Fetched(object_id)
         return _Fetched(object_id, parsed.item, items, invalid_utf8=parsed.invalid_utf8)
@@ -223,14 +166,7 @@ class _ByIdReader:
                     rows.append(flagged(before, now))  # type: ignore[arg-type]
                     self.report.deleted += 1
             else:
-                row = lake_row(
-                    outcome.item,  # type: ignore[arg-type]
-                    outcome.items,  # type: ignore[arg-type]
-                    api=self.api.api,
-                    source_kind=self.source.kind,
-                    source_endpoint=self.source.endpoint,
-                    ingested_at=now,
-                )
+                row = self._lake_row(outcome.item, outcome.items, now)  # type: ignore[arg-type]
                 if before is None or before["deleted"]:
                     self.report.new += 1
                 elif _changed(before, row):
@@ -244,28 +180,22 @@ class _ByIdReader:
                     " kept as they came, and validation quarantines the record"
                 )
         if rows:
-            batch = write_batch(self.paths, by_id_batch(self.run_state.id, self.api, number), rows)
-            self.report.batch_files.append(batch.name)
-            for row in rows:
-                self.index[row["id"]] = (row["item_sha256"], row["deleted"])
+            self._write_batch(by_id_batch(self.run_state.id, self.api, number), rows)
         if rejected:
             self._keep_rejected(number, rejected)
         self.run_state.pages = number
-        write_state(self.paths, self._state(run=self.run_state), self.name)
+        self._checkpoint()
         self.report.pages += 1
         self.report.listed += len(fetched)
 
     def _keep_rejected(self, number: int, rejected: list[tuple[str, Rejected]]) -> None:
-        target = self.paths.rejected_items(self.run_state.id)
-        lines = "".join(
-            jsontext.dumps(
+        target = self._append_rejected(
+            [
                 {"chunk": number, "api": self.api.api, "id": scrub(i), "reason": r.reason}
                 | {"item": r.item_json}
-            )
-            + "\n"
-            for i, r in rejected
+                for i, r in rejected
+            ]
         )
-        append_text(target, lines)
         not_found = sum(1 for _, r in rejected if r.reason == NOT_FOUND)
         self.report.missing += not_found
         self.report.rejected += len(rejected) - not_found
@@ -274,42 +204,11 @@ class _ByIdReader:
             f" e.g. {scrub(rejected[0][0])}); kept with the reason in {target}"
         )
 
-    # -- starting, finishing ---------------------------------------------------------------------
-
-    def _resume_or_start(self) -> RunCheckpoint:
-        unfinished = self.state.run  # none after a change of store (`for_store`)
-        # A full refresh asked for is not traded for an unfinished incremental run.
-        if unfinished is not None and not (
-            self.settings.full_refresh and unfinished.mode != "full"
-        ):
-            return unfinished.model_copy()
-        now = utc_now()
-        last_full = self.state.last_full_refresh
-        stale = last_full is None or now - last_full > timedelta(
-            days=self.settings.full_refresh_every_days
-        )
-        return RunCheckpoint(
-            id=now.strftime("%Y%m%dT%H%M%S%fZ"),
-            source_kind=self.source.kind,
-            mode="full" if self.settings.full_refresh or stale else "incremental",
-        )
+    # -- finishing -------------------------------------------------------------------------------
 
     def _complete(self) -> None:
-        now = utc_now()
-        update: dict[str, Any] = {
-            "last_run": LastRun(id=self.run_state.id, mode=self.run_state.mode, finished_at=now)
-        }
-        if self.run_state.mode == "full":
-            update["last_full_refresh"] = now
         changed = self.report.batch_files or self.report.missing or self.report.rejected
-        if not changed and self.state.run is None and self.run_state.mode != "full":
-            return  # nothing new: a run that changes nothing writes nothing
-        write_state(self.paths, self._state(run=None, **update), self.name)
-
-    def _state(self, *, run: RunCheckpoint | None, **update: Any) -> IngestState:
-        return self.state.model_copy(
-            update={"run": run, "source": self.source, "missing": sorted(self.missing), **update}
-        )
+        self._record_finished(changed=bool(changed))
 
 
 def _changed(before: dict[str, Any], row: dict[str, Any]) -> bool:

@@ -1,5 +1,6 @@
-"""What every reader of an ingest shares: its settings, its report, the data directory's one
-writer, the meter of its requests, and reading one object's inner items.
+"""What every reader of an ingest shares: its report, the data directory's one writer, the meter
+of its requests, reading one object's inner items, and its lifecycle (`Reader`): setup,
+resume-or-start, checkpoints, the full-refresh rule and completion.
 
 The readers are `pipelines.ingest.sync` (listed APIs) and `pipelines.ingest.by_id` (objects
 whose ids the user keeps); `pipelines.ingest.run` runs them in turn.
@@ -11,50 +12,30 @@ import contextlib
 import logging
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import openai
 
+from pipelines import jsontext
 from pipelines.datadir.lease import one_writer
 from pipelines.datadir.lock import LockBusy
-from pipelines.datadir.object_storage import storage_error_summary
+from pipelines.datadir.object_storage import AnyPath, append_text, storage_error_summary
 from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, StoredApi
 from pipelines.ingest.errors import CursorLost, IngestBusyError, LakeWriteError
+from pipelines.ingest.gone import for_store
+from pipelines.ingest.lake import lake_index, utc_now, write_batch
 from pipelines.ingest.paging import RetryCounter, RetryPolicy, iter_pages
+from pipelines.ingest.rows import lake_row
+from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
+from pipelines.ingest.state import IngestState, LastRun, RunCheckpoint, read_state, write_state
 
 log = logging.getLogger("distillery.ingest")
-
-
-@dataclass
-class IngestSettings:
-    """How a sync runs (every reader of it).
-
-    Attributes:
-        concurrency: Objects whose items are read at once (listed: their items; by id: the
-            retrieve and its items).
-        page_size: Objects per list request (the API's maximum is assumed to be 100), and ids per
-            checkpointed chunk of a by-id reader.
-        overlap_seconds: How far below the high-water mark an incremental run still looks, for
-            completions stored after newer ones (a long request finishes late).
-        full_refresh: Re-read everything this run.
-        full_refresh_every_days: Make a run full when the last full refresh is older than this.
-        retry: The outer retry for what the SDK gives up on.
-        progress_every_pages: Log progress every N pages.
-        lock_wait_s: How long to wait for another ingest of the same data directory to finish.
-    """
-
-    concurrency: int = 8
-    page_size: int = 100
-    overlap_seconds: int = 3600
-    full_refresh: bool = False
-    full_refresh_every_days: float = 7.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    progress_every_pages: int = 10
-    lock_wait_s: float = 0.0
 
 
 @dataclass
@@ -151,6 +132,185 @@ class ReaderMeter:
             report.requests = self.requests.requests - self.before[0]
             report.retries = self.requests.retries - self.before[1]
         report.retries += outer_retries.value
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What every reader of one ingest reads with.
+
+    Attributes:
+        client: An SDK client for the source (`pipelines.ingest.sources.open_source`).
+        source: What the client reads, recorded on every row and in the report.
+        paths: The data directory.
+        settings: How to run.
+        requests: The client's request counter, for the reports.
+        logger: Where progress goes (a `logging.Logger` or Dagster's `context.log`).
+    """
+
+    client: openai.OpenAI
+    source: SourceInfo
+    paths: DataPaths
+    settings: IngestSettings
+    requests: RequestCounter | None
+    logger: logging.Logger | Any
+
+
+class Reader(ABC):
+    """One run of one reader, from its sync state to its report.
+
+    Setup reads the reader's sync state (started afresh when the store changed: `for_store`),
+    resumes its unfinished run or starts one (`_resume_or_start`, where the full-refresh rule
+    lives), indexes the lake and opens the report; `sync` reads (`_read`), completes the run
+    (`_complete`) and measures it. A subclass keeps only what differs: how it reads, when a run
+    must be full, what a new run starts with, and what it records when the run ends.
+    """
+
+    reader = "list"
+    """`IngestReport.reader`: `list` (pages the source's list) or `ids` (ids the user keeps)."""
+
+    def __init__(self, reading: Reading, api: StoredApi, *, state_name: str) -> None:
+        self.meter = ReaderMeter(reading.requests)
+        self.client, self.api, self.source = reading.client, api, reading.source
+        self.paths, self.settings, self.log = reading.paths, reading.settings, reading.logger
+        self.state_name = state_name
+        self.secrets = (getattr(self.client, "api_key", None),)
+        self.outer_retries = RetryCounter()
+        last = read_state(self.paths, state_name)
+        self.state, switched = for_store(last, self.source)
+        if switched and last.source is not None:
+            self._store_changed(last.source)
+        self.run_state = self._resume_or_start()
+        self.index = lake_index(self.paths, api.api)
+        self.report = IngestReport(
+            run_id=self.run_state.id,
+            mode=self.run_state.mode,
+            resumed=self.run_state.pages > 0,
+            source=self.source,
+            api=api.api,
+            reader=self.reader,
+            high_water_mark=self.state.high_water_mark,
+            lake_path=str(self.paths.raw_completions.resolve()),
+        )
+
+    @property
+    def full(self) -> bool:
+        """Whether this run is a full refresh."""
+        return self.run_state.mode == "full"
+
+    def sync(self) -> IngestReport:
+        """Read, complete the run, and report it (logged, and returned)."""
+        self._read()
+        self._complete()
+        self.meter.finish(self.report, self.outer_retries)
+        self.log.info(self.report.summary())
+        return self.report
+
+    # -- what a reader does ----------------------------------------------------------------------
+
+    @abstractmethod
+    def _read(self) -> None:
+        """Read the source into the lake, checkpointing as it goes (`_checkpoint`)."""
+
+    @abstractmethod
+    def _complete(self) -> None:
+        """Finish the run; ends with `_record_finished`."""
+
+    def _store_changed(self, previous: SourceInfo) -> None:  # noqa: B027 (most readers say nothing)
+        """Called when the state's store is not the one read now (its reading was dropped)."""
+
+    def _must_be_full(self) -> bool:
+        """Whether a new run must be full whatever the settings say."""
+        return False
+
+    def _new_run(self, run: RunCheckpoint) -> RunCheckpoint:
+        """A new run as this reader starts it (the base sets its id, source and mode)."""
+        return run
+
+    def _state_update(self) -> dict[str, Any]:
+        """What this reader writes into its state at every checkpoint and at the end."""
+        return {}
+
+    # -- the lifecycle ---------------------------------------------------------------------------
+
+    def _resume_or_start(self) -> RunCheckpoint:
+        unfinished = self.state.run  # none after a change of store (`for_store`)
+        # A full refresh asked for is not traded for an unfinished incremental run.
+        if unfinished is not None and not (
+            self.settings.full_refresh and unfinished.mode != "full"
+        ):
+            return unfinished.model_copy()
+        now = utc_now()
+        last_full = self.state.last_full_refresh
+        due = last_full is None or now - last_full > timedelta(
+            days=self.settings.full_refresh_every_days
+        )
+        full = self.settings.full_refresh or due or self._must_be_full()
+        return self._new_run(
+            RunCheckpoint(
+                id=now.strftime("%Y%m%dT%H%M%S%fZ"),
+                source_kind=self.source.kind,
+                mode="full" if full else "incremental",
+            )
+        )
+
+    def _checkpoint(self) -> None:
+        """Write the unfinished run's progress, so a killed run resumes from here."""
+        write_state(self.paths, self._state(run=self.run_state), self.state_name)
+
+    def _record_finished(self, *, changed: bool, **update: Any) -> None:
+        """Clear the unfinished run and record this one as the last; a run that changed
+        nothing (and resumed nothing, and was not full) writes nothing."""
+        if not (changed or self.full) and self.state.run is None:
+            return
+        now = utc_now()
+        update["source"] = self.source
+        update["last_run"] = LastRun(
+            id=self.run_state.id, mode=self.run_state.mode, finished_at=now
+        )
+        if self.full:
+            update["last_full_refresh"] = now
+        write_state(self.paths, self._state(run=None, **update), self.state_name)
+
+    def _state(self, *, run: RunCheckpoint | None, **update: Any) -> IngestState:
+        return self.state.model_copy(update={"run": run, **self._state_update(), **update})
+
+    # -- what every reader writes ----------------------------------------------------------------
+
+    def _read_items(self, object_id: str) -> list[dict[str, Any]] | None:
+        """The object's inner items, or None when it is gone (404) meanwhile."""
+        return read_items(
+            self.client,
+            self.api,
+            object_id,
+            policy=self.settings.retry,
+            retries=self.outer_retries,
+            secrets=self.secrets,
+        )
+
+    def _lake_row(
+        self, item: dict[str, Any], items: list[dict[str, Any]], ingested_at: datetime
+    ) -> dict[str, Any]:
+        return lake_row(
+            item,
+            items,
+            api=self.api.api,
+            source_kind=self.source.kind,
+            source_endpoint=self.source.endpoint,
+            ingested_at=ingested_at,
+        )
+
+    def _write_batch(self, batch_id: str, rows: list[dict[str, Any]]) -> None:
+        """Store `rows` as one lake batch, and know them from now on."""
+        batch = write_batch(self.paths, batch_id, rows)
+        self.report.batch_files.append(batch.name)
+        for row in rows:
+            self.index[row["id"]] = (row["item_sha256"], row["deleted"])
+
+    def _append_rejected(self, records: list[dict[str, Any]]) -> AnyPath:
+        """Append what could not be stored, with the reason, to this run's rejects file."""
+        target = self.paths.rejected_items(self.run_state.id)
+        append_text(target, "".join(jsontext.dumps(record) + "\n" for record in records))
+        return target
 
 
 def read_items(

@@ -18,7 +18,8 @@ from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES
 from pipelines.ingest.by_id import sync_by_id
 from pipelines.ingest.plan import ReadPlan
-from pipelines.ingest.reader import IngestReport, IngestSettings, the_one_writer
+from pipelines.ingest.reader import IngestReport, Reading, the_one_writer
+from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.sync import sync_listed
 
@@ -63,25 +64,16 @@ def ingest(
             reader to fail stops the run.
     """
     settings = settings or IngestSettings()
-    paths = DataPaths(data_dir)
-    common = {"source": source, "paths": paths, "settings": settings, "requests": requests}
+    reading = Reading(client, source, DataPaths(data_dir), settings, requests, logger)
     run = IngestRun()
     logger.info(f"reading {plan.describe()} from {source.describe()}")
-    with the_one_writer(paths, settings):
+    with the_one_writer(reading.paths, settings):
         if plan.chat_completions:
-            run.reports.append(sync_listed(client, CHAT_COMPLETIONS, logger=logger, **common))
+            run.reports.append(sync_listed(reading, CHAT_COMPLETIONS))
         if plan.responses_list:
-            run.reports.append(
-                sync_listed(
-                    client, RESPONSES, logger=logger, state_name=RESPONSES_LIST_STATE, **common
-                )
-            )
+            run.reports.append(sync_listed(reading, RESPONSES, state_name=RESPONSES_LIST_STATE))
         if plan.response_ids:
-            run.reports.append(
-                sync_by_id(client, RESPONSES, plan.response_ids, logger=logger, **common)
-            )
+            run.reports.append(sync_by_id(reading, RESPONSES, plan.response_ids))
         if plan.conversation_ids:
-            run.reports.append(
-                sync_by_id(client, CONVERSATIONS, plan.conversation_ids, logger=logger, **common)
-            )
+            run.reports.append(sync_by_id(reading, CONVERSATIONS, plan.conversation_ids))
     return run

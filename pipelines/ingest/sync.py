@@ -28,42 +28,24 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import openai
 import polars as pl
 
-from pipelines import jsontext
-from pipelines.datadir.object_storage import AnyPath, append_text
+from pipelines.datadir.object_storage import AnyPath
 from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, StoredApi
-from pipelines.ingest.errors import (
-    CursorLost,
-    SourceProtocolError,
-    SourceUnavailableError,
-)
-from pipelines.ingest.gone import GoneRule, flagged, for_store
-from pipelines.ingest.lake import (
-    BY_ID_MARK,
-    append_seen_ids,
-    lake_index,
-    read_rows,
-    read_seen_ids,
-    utc_now,
-    write_batch,
-)
-from pipelines.ingest.paging import RawPage, RetryCounter, iter_pages
-from pipelines.ingest.reader import (
-    IngestReport,
-    IngestSettings,
-    ReaderMeter,
-    read_items,
-    the_one_writer,
-)
-from pipelines.ingest.rows import created_of, item_sha256, lake_row, messages_by_id
+from pipelines.ingest.errors import CursorLost, SourceProtocolError, SourceUnavailableError
+from pipelines.ingest.gone import GoneRule, flagged
+from pipelines.ingest.lake import BY_ID_MARK, append_seen_ids, read_rows, read_seen_ids, utc_now
+from pipelines.ingest.paging import RawPage, iter_pages
+from pipelines.ingest.reader import IngestReport, Reader, Reading, the_one_writer
+from pipelines.ingest.rows import created_of, item_sha256, messages_by_id
+from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
-from pipelines.ingest.state import CHAT_STATE, LastRun, RunCheckpoint, read_state, write_state
+from pipelines.ingest.state import CHAT_STATE, RunCheckpoint
 
 log = logging.getLogger("distillery.ingest")
 
@@ -106,37 +88,14 @@ def ingest_completions(
         IngestBusyError: Another ingest holds this data directory.
     """
     settings = settings or IngestSettings()
-    paths = DataPaths(data_dir)
-    with the_one_writer(paths, settings):
-        return sync_listed(
-            client,
-            CHAT_COMPLETIONS,
-            source=source,
-            paths=paths,
-            settings=settings,
-            requests=requests,
-            logger=logger,
-        )
+    reading = Reading(client, source, DataPaths(data_dir), settings, requests, logger)
+    with the_one_writer(reading.paths, settings):
+        return sync_listed(reading, CHAT_COMPLETIONS)
 
 
-def sync_listed(
-    client: openai.OpenAI,
-    api: StoredApi,
-    *,
-    source: SourceInfo,
-    paths: DataPaths,
-    settings: IngestSettings,
-    requests: RequestCounter | None,
-    logger: logging.Logger | Any,
-    state_name: str = CHAT_STATE,
-) -> IngestReport:
+def sync_listed(reading: Reading, api: StoredApi, *, state_name: str = CHAT_STATE) -> IngestReport:
     """One listed API's sync; the caller holds the writer lease (`the_one_writer`)."""
-    meter = ReaderMeter(requests)
-    sync = _Sync(client, source, paths, settings, logger, api=api, state_name=state_name)
-    sync.run()
-    meter.finish(sync.report, sync.outer_retries)
-    logger.info(sync.report.summary())
-    return sync.report
+    return _Sync(reading, api, state_name=state_name).sync()
 
 
 @dataclass
@@ -149,59 +108,36 @@ class _PendingPage:
     ingested_at: datetime
 
 
-class _Sync:
-    """One run's state machine; `ingest_completions` is its only caller."""
+class _Sync(Reader):
+    """One run of paging a list; `sync_listed` is its only caller."""
 
-    def __init__(
-        self,
-        client: openai.OpenAI,
-        source: SourceInfo,
-        paths: DataPaths,
-        settings: IngestSettings,
-        logger: Any,
-        *,
-        api: StoredApi,
-        state_name: str,
-    ) -> None:
-        self.client = client
-        self.api = api
-        self.state_name = state_name
-        self.source = source
-        self.paths = paths
-        self.settings = settings
-        self.log = logger
-        self.secrets = (getattr(client, "api_key", None),)
-        self.outer_retries = RetryCounter()
-        self.started = time.monotonic()
-        last = read_state(paths, state_name)
-        self.state, switched = for_store(last, source)
-        if switched and last.source is not None:
-            logger.warning(
-                f"{api.noun}: reading {source.describe()} instead of {last.source.describe()};"
-                " listing everything it has"
-            )
-        self.run_state = self._resume_or_start()
-        self.report = IngestReport(
-            run_id=self.run_state.id,
-            mode=self.run_state.mode,
-            resumed=self.run_state.pages > 0,
-            source=source,
-            api=api.api,
-            high_water_mark=self.state.high_water_mark,
-            lake_path=str(paths.raw_completions.resolve()),
-        )
-        self.index = lake_index(paths, api.api)
-        full = self.run_state.mode == "full"
-        self.seen = read_seen_ids(paths, self.run_state.id) if full else set()
-        if full and self.run_state.pages and not self.seen:
+    def __init__(self, reading: Reading, api: StoredApi, *, state_name: str) -> None:
+        super().__init__(reading, api, state_name=state_name)
+        self.seen = read_seen_ids(self.paths, self.run_state.id) if self.full else set()
+        if self.full and self.run_state.pages and not self.seen:
             # A resumed full refresh whose record of listed ids is gone (deleted by hand, or a
             # lost disk) would take every completion it did not list again for deleted: it
             # lists again from the top instead.
             self.run_state = self.run_state.model_copy(update={"after": None})
 
+    def _store_changed(self, previous: SourceInfo) -> None:
+        self.log.warning(
+            f"{self.api.noun}: reading {self.source.describe()} instead of {previous.describe()};"
+            " listing everything it has"
+        )
+
+    def _must_be_full(self) -> bool:
+        return self.state.high_water_mark is None  # nothing read yet to be incremental from
+
+    def _new_run(self, run: RunCheckpoint) -> RunCheckpoint:
+        high_water = self.state.high_water_mark
+        incremental = run.mode == "incremental" and high_water is not None
+        stop_below = high_water - self.settings.overlap_seconds if incremental else None
+        return run.model_copy(update={"stop_below": stop_below, "max_created": high_water})
+
     # -- the run -------------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def _read(self) -> None:
         verb = "resuming" if self.report.resumed else "starting"
         self.log.info(
             f"{verb} {self.report.mode} sync of {self.api.noun} from {self.source.describe()}"
@@ -229,7 +165,6 @@ class _Sync:
                     f" deleted); listing {self.api.noun} again from the newest"
                 )
                 after = None
-        self._complete()
 
     def _list_from(self, after: str | None) -> None:
         stop_below = self.run_state.stop_below
@@ -272,21 +207,9 @@ class _Sync:
             elif known[0] != item_sha256(item):
                 updated_ids.append(item["id"])
         futures = {
-            completion_id: pool.submit(self._fetch_messages, completion_id)
-            for completion_id in new_ids
+            completion_id: pool.submit(self._read_items, completion_id) for completion_id in new_ids
         }
         return _PendingPage(number, page, new_ids, updated_ids, futures, utc_now())
-
-    def _fetch_messages(self, completion_id: str) -> list[dict[str, Any]] | None:
-        """The object's inner items, or None when it is gone (404) meanwhile."""
-        return read_items(
-            self.client,
-            self.api,
-            completion_id,
-            policy=self.settings.retry,
-            retries=self.outer_retries,
-            secrets=self.secrets,
-        )
 
     def _finish_page(self, pending: _PendingPage) -> None:
         page, run = pending.page, self.run_state
@@ -295,15 +218,12 @@ class _Sync:
         vanished = sorted(i for i, messages in fetched.items() if messages is None)
         carried = messages_by_id(read_rows(self.paths, self.api.api, pending.updated_ids))
         rows = [
-            self._row(items[i], messages, pending.ingested_at)
+            self._lake_row(items[i], messages, pending.ingested_at)
             for i, messages in fetched.items()
             if messages is not None
-        ] + [self._row(items[i], carried[i], pending.ingested_at) for i in pending.updated_ids]
+        ] + [self._lake_row(items[i], carried[i], pending.ingested_at) for i in pending.updated_ids]
         if rows:
-            batch = write_batch(self.paths, f"{run.id}-{pending.number:06d}", rows)
-            self.report.batch_files.append(batch.name)
-            for row in rows:
-                self.index[row["id"]] = (row["item_sha256"], False)
+            self._write_batch(f"{run.id}-{pending.number:06d}", rows)
         if page.rejected:
             self._keep_rejected(pending)
         if vanished:
@@ -316,7 +236,7 @@ class _Sync:
                 f"page {pending.number}: the source sent bytes that are not UTF-8; they are kept"
                 " as they came, and validation quarantines the records that hold them"
             )
-        if run.mode == "full":
+        if self.full:
             append_seen_ids(self.paths, run.id, items)
             self.seen.update(items)
         if page.items:
@@ -328,41 +248,29 @@ class _Sync:
         run.max_created = max([run.max_created or 0, *(created_of(i) or 0 for i in stored)])
         # A page that changed nothing needs no checkpoint: resuming re-lists it for one request,
         # and a run with nothing new writes nothing at all.
-        if rows or page.rejected or run.mode == "full":
-            write_state(self.paths, self.state.model_copy(update={"run": run}), self.state_name)
+        if rows or page.rejected or self.full:
+            self._checkpoint()
         self.report.pages += 1
         self.report.listed += len(items)
         self.report.new += len(pending.new_ids) - len(vanished)
         self.report.vanished += len(vanished)
         self.report.updated += len(pending.updated_ids)
         if pending.number % self.settings.progress_every_pages == 0:
-            elapsed = time.monotonic() - self.started
+            elapsed = time.monotonic() - self.meter.started
             self.log.info(
                 f"page {pending.number}: {self.report.listed:,} listed, {self.report.new:,} new,"
                 f" {self.report.updated:,} updated so far"
                 f" ({self.report.listed / elapsed:,.0f} completions/s)"
             )
 
-    def _row(
-        self, item: dict[str, Any], messages: list[dict[str, Any]], ingested_at: datetime
-    ) -> dict[str, Any]:
-        return lake_row(
-            item,
-            messages,
-            api=self.api.api,
-            source_kind=self.source.kind,
-            source_endpoint=self.source.endpoint,
-            ingested_at=ingested_at,
-        )
-
     def _keep_rejected(self, pending: _PendingPage) -> None:
         """Append the page's unusable items, with the reason, to this run's rejects file."""
-        target = self.paths.rejected_items(self.run_state.id)
-        lines = "".join(
-            jsontext.dumps({"page": pending.number, "reason": r.reason, "item": r.item_json}) + "\n"
-            for r in pending.page.rejected
+        target = self._append_rejected(
+            [
+                {"page": pending.number, "reason": r.reason, "item": r.item_json}
+                for r in pending.page.rejected
+            ]
         )
-        append_text(target, lines)
         self.report.rejected += len(pending.page.rejected)
         self.log.warning(
             f"page {pending.number}: {len(pending.page.rejected)} items without a usable id"
@@ -370,26 +278,14 @@ class _Sync:
         )
 
     def _complete(self) -> None:
-        run = self.run_state
-        if run.mode == "full":
+        if self.full:
             self._record_deletions()
-            self.paths.seen_ids(run.id).unlink(missing_ok=True)
+            self.paths.seen_ids(self.run_state.id).unlink(missing_ok=True)
         previous = self.state.high_water_mark
-        high_water = max(previous or 0, run.max_created or 0) or None
+        high_water = max(previous or 0, self.run_state.max_created or 0) or None
         self.report.high_water_mark = high_water
-        changed = run.mode == "full" or high_water != previous or self.report.batch_files
-        if not changed and self.state.run is None:
-            return
-        now = utc_now()
-        update = {
-            "run": None,
-            "high_water_mark": high_water,
-            "source": self.source,
-            "last_run": LastRun(id=run.id, mode=run.mode, finished_at=now),
-        }
-        if run.mode == "full":
-            update["last_full_refresh"] = now
-        write_state(self.paths, self.state.model_copy(update=update), self.state_name)
+        moved = high_water != previous or bool(self.report.batch_files)
+        self._record_finished(changed=moved, high_water_mark=high_water)
 
     def _record_deletions(self) -> None:
         gone = sorted(
@@ -406,37 +302,8 @@ class _Sync:
         rows = [flagged(row, now) for row, verdict in verdicts if verdict == "deleted"]
         if not rows:
             return
-        batch = write_batch(self.paths, f"{self.run_state.id}-deleted", rows)
-        self.report.batch_files.append(batch.name)
+        self._write_batch(f"{self.run_state.id}-deleted", rows)
         self.report.deleted = len(rows)
-        for row in rows:
-            self.index[row["id"]] = (self.index[row["id"]][0], True)
-
-    # -- starting or resuming ------------------------------------------------------------------
-
-    def _resume_or_start(self) -> RunCheckpoint:
-        unfinished = self.state.run  # none after a change of store (see __init__)
-        # A full refresh asked for is not traded for an unfinished incremental run.
-        if unfinished is not None and not (
-            self.settings.full_refresh and unfinished.mode != "full"
-        ):
-            return unfinished.model_copy()
-        now = utc_now()
-        high_water = self.state.high_water_mark
-        last_full = self.state.last_full_refresh
-        stale = last_full is None or now - last_full > timedelta(
-            days=self.settings.full_refresh_every_days
-        )
-        full = self.settings.full_refresh or high_water is None or stale
-        return RunCheckpoint(
-            id=now.strftime("%Y%m%dT%H%M%S%fZ"),
-            source_kind=self.source.kind,
-            mode="full" if full else "incremental",
-            stop_below=None
-            if full or high_water is None
-            else high_water - self.settings.overlap_seconds,
-            max_created=high_water,
-        )
 
 
 def _oldest_created(page: RawPage) -> int | None:

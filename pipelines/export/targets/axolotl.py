@@ -24,11 +24,12 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.targets.base import ExportContext, Problem, Target, Written
 from pipelines.export.targets.hf import ChatParquetWriter, validate_chat_parquet
 
-CONFIG = "axolotl/datasets.yaml"
-DATA = "axolotl/{split}.parquet"
+CONFIG = VersionLayout.AXOLOTL_CONFIG
+DATA = VersionLayout.AXOLOTL_DATA
 
 
 class AxolotlWriter(ChatParquetWriter):
@@ -69,7 +70,7 @@ def _writer(directory: Path, context: ExportContext) -> AxolotlWriter:
 
 
 def validate_axolotl(directory: Path, written: Written) -> list[Problem]:
-    data = Written(files=[f for f in written.files if f.endswith(".parquet")])
+    data = Written(files=[f for f in written.files if f.endswith(VersionLayout.PARQUET)])
     problems = validate_chat_parquet(directory, data)
     try:
         config = yaml.safe_load((directory / CONFIG).read_text(encoding="utf-8"))

@@ -127,6 +127,17 @@ class JsonlFiles:
         return list(self._streams)
 
 
+class JsonlWriter(TargetWriter):
+    """A target whose files are JSONL (`JsonlFiles`); `close` lists them with their lines."""
+
+    def __init__(self, directory: Path, context: ExportContext) -> None:
+        super().__init__(directory, context)
+        self.files = JsonlFiles(directory)
+
+    def close(self) -> Written:
+        return Written(files=self.files.close(), rows=dict(self.files.rows))
+
+
 class ParquetFiles:
     """Parquet files appended slice by slice, each with one fixed schema."""
 
@@ -245,6 +256,23 @@ def parse_line(file: str, number: int, line: bytes, problems: list[Problem]) -> 
     except orjson.JSONDecodeError as error:
         problems.append(Problem(file, number, "(line)", f"not JSON: {error}"))
         return None
+
+
+def jsonl_values(directory: Path, name: str, problems: list[Problem]) -> Iterator[tuple[int, Any]]:
+    """(1-based line number, JSON value) of each line of the file `name` in `directory`; a line
+    that is not JSON comes as None, with its problem."""
+    for number, line in jsonl_lines(directory / name):
+        yield number, parse_line(name, number, line, problems)
+
+
+def jsonl_objects(
+    directory: Path, name: str, problems: list[Problem]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each line of `name` that holds a JSON object (what every line
+    a writer writes holds); a line that is not JSON is a problem."""
+    for number, value in jsonl_values(directory, name, problems):
+        if isinstance(value, dict):
+            yield number, value
 
 
 def capped(problems: list[Problem]) -> list[Problem]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import (
     escape_line_breaks,
     expected_output,
@@ -25,26 +26,19 @@ from pipelines.export.lines import (
     json_raw_member,
 )
 from pipelines.export.targets.base import (
-    ExportContext,
-    JsonlFiles,
+    JsonlWriter,
     Problem,
     Target,
-    TargetWriter,
     Written,
     capped,
-    jsonl_lines,
-    parse_line,
+    jsonl_objects,
 )
 from pipelines.export.targets.messages import expected_calls, tools_json
 
-FILE = "foundry/eval.jsonl"
+FILE = VersionLayout.FOUNDRY_EVAL
 
 
-class FoundryWriter(TargetWriter):
-    def __init__(self, directory: Path, context: ExportContext) -> None:
-        super().__init__(directory, context)
-        self.files = JsonlFiles(directory)
-
+class FoundryWriter(JsonlWriter):
     def write(self, split: str, part: pl.DataFrame) -> None:
         tools = part.select(tools_json())["tools"]
         distinct = tools.drop_nulls().unique().to_list()
@@ -70,9 +64,6 @@ class FoundryWriter(TargetWriter):
         )
         self.files.append(FILE, escape_line_breaks(frame, line, "row"))
 
-    def close(self) -> Written:
-        return Written(files=self.files.close(), rows=dict(self.files.rows))
-
 
 def _definitions(tools_text: str) -> str:
     """OpenAI tool definitions as Foundry's `tool_definitions`: the function objects."""
@@ -89,10 +80,7 @@ def _foundry_calls(calls_text: str) -> str:
 
 def validate_foundry(directory: Path, written: Written) -> list[Problem]:
     problems: list[Problem] = []
-    for number, line in jsonl_lines(directory / FILE):
-        row = parse_line(FILE, number, line, problems)
-        if not isinstance(row, dict):
-            continue
+    for number, row in jsonl_objects(directory, FILE, problems):
         query = row.get("query")
         if not isinstance(query, list) or not query:
             problems.append(Problem(FILE, number, "query", "must be a non-empty message list"))

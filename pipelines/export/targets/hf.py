@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.splits import SPLITS
 from pipelines.export.targets.base import (
     JSON,
@@ -41,8 +42,8 @@ from pipelines.export.targets.messages import (
 )
 
 LAYOUTS = {
-    "messages": "hf/messages/{split}.parquet",
-    "prompt_completion": "hf/prompt_completion/{split}.parquet",
+    layout: VersionLayout.HF_LAYOUT.replace("{layout}", layout)
+    for layout in ("messages", "prompt_completion")
 }
 _FEATURES = {
     "messages": {"completion_id": "string", "messages": JSON_LIST, "tools": JSON},

@@ -13,11 +13,13 @@ the default) or exact `match` (`-T text_match=exact`).
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import orjson
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import (
     escape_line_breaks,
     expected_output,
@@ -26,28 +28,26 @@ from pipelines.export.lines import (
     json_raw_member,
     metadata_members,
 )
+from pipelines.export.targets.answers import json_answers
 from pipelines.export.targets.base import (
     ExportContext,
-    JsonlFiles,
+    JsonlWriter,
     Problem,
     Target,
-    TargetWriter,
     Written,
     capped,
-    jsonl_lines,
-    parse_line,
+    jsonl_objects,
 )
 from pipelines.export.targets.messages import (
     MessageStyle,
     conversation_notes,
     conversations,
     expected_calls,
-    json_answers,
     tools_json,
 )
 
-SAMPLES = "inspect/eval.jsonl"
-TASK = "inspect/task.py"
+SAMPLES = VersionLayout.INSPECT_SAMPLES
+TASK = VersionLayout.INSPECT_TASK
 ROLES = ("system", "user", "assistant", "tool")
 EXPECTS = ("tool_calls", "json", "text")
 
@@ -147,25 +147,23 @@ def reference_answer(text_match: str = "{text_match}"):
 @task
 def distillery_eval(text_match: str = "{text_match}"):
     return Task(
-        dataset=json_dataset(str(Path(__file__).parent / "eval.jsonl")),
+        dataset=json_dataset(str(Path(__file__).parent / "{samples}")),
         solver=[offer_stored_tools(), generate(tool_calls="none")],
         scorer=reference_answer(text_match),
     )
 """
 
 
-class InspectWriter(TargetWriter):
+class InspectWriter(JsonlWriter):
     style = MessageStyle(tool_calls="inspect", content_always=True)
 
     def __init__(self, directory: Path, context: ExportContext) -> None:
         super().__init__(directory, context)
-        self.files = JsonlFiles(directory)
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
 
     def write(self, split: str, part: pl.DataFrame) -> None:
         built = conversations(part, self.style)
-        for key, count in built.counts().items():
-            self.counts[key] = self.counts.get(key, 0) + count
+        self.counts.update(built.counts())
         frame = part.with_columns(
             built.prompt.alias("_input"),
             expected_calls(part).alias("_calls"),
@@ -209,6 +207,7 @@ class InspectWriter(TargetWriter):
             recipe=recipe.name,
             target_model=recipe.target_model,
             text_match=recipe.export.eval_text_match,
+            samples=Path(SAMPLES).name,
         )
         (self.directory / TASK).write_text(source, encoding="utf-8")
         return Written(
@@ -220,10 +219,7 @@ def validate_inspect(directory: Path, written: Written) -> list[Problem]:
     """inspect's Sample rules: `input` messages of its four roles with string content, tool calls
     `{id, function, arguments: {…}}`, a string `target`; what the task's scorer reads."""
     problems: list[Problem] = []
-    for number, line in jsonl_lines(directory / SAMPLES):
-        sample = parse_line(SAMPLES, number, line, problems)
-        if not isinstance(sample, dict):
-            continue
+    for number, sample in jsonl_objects(directory, SAMPLES, problems):
         messages = sample.get("input")
         if not isinstance(messages, list) or not messages:
             problems.append(Problem(SAMPLES, number, "input", "must be a non-empty list"))

@@ -20,22 +20,22 @@ the system prompt): the note in the manifest and dataset card counts those examp
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import orjson
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import escape_line_breaks, json_member, json_object, json_raw_member
 from pipelines.export.targets.base import (
     ExportContext,
-    JsonlFiles,
+    JsonlWriter,
     Problem,
     Target,
-    TargetWriter,
     Written,
     capped,
-    jsonl_lines,
-    parse_line,
+    jsonl_objects,
 )
 from pipelines.export.targets.messages import (
     MessageStyle,
@@ -45,7 +45,8 @@ from pipelines.export.targets.messages import (
 )
 
 SPLITS = ("train", "validation")
-INFO = "llamafactory/dataset_info.json"
+INFO = VersionLayout.LLAMAFACTORY_INFO
+DATA = VersionLayout.LLAMAFACTORY_DATA
 TAGS = {
     "role_tag": "role",
     "content_tag": "content",
@@ -62,19 +63,17 @@ _ASKING = ("user", "tool")
 _ANSWERING = ("assistant", "function_call")
 
 
-class LlamaFactoryWriter(TargetWriter):
+class LlamaFactoryWriter(JsonlWriter):
     style = MessageStyle(tool_calls="function_call", content_always=True)
 
     def __init__(self, directory: Path, context: ExportContext) -> None:
         super().__init__(directory, context)
-        self.files = JsonlFiles(directory)
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
         self.without_tools = 0
 
     def write(self, split: str, part: pl.DataFrame) -> None:
         built = conversations(part, self.style)
-        for key, count in built.counts().items():
-            self.counts[key] = self.counts.get(key, 0) + count
+        self.counts.update(built.counts())
         frame = pl.DataFrame(
             {
                 "prompt": built.prompt,
@@ -87,7 +86,7 @@ class LlamaFactoryWriter(TargetWriter):
             json_raw_member("messages", "[" + messages + "]"),
             json_member("tools", pl.col("tools")),
         )
-        self.files.append(f"llamafactory/{split}.jsonl", escape_line_breaks(frame, line, "line"))
+        self.files.append(DATA.format(split=split), escape_line_breaks(frame, line, "line"))
         self.without_tools += frame["tools"].null_count()
 
     def close(self) -> Written:
@@ -124,15 +123,12 @@ def validate_llamafactory(directory: Path, written: Written) -> list[Problem]:
     for name, entry in info.items():
         if entry.get("formatting") != "openai" or entry.get("tags") != TAGS:
             problems.append(Problem(INFO, None, name, "needs formatting openai and the tags"))
-        path = directory / "llamafactory" / str(entry.get("file_name"))
-        if not path.is_file():
-            problems.append(Problem(INFO, None, f"{name}.file_name", f"no file {path.name}"))
+        file = f"{VersionLayout.LLAMAFACTORY}/{Path(str(entry.get('file_name'))).name}"
+        if not (directory / file).is_file():
+            problems.append(Problem(INFO, None, f"{name}.file_name", f"no file {Path(file).name}"))
             continue
-        file = f"llamafactory/{path.name}"
-        for number, line in jsonl_lines(path):
-            example = parse_line(file, number, line, problems)
-            if isinstance(example, dict):
-                problems += check_example(example, file=file, line=number)
+        for number, example in jsonl_objects(directory, file, problems):
+            problems += check_example(example, file=file, line=number)
     return capped(problems)
 
 

@@ -133,24 +133,6 @@ def expected_calls(rows: pl.DataFrame) -> pl.Series:
     return rows.select(expression.alias("expected_calls"))["expected_calls"]
 
 
-def json_answers(part: pl.DataFrame) -> pl.Series:
-    """Each row's output text where it is a JSON object or array (checked once per distinct
-    text); null elsewhere."""
-    text = pl.col("output_content")
-    candidates = part.select(
-        text.filter(text.str.strip_chars().str.contains(r"^[\[{][\s\S]*[\]}]$")).unique()
-    )["output_content"].to_list()
-    valid = [value for value in candidates if _is_json(value)]
-    return part.select(pl.when(text.is_in(valid)).then(text).alias("json"))["json"]
-
-
-def _is_json(text: str) -> bool:
-    try:
-        return isinstance(orjson.loads(text), dict | list)
-    except orjson.JSONDecodeError:
-        return False
-
-
 def tools_json() -> pl.Expr:
     """The request's tool definitions as a JSON array text (null keys dropped); null for none."""
     tools = pl.col("tools")

@@ -15,15 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.line_check import FineTuneChecker
-from pipelines.export.targets.base import (
-    ExportContext,
-    JsonlFiles,
-    Problem,
-    Target,
-    TargetWriter,
-    Written,
-)
+from pipelines.export.targets.base import JsonlWriter, Problem, Target, Written
 
 SPLITS = ("train", "validation")
 AZURE_MAX_FILE_BYTES = 512 * 2**20
@@ -32,16 +26,9 @@ AZURE_MAX_FILE_BYTES = 512 * 2**20
 _WHERE = re.compile(r"^((?:messages|tools)(?:\[\d+\])?(?:\.[A-Za-z_]+(?:\[\d+\])?)*)")
 
 
-class FineTuningWriter(TargetWriter):
-    def __init__(self, directory: Path, context: ExportContext) -> None:
-        super().__init__(directory, context)
-        self.files = JsonlFiles(directory)
-
+class FineTuningWriter(JsonlWriter):
     def write(self, split: str, part: pl.DataFrame) -> None:
-        self.files.append(f"{split}.jsonl", part["line"])
-
-    def close(self) -> Written:
-        return Written(files=self.files.close(), rows=dict(self.files.rows))
+        self.files.append(VersionLayout.fine_tuning(split), part["line"])
 
 
 def validate_fine_tuning(directory: Path, written: Written) -> list[Problem]:

@@ -10,41 +10,29 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import oss_eval_items
 from pipelines.export.targets.base import (
-    ExportContext,
-    JsonlFiles,
+    JsonlWriter,
     Problem,
     Target,
-    TargetWriter,
     Written,
     capped,
-    jsonl_lines,
-    parse_line,
+    jsonl_objects,
 )
 
-FILE = "eval.openai-evals.jsonl"
+FILE = VersionLayout.OSS_EVALS
 
 
-class OssEvalsWriter(TargetWriter):
-    def __init__(self, directory: Path, context: ExportContext) -> None:
-        super().__init__(directory, context)
-        self.files = JsonlFiles(directory)
-
+class OssEvalsWriter(JsonlWriter):
     def write(self, split: str, part: pl.DataFrame) -> None:
         self.files.append(FILE, oss_eval_items(part))
-
-    def close(self) -> Written:
-        return Written(files=self.files.close(), rows=dict(self.files.rows))
 
 
 def validate_oss_evals(directory: Path, written: Written) -> list[Problem]:
     problems: list[Problem] = []
     for name in written.files:
-        for number, line in jsonl_lines(directory / name):
-            item = parse_line(name, number, line, problems)
-            if not isinstance(item, dict):
-                continue
+        for number, item in jsonl_objects(directory, name, problems):
             messages = item.get("input")
             if not isinstance(messages, list) or not messages:
                 problems.append(Problem(name, number, "input", "must be a non-empty list"))

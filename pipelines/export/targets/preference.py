@@ -25,6 +25,7 @@ from pathlib import Path
 import polars as pl
 import polars_hash as plh
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.line_check import check_example
 from pipelines.export.lines import (
     escape_line_breaks,
@@ -46,15 +47,14 @@ from pipelines.export.targets.base import (
     Written,
     capped,
     hf_table,
-    jsonl_lines,
-    parse_line,
+    jsonl_values,
 )
 from pipelines.export.targets.hf import validate_chat_parquet
 from pipelines.export.targets.messages import MessageStyle, conversations, tools_json
 from pipelines.recipes import Preference
 
-DPO = "preference/openai_dpo/{split}.jsonl"
-TRL = "preference/trl/{split}.parquet"
+DPO = VersionLayout.DPO
+TRL = VersionLayout.TRL
 DPO_SPLITS = ("train", "validation")
 _DPO_KEYS = {"input", "preferred_output", "non_preferred_output"}
 
@@ -230,12 +230,11 @@ def validate_preference(directory: Path, written: Written) -> list[Problem]:
     """OpenAI's DPO line rules, and TRL's preference format read through `datasets`."""
     problems: list[Problem] = []
     for name in written.files:
-        if name.endswith(".jsonl"):
-            for number, line in jsonl_lines(directory / name):
-                example = parse_line(name, number, line, problems)
+        if name.endswith(VersionLayout.JSONL):
+            for number, example in jsonl_values(directory, name, problems):
                 if example is not None:
                     problems += check_dpo_example(example, file=name, line=number)
-    parquet = Written(files=[f for f in written.files if f.endswith(".parquet")])
+    parquet = Written(files=[f for f in written.files if f.endswith(VersionLayout.PARQUET)])
     problems += validate_chat_parquet(directory, parquet)
     return capped(problems)
 

@@ -21,6 +21,7 @@ import polars as pl
 import polars_hash as plh
 import yaml
 
+from pipelines.datadir.paths import VersionLayout
 from pipelines.export.lines import (
     escape_line_breaks,
     expected_output,
@@ -30,21 +31,20 @@ from pipelines.export.lines import (
     json_raw_member,
     metadata_members,
 )
+from pipelines.export.targets.answers import json_answers
 from pipelines.export.targets.base import (
     ExportContext,
-    JsonlFiles,
+    JsonlWriter,
     Problem,
     Target,
-    TargetWriter,
     Written,
     capped,
-    jsonl_lines,
-    parse_line,
+    jsonl_objects,
 )
-from pipelines.export.targets.messages import expected_calls, json_answers, tools_json
+from pipelines.export.targets.messages import expected_calls, tools_json
 
-CONFIG = "promptfoo/promptfooconfig.yaml"
-TESTS = "promptfoo/tests.jsonl"
+CONFIG = VersionLayout.PROMPTFOO_CONFIG
+TESTS = VersionLayout.PROMPTFOO_TESTS
 NO_TOOLS = "none.json"
 ASSERTION_TYPES = {"javascript", "is-json", "llm-rubric", "equals"}
 
@@ -69,10 +69,9 @@ RUBRIC = (
 )
 
 
-class PromptfooWriter(TargetWriter):
+class PromptfooWriter(JsonlWriter):
     def __init__(self, directory: Path, context: ExportContext) -> None:
         super().__init__(directory, context)
-        self.files = JsonlFiles(directory)
         self.tools: dict[str, str] = {}
 
     def write(self, split: str, part: pl.DataFrame) -> None:
@@ -91,12 +90,12 @@ class PromptfooWriter(TargetWriter):
     def close(self) -> Written:
         files = self.files.close()
         rows = dict(self.files.rows)
-        tools_dir = self.directory / "promptfoo" / "tools"
+        tools_dir = self.directory / VersionLayout.PROMPTFOO_TOOLS
         tools_dir.mkdir(parents=True, exist_ok=True)
         self.tools.setdefault(NO_TOOLS, "[]")
         for name, text in sorted(self.tools.items()):
             (tools_dir / name).write_text(text + "\n", encoding="utf-8")
-            files.append(f"promptfoo/tools/{name}")
+            files.append(f"{VersionLayout.PROMPTFOO_TOOLS}/{name}")
         recipe, version = self.context.recipe, self.context.version
         config = {
             "description": f"distillery {recipe.name} {version}: eval split",
@@ -176,11 +175,8 @@ def validate_promptfoo(directory: Path, written: Written) -> list[Problem]:
     for key in ("prompts", "providers", "tests"):
         if not (isinstance(config, dict) and config.get(key)):
             problems.append(Problem(CONFIG, None, key, "missing"))
-    tools_dir = directory / "promptfoo" / "tools"
-    for number, line in jsonl_lines(directory / TESTS):
-        test = parse_line(TESTS, number, line, problems)
-        if not isinstance(test, dict):
-            continue
+    tools_dir = directory / VersionLayout.PROMPTFOO_TOOLS
+    for number, test in jsonl_objects(directory, TESTS, problems):
         variables = test.get("vars") if isinstance(test.get("vars"), dict) else {}
         messages = variables.get("messages")
         if not isinstance(messages, list) or not messages:
