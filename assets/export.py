@@ -63,9 +63,13 @@ def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
             )
         except DatasetRefused as refused:
             raise dg.Failure(description=str(refused)) from None
+        where = version.path.resolve()
         context.log.info(
-            f"dataset version {version.version} of recipe {recipe.name}"
-            f" {'written' if version.created else 'unchanged, already'} at {version.path.resolve()}"
+            f"dataset version {version.version} of recipe {recipe.name} written at {where}"
+            if version.created
+            else f"dataset version {version.version} of recipe {recipe.name} unchanged, already"
+            f" at {where} (published by another build, an earlier one or one running beside"
+            " this one; nothing new written)"
         )
         return dg.MaterializeResult(
             data_version=dg.DataVersion(version.version),

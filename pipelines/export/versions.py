@@ -164,9 +164,9 @@ def _build(
             version_parts(staging),
             ExportContext(recipe=recipe, version=version),
         )
-        checks.append(targets_format(results))
-        if not checks[-1].passed:
-            raise DatasetRefused(recipe.name, checks)
+        targets_check = targets_format(results)
+        if not targets_check.passed:
+            raise DatasetRefused(recipe.name, [*checks, targets_check])
         steps = [*(curation_steps or []), limit_report]
         origin = ManifestSource.model_validate(source, from_attributes=True) if source else None
         manifest = _manifest(version, recipe, rows, files, steps, inputs, origin, limit)
@@ -175,9 +175,13 @@ def _build(
         manifest.files[VersionLayout.CARD] = FileEntry.of(staging / VersionLayout.CARD)
         (staging / VersionLayout.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         if not publish_staging(paths, staging, target):
+            # Another build of the same version renamed first. Its targets' check stands for
+            # ours: `_already_published` reports it, once (each check is one Dagster output).
             return _already_published(paths, recipe, version, checks)
         point_latest(paths, recipe.name, version)
-        return DatasetVersion(recipe.name, version, target, True, manifest, checks)
+        return DatasetVersion(
+            recipe.name, version, target, True, manifest, [*checks, targets_check]
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -185,9 +189,11 @@ def _build(
 def _already_published(
     paths: DataPaths, recipe: Recipe, version: str, checks: list[CheckResult]
 ) -> DatasetVersion:
-    # A retry after a kill before LATEST, or a recipe reverted to an older config: the build
-    # still succeeded, so LATEST follows it. Targets the recipe now lists and the version lacks
-    # are added to it (the same content, so the same id).
+    """The version another build published, with `checks` (the dataset checks, which ran on
+    this build's rows) and the targets' check of the files published."""
+    # A retry after a kill before LATEST, a recipe reverted to an older config, or a build
+    # running beside this one: the build still succeeded, so LATEST follows it. Targets the
+    # recipe now lists and the version lacks are added to it (the same content, so the same id).
     target = paths.version(recipe.name, version)
     manifest = published_manifest(target, version)
     missing = [name for name in recipe.export.targets if name not in manifest.targets]
