@@ -42,6 +42,8 @@ class Behaviour:
     no_responses_list: bool = False
     """Answer `GET /responses` 404, as OpenAI does (it lists no stored responses)."""
     requests: list[str] = field(default_factory=list)
+    request_times: list[float] = field(default_factory=list)
+    """When each request arrived (`time.monotonic()`)."""
 
 
 def make_items(count: int, *, start: int = 1_760_000_000) -> Behaviour:
@@ -68,6 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         behaviour.requests.append(self.path)
+        behaviour.request_times.append(time.monotonic())
         if behaviour.stall_s:
             time.sleep(behaviour.stall_s)
             return

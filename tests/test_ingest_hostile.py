@@ -34,6 +34,7 @@ from pipelines.ingest import (
     read_raw_completions,
 )
 from pipelines.ingest.paging import RetryPolicy
+from pipelines.ingest.sources import DEFAULT_REQUEST_DEADLINE_S
 from pipelines.ingest.state import RunCheckpoint, read_state, write_state
 from tests.hostile_server import Behaviour, hostile_server, make_items
 from tests.store_process import distillery_command
@@ -203,6 +204,57 @@ def test_a_stalled_or_trickling_server_is_reported_within_the_deadline(
 
     assert "stalled" in str(caught.value)
     assert len(behaviour.requests) == 2  # the SDK's one retry, and no outer retry of a stall
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("fault", [{"trickle_every_s": 1.5}, {"stall_s": 60.0}], ids=str)
+@pytest.mark.slow
+def test_a_trickling_or_stalled_source_ends_ingest_in_one_line_within_deadline_times_tries(
+    tmp_path: Path, fault: dict[str, float]
+) -> None:
+    # Issue 21, item 2: a byte every 1.5 s never trips the read timeout (at most the deadline,
+    # 2 s); the deadline bounds each answer, and the SDK's retries share DEADLINE × (retries + 1).
+    deadline_s, sdk_retries = 2.0, 2  # `distillery ingest` keeps the SDK's 2 retries
+    behaviour = make_items(3)
+    for name, value in fault.items():
+        setattr(behaviour, name, value)
+    with hostile_server(behaviour) as url:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DISTILLERY_")},
+            "DISTILLERY_SOURCE": "openai",
+            "OPENAI_API_KEY": KEY,
+            "OPENAI_BASE_URL": url,
+            "DISTILLERY_DATA_DIR": str(tmp_path),
+            "DISTILLERY_REQUEST_DEADLINE_S": str(deadline_s),
+        }
+        lines = _stderr_lines_as_they_come([*distillery_command(), "ingest"], env)
+    errors = [line for line, _ in lines if "error" in line.lower()]
+    stderr = "\n".join(line for line, _ in lines)
+
+    assert len(errors) == 1 and "stalled while listing" in errors[0], stderr
+    assert "Traceback" not in stderr
+    assert len(behaviour.requests) == sdk_retries + 1  # every try, and no outer retry of a stall
+    # From the first request reaching the server to the error line (not the interpreter's exit,
+    # which on a busy machine takes a second of its own).
+    (error_at,) = [at for line, at in lines if "error" in line.lower()]
+    assert error_at - behaviour.request_times[0] <= deadline_s * (sdk_retries + 1) + 0.5
+
+
+def _stderr_lines_as_they_come(command: list[str], env: dict[str, str]) -> list[tuple[str, float]]:
+    """Run `command` to its end; each line it wrote to stderr, with when it came; exit code 2."""
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        lines = [(line.rstrip("\n"), time.monotonic()) for line in process.stderr]
+        assert process.wait(timeout=90) == 2, lines
+    return lines
+
+
+def test_the_default_deadline_gives_up_on_a_source_within_five_minutes() -> None:
+    env = {"DISTILLERY_SOURCE": "openai", "OPENAI_API_KEY": KEY}
+    with open_source(env) as (client, _, _):
+        budget = client._client._transport.budget_s  # the SDK's http client, our transport
+
+    assert budget == DEFAULT_REQUEST_DEADLINE_S * (client.max_retries + 1) < 300
 
 
 # -- 12: a server that echoes the key ------------------------------------------------------------

@@ -29,6 +29,9 @@ from schemas import SOURCE_KINDS
 DEFAULT_AZURE_API_VERSION = "2025-02-01-preview"
 DEFAULT_READ_TIMEOUT_S = 30.0
 """No byte for this long and a request is a timeout (the SDK's default is 600 s)."""
+DEFAULT_REQUEST_DEADLINE_S = 90.0
+"""No complete answer this long after a try, and it is a timeout; with the SDK's 2 retries, a
+stalled or trickling source is given up on within 270 s."""
 _LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 
@@ -108,7 +111,9 @@ def open_source(
 
     A source that stops answering is given up on: no byte for `read_timeout_s`, or no complete
     answer `request_deadline_s` after the request (a server trickling bytes), is a timeout,
-    which the SDK retries `max_retries` times and ingest then reports as a stalled source.
+    which the SDK retries `max_retries` times and ingest then reports as a stalled source; all
+    the tries of one request, the SDK's waits between them included, end within
+    `request_deadline_s` × (`max_retries` + 1).
 
     Args:
         env: Environment to read (default: `os.environ`).
@@ -116,7 +121,7 @@ def open_source(
             errors, honouring Retry-After up to 120 s).
         read_timeout_s: Longest wait for the next byte (default 30 s).
         request_deadline_s: Longest time for a whole answer (default
-            `DISTILLERY_REQUEST_DEADLINE_S`, else 120 s).
+            `DISTILLERY_REQUEST_DEADLINE_S`, else `DEFAULT_REQUEST_DEADLINE_S`).
 
     Yields:
         The SDK client, what it reads from, and a counter of the HTTP requests it makes.
@@ -126,12 +131,16 @@ def open_source(
     """
     env = os.environ if env is None else env
     kind = resolve_source_kind(env)
-    deadline = request_deadline_s or _seconds(env, "DISTILLERY_REQUEST_DEADLINE_S", 120.0)
+    deadline = request_deadline_s or _seconds(
+        env, "DISTILLERY_REQUEST_DEADLINE_S", DEFAULT_REQUEST_DEADLINE_S
+    )
     read = min(read_timeout_s or DEFAULT_READ_TIMEOUT_S, deadline)
     counter = RequestCounter()
     http_client = openai.DefaultHttpxClient(
         event_hooks={"request": [counter]},
-        transport=DeadlineTransport(httpx2.HTTPTransport(limits=_LIMITS), seconds=deadline),
+        transport=DeadlineTransport(
+            httpx2.HTTPTransport(limits=_LIMITS), seconds=deadline, attempts=max_retries + 1
+        ),
     )
     options = {
         "max_retries": max_retries,
