@@ -57,14 +57,15 @@ def _resources(data_dir: Path) -> dict[str, Any]:
 def _build_run(data_dir: Path) -> tuple[dg.ExecuteInProcessResult, list[str]]:
     """One run of the dataset asset, as `build_datasets_job` runs it after curation, and the
     lines it logged."""
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [dataset_asset(RECIPE)],
-        resources=_resources(data_dir),
-        instance=instance,
-        raise_on_error=False,
-    )
-    return result, [entry.user_message for entry in instance.all_logs(result.run_id)]
+    # Disposed on the thread that made it: SQLite connections may not cross threads.
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [dataset_asset(RECIPE)],
+            resources=_resources(data_dir),
+            instance=instance,
+            raise_on_error=False,
+        )
+        return result, [entry.user_message for entry in instance.all_logs(result.run_id)]
 
 
 def _outcome(run: tuple[dg.ExecuteInProcessResult, list[str]]) -> tuple[str, bool, list[str]]:
