@@ -174,5 +174,5 @@ def test_phone_regions_decide_which_national_numbers_are_read() -> None:
 
 def test_phone_regions_are_iso_codes() -> None:
     assert Redaction(phone_regions=["es", "DE"]).phone_regions == ["ES", "DE"]
-    with pytest.raises(ValueError, match="unknown phone regions.*XX"):
+    with pytest.raises(ValueError, match=r"unknown phone regions.*XX"):
         Redaction(phone_regions=["XX"])

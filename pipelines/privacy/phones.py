@@ -9,8 +9,8 @@ people write phone numbers, not the way software writes other numbers:
 
 - digit groups of two or more, one kind of separator (space, dash, slash), or an area code in
   parentheses: a group of one digit is an ISBN (978-5-25-125484-0) or a version (10.0.19045);
-- dots only in the grouping the country's own format uses (06.12.34.56.78): dots separate
-  versions, decimals, coordinates and thousands (1.299.000);
+- dots only in the grouping the country's own format uses (06.12.34.56.78), and never in
+  groups of three (362.961.000): dots separate versions, decimals, coordinates and thousands;
 - not an ISBN-13 (978 or 979 and a valid check digit), nor a part of one;
 - two groups joined by a dash only when the first is an area code (`06-70563849`); otherwise
   it is a range (rows 1732637-1909524);
@@ -144,7 +144,11 @@ def _written_grouping(text: str, groups: list[str], *, named: bool) -> str | Non
         return "any"
     if separators == ["-"] and not area_code and not groups[0].startswith("0"):
         return None  # a range
-    return "exact" if "." in separators else "any"
+    if "." not in separators:
+        return "any"
+    if all(len(group) == 3 for group in groups[1:]) and len(groups[0]) <= 3:
+        return None  # thousands (362.961.000 VND), though Italy formats a mobile alike
+    return "exact"
 
 
 def _is_isbn(text: str) -> bool:
