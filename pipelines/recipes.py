@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import yaml
+from phonenumbers import SUPPORTED_REGIONS
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipelines.privacy.phones import DEFAULT_PHONE_REGIONS
+
 BUNDLED_RECIPES = Path(str(files("pipelines") / "default_recipes.yaml"))
-RedactionKind = Literal["secret", "email", "card", "ip", "phone"]
+RedactionKind = Literal["secret", "email", "card", "phone", "ip"]
 REDACTION_KINDS: tuple[str, ...] = get_args(RedactionKind)
-"""Every kind redaction knows, in the order they are replaced."""
+"""Every kind redaction knows, in the order they are replaced (a phone before an IP address:
+06.12.34.56.78 holds the address-shaped 12.34.56.78)."""
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -70,6 +74,22 @@ class Redaction(_Strict):
 
     mode: Literal["redact", "drop", "off"] = "redact"
     kinds: list[RedactionKind] = Field(default_factory=lambda: list(REDACTION_KINDS))
+    phone_regions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PHONE_REGIONS),
+        description="ISO 3166 codes of the countries whose national phone notation (no country"
+        " code) is read; with `+` or `00` and a country code, every country's numbers are.",
+    )
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions_are_known(cls, regions: list[str]) -> list[str]:
+        codes = [region.upper() for region in regions]
+        unknown = [
+            r for r, code in zip(regions, codes, strict=True) if code not in SUPPORTED_REGIONS
+        ]
+        if unknown:
+            raise ValueError(f"unknown phone regions {unknown}: ISO 3166 codes such as ES, DE, CN")
+        return codes
 
 
 class ExactDedup(_Strict):

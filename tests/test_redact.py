@@ -45,7 +45,7 @@ CASES = [
     (
         "secret",
         "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nregion",
-        "<SECRET>\nregion",
+        "aws_secret_access_key = <SECRET>\nregion",
     ),
     ("secret", "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 works", "token <SECRET> works"),
     (

@@ -20,7 +20,7 @@ from pipelines.curate.text_fields import (
     rewrite_texts,
 )
 from pipelines.privacy.pii import CANDIDATES, CONFIRM, PATTERNS, PLACEHOLDERS, scan_patterns
-from pipelines.privacy.secret_rules import SECRET_RULES
+from pipelines.privacy.secret_rules import SECRET_RULES, polars_replacement
 from pipelines.recipes import REDACTION_KINDS, Redaction
 from pipelines.steps import StepReport, drop_by_first_reason
 from schemas import RAW_JSON_COLUMNS
@@ -64,7 +64,11 @@ def redact_completions(
             "redact", completions.height, completions.height, counts=counts
         )
     dirty = completions.select(TEXT_COLUMNS).filter(suspect)
-    confirmed = {kind: _confirmed(dirty, kind) for kind in kinds if kind in CANDIDATES}
+    confirmed = {
+        kind: _confirmed(dirty, kind, regions=redaction.phone_regions)
+        for kind in kinds
+        if kind in CANDIDATES
+    }
     # Kind by kind, each found in the text the previous kinds left (a password inside a URL,
     # `postgres://admin:pw@db.example.net`, is a secret, not also an e-mail address), and
     # counted as the placeholders the rewrite added: one rewrite per kind, overlapping rules
@@ -98,12 +102,13 @@ def redact_completions(
     return redacted, StepReport("redact", completions.height, redacted.height, counts=counts)
 
 
-def _confirmed(rows: pl.DataFrame, kind: str) -> list[str]:
-    """The distinct candidates of `kind` anywhere in the texts that its confirmer accepts."""
+def _confirmed(rows: pl.DataFrame, kind: str, *, regions: list[str]) -> list[str]:
+    """The distinct candidates of `kind` anywhere in the texts that its confirmer accepts,
+    national phone numbers read as numbers of `regions`."""
     pattern = CANDIDATES[kind]
     found = rows.select(gather_from_texts(lambda text: text.str.extract_all(pattern)))
     candidates = pl.concat([found[name].explode() for name in found.columns]).drop_nulls()
-    return CONFIRM[kind](candidates.unique().to_list())
+    return CONFIRM[kind](candidates.unique().to_list(), regions=regions)
 
 
 def _replacer(kind: str, confirmed: list[str] | None) -> Transform:
@@ -115,7 +120,7 @@ def _replacer(kind: str, confirmed: list[str] | None) -> Transform:
 
         def replace(text: pl.Expr) -> pl.Expr:
             for rule in rules:
-                text = text.str.replace_all(rule, placeholder)
+                text = text.str.replace_all(rule, polars_replacement(rule, placeholder))
             return text
 
         return replace

@@ -7,10 +7,9 @@ Two kinds of detector:
 - `PATTERNS`: a regular expression whose every match is redacted (keys, e-mail addresses, IPs).
 - `CANDIDATES` + `CONFIRM`: a broad expression finds candidates fast (polars, every core), and a
   Python function decides on the few distinct ones: a card number only when its Luhn checksum
-  holds; a phone number only when Google's libphonenumber (`phonenumbers`) accepts it: with `+`
-  or `00` and a country code, a length that country's plan allows; national, a valid number of
-  one of `PHONE_REGIONS` written the way that country groups its digits (North American
-  notation by its shape alone). Dates, versions, order numbers and plain numbers are not.
+  holds; a phone number as `pipelines.privacy.phones` says (libphonenumber, the recipe's
+  regions, and how people write phone numbers). Dates, versions, ISBNs, order numbers and
+  plain numbers are not.
 
 Secrets are the rules of `pipelines.privacy.secret_rules`: Yelp's detect-secrets, plus what it
 lacks.
@@ -19,10 +18,10 @@ lacks.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-import phonenumbers
-
+from pipelines.privacy.phones import CANDIDATE as PHONE_CANDIDATE
+from pipelines.privacy.phones import confirm_phones
 from pipelines.privacy.secret_rules import SECRET_RULES
 
 PLACEHOLDERS = {
@@ -36,22 +35,22 @@ PLACEHOLDERS = {
 # Every rule uses scoped flags only, (?s:…) not (?s): the same text runs in polars and `re`.
 _SECRET = "|".join(f"(?:{rule})" for rule in SECRET_RULES.values())
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# Any first octet but 0 (0.0.0.0, "every interface") and 127 (loopback): a server listening on
+# 0.0.0.0:8080 names no one.
+_FIRST_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1(?:[01][0-9]|2[0-68-9]|[3-9][0-9])|[1-9][0-9]?)"
 
 PATTERNS = {
     "secret": _SECRET,
     "email": r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b",
     # Four dotted octets, each 0-255; three-part versions (3.11.7) never match.
-    "ip": rf"\b{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}\b",
+    "ip": rf"\b{_FIRST_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}\b",
 }
 """Kinds whose every match is redacted."""
 
 CANDIDATES = {
     # Digit runs of 13-19 with optional single spaces or dashes.
     "card": r"\b[0-9](?:[ \-]?[0-9]){12,18}\b",
-    # Digits, with separators and parentheses, from 9 characters; a letter prefix (`ORD-`,
-    # `INV#`) is matched too so that identifiers can be told apart (the rust regex engine has no
-    # look-behind).
-    "phone": r"(?:[A-Za-z]+[#\-])?(?:\+|\b|\()[0-9(][0-9()\-./ ]{6,24}[0-9]",
+    "phone": PHONE_CANDIDATE,
 }
 """Kinds whose matches are only candidates; `CONFIRM` picks the real ones."""
 
@@ -81,17 +80,6 @@ def scan_patterns(kinds: Iterable[str]) -> list[str]:
     return patterns
 
 
-PHONE_REGIONS = ("US", "GB", "FR", "DE", "JP", "IN", "AU", "BR", "MX", "ES", "IT", "CN")
-"""Countries whose national notation (no country code) is recognised; with `+` or `00` and a
-country code, every country's numbers are."""
-
-_DIGIT_GROUP = re.compile(r"[0-9]+")
-# North American notation, (415) 555-0123, 415-555-0123, 415.555.0123: a phone by its shape
-# alone, the fictional 555 area code included (libphonenumber calls those invalid).
-_NANP_SHAPE = re.compile(r"^(?:\([0-9]{3}\) ?|[0-9]{3}([.\-]))[0-9]{3}[.\-][0-9]{4}$")
-_ALLOWED_SEPARATORS = re.compile(r"^(?:[0-9]+|\([0-9]+\)|[ .\-/]|\) ?|[ .\-]?\()+$")
-
-
 def luhn_valid(candidate: str) -> bool:
     digits = [int(c) for c in candidate if c.isdigit()]
     if not 13 <= len(digits) <= 19:
@@ -104,83 +92,33 @@ def luhn_valid(candidate: str) -> bool:
     return total % 10 == 0
 
 
-def confirm_cards(candidates: Iterable[str]) -> list[str]:
-    """The candidates whose Luhn checksum holds."""
-    return sorted({c for c in candidates if luhn_valid(c)})
+def confirm_cards(candidates: Iterable[str], *, regions: Sequence[str] = ()) -> list[str]:
+    """The candidates that are card numbers: Luhn checksum right, a card network's prefix, and
+    digits unseparated or grouped as cards print them (4-4-4-4, Amex 4-6-5). An ISBN, a
+    timestamp, an order number (351-3269450-9628506) or a row range passes Luhn one time in ten.
+    """
+    del regions  # card numbers are the same everywhere
+    return sorted({c for c in candidates if _card_shaped(c) and luhn_valid(c)})
 
 
-def confirm_phones(candidates: Iterable[str]) -> list[str]:
-    """The phone numbers in `candidates`: each candidate, or its longest leading part that is
-    one (a number followed by another number, `06 89 99 67 28 2`, is still found)."""
-    found = set()
-    for candidate in set(candidates):
-        if candidate[:1].isalpha():  # an identifier such as ORD-2026-88412
-            continue
-        number = _leading_phone(candidate.rstrip(" .-/"))
-        if number:
-            found.add(number)
-    return sorted(found)
+# Visa 4, Mastercard 51-55 and 2221-2720, Maestro 50 and 56-58, Discover and UnionPay 6,
+# Amex 34 and 37, Diners 30, 36, 38 and 39, JCB 35.
+_CARD_PREFIX = re.compile(
+    r"^(?:[456]|3[0457-9]|2(?:22[1-9]|2[3-9][0-9]|[3-6][0-9]{2}|7[01][0-9]|720))"
+)
+_CARD_GROUPS = re.compile(
+    r"^(?:[0-9]{13,19}"  # unseparated
+    r"|[0-9]{4}(?:([ \-])[0-9]{4}){2}\1[0-9]{1,4}(?:\1[0-9]{1,3})?"  # 4-4-4-4, 4-4-4-4-3
+    r"|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{4,5})$"  # Amex, Diners: 4-6-5, 4-6-4
+)
 
 
-def is_phone_number(text: str) -> bool:
-    """Is `text`, as a whole, a phone number (see the module docstring)?"""
-    digits = sum(c.isdigit() for c in text)
-    if text.startswith(("+", "00")):
-        international = "+" + text[2:] if text.startswith("00") else text
-        # A country code and a length that country's plan allows is evidence enough: reserved
-        # ranges (Ofcom's drama numbers, +44 7700 900…) are not "valid", yet are phones.
-        number = _parse(international, None)
-        return 8 <= digits <= 17 and number is not None and phonenumbers.is_possible_number(number)
-    if _NANP_SHAPE.match(text):
-        return True
-    if not 9 <= digits <= 12 or not _ALLOWED_SEPARATORS.match(text):
-        return False
-    groups = _DIGIT_GROUP.findall(text)
-    if len(groups) < 2:  # an unseparated run is a plain number, whatever its length
-        return False
-    for region in PHONE_REGIONS:
-        number = _parse(text, region)
-        if number is None or not phonenumbers.is_valid_number(number):
-            continue
-        national = _DIGIT_GROUP.findall(
-            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-        )
-        if _same_grouping(groups, national):
-            return True
-    return False
+def _card_shaped(candidate: str) -> bool:
+    return bool(_CARD_PREFIX.match(candidate) and _CARD_GROUPS.match(candidate))
 
 
-def _leading_phone(candidate: str) -> str | None:
-    """The longest prefix of `candidate`, cut at a separator, that is a phone number."""
-    cuts = [m.end() for m in _DIGIT_GROUP.finditer(candidate)]
-    for end in reversed(cuts):
-        prefix = candidate[:end]
-        # A closing parenthesis belongs to the prefix when it closes one opened there.
-        if prefix.count("(") > prefix.count(")") and candidate[end : end + 1] == ")":
-            prefix += ")"
-        if is_phone_number(prefix):
-            return prefix
-    return None
-
-
-def _same_grouping(written: list[str], national: list[str]) -> bool:
-    """Is the number written in its country's grouping? A national trunk `0` may be left out
-    of either (India's mobiles are written `98998 79647` and formatted `098998 79647`)."""
-    if written == national:
-        return True
-    if national and national[0].startswith("0") and [national[0][1:], *national[1:]] == written:
-        return True
-    return bool(written[0].startswith("0") and [written[0][1:], *written[1:]] == national)
-
-
-def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
-    try:
-        return phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-
-
-CONFIRM: dict[str, Callable[[Iterable[str]], list[str]]] = {
+CONFIRM: dict[str, Callable[..., list[str]]] = {
     "card": confirm_cards,
     "phone": confirm_phones,
 }
+"""Per candidate kind: (distinct candidates, *, regions) → the confirmed ones."""

@@ -11,8 +11,12 @@ import re
 from collections.abc import Iterable
 
 from pipelines.privacy.pii import PATTERNS, PLACEHOLDERS
+from pipelines.privacy.secret_rules import python_replacement
 
-_PATTERNS = [(re.compile(pattern), PLACEHOLDERS[kind]) for kind, pattern in PATTERNS.items()]
+_PATTERNS = [
+    (re.compile(pattern), python_replacement(PLACEHOLDERS[kind]))
+    for kind, pattern in PATTERNS.items()
+]
 MAX_CHARS = 500
 """Longest outside text kept in a message: an error page is not a log line."""
 

@@ -11,6 +11,7 @@ too narrowly for pasted text, are written here, each with the reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from detect_secrets.plugins.aws import AWSKeyDetector
 from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
@@ -47,6 +48,9 @@ _MAINTAINED = (
 # A word-boundary look-ahead some rules end with; a token's own character class already stops
 # it at the boundary, so the rule means the same without it.
 _TRAILING_BOUNDARY = "(?!\\w)"
+KEPT_CONTEXT = "context"
+"""The group of a rule that is kept when the rule's match is replaced: a secret's name and its
+`=` stay (`aws_secret_access_key = <SECRET>`), so a redacted config or JSON still reads."""
 _LOOK_AROUND = re.compile(r"\(\?<?[=!]")
 
 OWN_RULES = {
@@ -55,8 +59,14 @@ OWN_RULES = {
     "private key block": r"(?s:-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
     r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$))",
     "putty private key": r"(?s:PuTTY-User-Key-File-\d+:.*?(?:Private-MAC: [0-9a-f]+|$))",
-    # detect-secrets wants quotes around an AWS secret; pasted config often has none.
-    "aws secret access key": r"(?i:aws_?secret_?access_?key\s*[=:]\s*[\"']?)[A-Za-z0-9/+]{40}",
+    # An AWS secret access key is 40 characters of base64 that nothing sets apart but the name
+    # beside it; detect-secrets wants quotes around it, and replaces its name and the quotes too,
+    # which breaks the JSON of tool arguments. Found as gitleaks finds keyed secrets: the name
+    # (any prefix: MY_AWS_SECRET_ACCESS_KEY, SecretAccessKey), quotes or JSON-escaped quotes,
+    # an assignment (= : := =>), then the value; the name and assignment are kept.
+    "aws secret access key": rf"(?P<{KEPT_CONTEXT}>"
+    r"(?i:(?:aws_?)?secret_?access_?key|aws_?secret_?key)"
+    r"[\"'\\]*[ \t]*(?::=|=>|=|:)[ \t]*[\"'\\]*)[A-Za-z0-9/+]{40}",
     # Newer than detect-secrets 1.5: GitHub's fine-grained tokens.
     "github fine-grained token": r"\bgithub_pat_[A-Za-z0-9_]{22,255}",
     # Project, service-account and admin keys, and keys of OpenAI-compatible providers
@@ -90,5 +100,21 @@ def maintained_rules() -> dict[str, str]:
     return rules
 
 
-SECRET_RULES = {**maintained_rules(), **OWN_RULES}
-"""Every secret rule, named: what `pipelines.privacy.pii.PATTERNS["secret"]` is made of."""
+SECRET_RULES = {**OWN_RULES, **maintained_rules()}
+"""Every secret rule, named, in the order redaction applies them (ours first: a private key block
+goes whole, a keyed secret keeps its name): what `pipelines.privacy.pii.PATTERNS["secret"]` is
+made of."""
+
+
+def polars_replacement(rule: str, placeholder: str) -> str:
+    """What `str.replace_all(rule, …)` in polars writes for a match of `rule`."""
+    return f"${{{KEPT_CONTEXT}}}{placeholder}" if f"(?P<{KEPT_CONTEXT}>" in rule else placeholder
+
+
+def python_replacement(placeholder: str) -> Callable[[re.Match[str]], str]:
+    """What `re.sub` writes for a match of a secret rule, its kept context group first."""
+
+    def replace(match: re.Match[str]) -> str:
+        return (match.groupdict().get(KEPT_CONTEXT) or "") + placeholder
+
+    return replace

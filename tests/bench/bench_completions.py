@@ -74,6 +74,7 @@ def raw_rows(n: int) -> pl.DataFrame:
         (pl.col("i") + 1_760_000_000).alias("created"),
         pl.lit("gpt-4o-mini").alias("model"),
         pl.lit("local").alias("source"),
+        pl.lit("local").alias("source_endpoint"),
         pl.lit(datetime(2026, 11, 1, tzinfo=UTC)).alias("ingested_at"),
         pl.lit("bench-000001").alias("batch_id"),
         pl.lit(False).alias("deleted"),
