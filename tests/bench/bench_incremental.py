@@ -1,11 +1,12 @@
 """A year-old lake and a new day: what a build costs, stage by stage, when 1% of the lake is new.
 
-On realistic records (tests/bench/realistic.py), in one process per build so each peak RSS is its
-own: a full build of an N-record lake (completions → curated → version), then the same lake with
-1% new records built twice, incrementally (on the first build's data directory) and from scratch
-(on a copy of the lake alone). Prints seconds, CPU seconds, records/s, MB/s of stored JSON and
-peak RSS per stage, the new day's cost as a share of the full build, and whether the incremental
-version is byte-identical to the from-scratch one.
+On realistic records (tests/bench/realistic.py), each stage in a process of its own (as Dagster's
+multiprocess executor runs each asset), so each peak RSS is the stage's own: a full build of an
+N-record lake (completions → curated → version), then the same lake with 1% new records built twice,
+incrementally (on the first build's data directory) and from scratch (on a copy of the lake alone).
+Prints seconds, CPU seconds, records/s, MB/s of stored JSON and peak RSS per stage, the new day's
+cost as a share of the full build, and whether the incremental version is byte-identical to the
+from-scratch one.
 
 Goal (issue 23): a 1%-new day ≤ 10% of the full build, byte-identical; peak RSS ≤ 1 GB at 100k.
 
@@ -15,7 +16,6 @@ Goal (issue 23): a 1%-new day ≤ 10% of the full build, byte-identical; peak RS
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -32,53 +32,44 @@ sys.path.insert(0, str(REPO))
 STAGES = ("completions", "curated", "version")
 
 
-def build(data_dir: Path) -> dict[str, object]:
-    """One build, stage by stage; each stage's peak RSS measured from its own start."""
+def run_stage(name: str, data_dir: Path) -> dict[str, object]:
+    """One stage, as its asset does it, in this process alone (Dagster's multiprocess executor
+    runs each asset in a process of its own): read its input from the data directory, write its
+    output there."""
     from pipelines.completions import build_completions, columns_without_raw_json, read_completions
-    from pipelines.curate import curate_completions, write_curated
+    from pipelines.curate import (
+        curate_completions,
+        read_curated,
+        read_curation_steps,
+        write_curated,
+    )
     from pipelines.export import SNAPSHOT_COLUMNS, build_dataset_version, input_snapshot
     from pipelines.recipes import Recipe
 
     recipe = Recipe.model_validate({"name": "bench", "dedup": {"near": {"enabled": False}}})
-    stages: dict[str, dict[str, float]] = {}
-
-    def stage(name: str, work):  # type: ignore[no-untyped-def]
-        _reset_peak_rss()
-        started, cpu = time.perf_counter(), _cpu_seconds()
-        result = work()
-        stages[name] = {
-            "seconds": time.perf_counter() - started,
-            "cpu_seconds": _cpu_seconds() - cpu,
-            "peak_mib": _peak_rss_mib(),
-        }
-        return result
-
-    built = stage("completions", lambda: build_completions(data_dir))
-    completions = read_completions(data_dir, columns=columns_without_raw_json())
-    curated = stage("curated", lambda: curate_completions(completions, recipe))
-    write_curated(data_dir, curated)
-    version = stage(
-        "version",
-        lambda: build_dataset_version(
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    result: dict[str, object] = {}
+    if name == "completions":
+        segments = build_completions(data_dir).segments
+        result = {"normalized_rows": segments.normalized_rows, "reused_rows": segments.reused_rows}
+    elif name == "curated":
+        completions = read_completions(data_dir, columns=columns_without_raw_json())
+        write_curated(data_dir, curate_completions(completions, recipe))
+    else:
+        version = build_dataset_version(
             data_dir,
-            curated.rows,
+            read_curated(data_dir, recipe.name),
             recipe,
-            curation_steps=curated.steps,
-            inputs=input_snapshot(completions.select(SNAPSHOT_COLUMNS)),
-        ),
-    )
+            curation_steps=read_curation_steps(data_dir, recipe.name),
+            inputs=input_snapshot(read_completions(data_dir, columns=SNAPSHOT_COLUMNS)),
+        )
+        result = {"version": version.version}
     return {
-        "stages": stages,
-        "normalized_rows": built.segments.normalized_rows,
-        "reused_rows": built.segments.reused_rows,
-        "version": version.version,
+        **result,
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": _cpu_seconds() - cpu,
+        "peak_mib": _peak_rss_mib(),
     }
-
-
-def _reset_peak_rss() -> None:
-    # Linux: writing 5 to clear_refs resets VmHWM, so each stage's peak is its own.
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
 
 
 def _cpu_seconds() -> float:
@@ -94,14 +85,23 @@ def _peak_rss_mib() -> float:
 
 
 def _run_build(data_dir: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--build", str(data_dir)],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """Every stage in order, each in a fresh process."""
+    stages = {}
+    for name in STAGES:
+        done = subprocess.run(
+            [sys.executable, __file__, "--stage", name, str(data_dir)],
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        stages[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "stages": stages,
+        "normalized_rows": stages["completions"]["normalized_rows"],
+        "reused_rows": stages["completions"]["reused_rows"],
+        "version": stages["version"]["version"],
+    }
 
 
 def _print(label: str, result: dict[str, object], rows: int, mb: float) -> tuple[float, float]:
@@ -127,10 +127,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--new-share", type=float, default=0.01)
-    parser.add_argument("--build", metavar="DATA_DIR")
+    parser.add_argument("--stage", nargs=2, metavar=("STAGE", "DATA_DIR"))
     args = parser.parse_args()
-    if args.build:
-        print(json.dumps(build(Path(args.build))))
+    if args.stage:
+        print(json.dumps(run_stage(args.stage[0], Path(args.stage[1]))))
         return
     from pipelines.datadir.paths import DataPaths
     from tests.bench.realistic import write_realistic_lake
