@@ -10,7 +10,7 @@ from assets.export import dataset_asset, export_targets_job
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
 from assets.sensors import new_completions_sensor
-from pipelines.datadir.paths import DEFAULT_DATA_DIR
+from pipelines.datadir.paths import data_dir_from_env
 from pipelines.ingest.sources import resolve_source_kind
 from pipelines.recipes import load_recipes
 
@@ -81,7 +81,9 @@ defs = dg.Definitions(
     schedules=[daily_ingest_schedule, daily_build_datasets_schedule],
     sensors=[build_after_new_completions_sensor],
     resources={
-        "data_dir": DataDirectory(path=env_or_default("DISTILLERY_DATA_DIR", DEFAULT_DATA_DIR)),
+        "data_dir": DataDirectory(
+            path=env_or_default("DISTILLERY_DATA_DIR", str(data_dir_from_env()))
+        ),
         "source": StoredCompletionsSource(kind=env_or_default("DISTILLERY_SOURCE", "")),
     },
 )

@@ -18,10 +18,8 @@ _BAR_WIDTH = 40
 def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     """Markdown for `README.md`: splits, sources, recipe, drops and the token distribution."""
     header = {"configs": _configs(manifest), "tags": ["distillery", "stored-completions", "chat"]}
-    recipe, source, inputs = manifest.recipe, manifest.source, manifest.inputs
-    read_from = (
-        f"**{source.kind}** ({source.endpoint_host or 'unknown host'})" if source else "**unknown**"
-    )
+    recipe, inputs = manifest.recipe, manifest.inputs
+    read_from = _read_from(manifest)
     lines = [
         "---",
         yaml.safe_dump(header, sort_keys=False).strip(),
@@ -80,6 +78,20 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     ]
     lines += ["## Recipe", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def _read_from(manifest: Manifest) -> str:
+    """Every source the input rows came from, with its row count, so a lake that mixes sources
+    says so in the first sentence (the last sync's host beside its own kind)."""
+    source, by_source = manifest.source, manifest.inputs.rows_by_source
+    if not by_source:
+        return f"**{source.kind}** ({source.endpoint_host})" if source else "**unknown**"
+    parts = []
+    for kind, by_api in by_source.items():
+        rows = sum(by_api.values())
+        where = f", {source.endpoint_host}" if source and source.kind == kind else ""
+        parts.append(f"**{kind}** ({rows:,} {'row' if rows == 1 else 'rows'}{where})")
+    return ", ".join(parts)
 
 
 _CHAIN_KEEPS = {
