@@ -69,8 +69,10 @@ def build(*, recipe: str | None = None, full_refresh: bool = False) -> BuildOutc
         each), and the exit status: 0 built, 1 the run failed, 2 an unknown recipe.
     """
     # Imported here: loading the code location reads the recipes file, which may be broken.
-    from assets.definitions import build_datasets_job, defs, recipes
+    from assets.definitions import build_datasets_job, defs, recipes, recipes_error
 
+    if recipes_error is not None:
+        return BuildOutcome(lines=[], errors=[recipes_error], exit_code=2)
     selection = None
     if recipe is not None:
         if recipe not in recipes:
