@@ -14,6 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.datadir.credentials import missing_credentials
+from pipelines.datadir.object_storage import ObjectPath
 from pipelines.datadir.paths import DEFAULT_DATA_DIR, data_dir_from_env
 
 INSTANCE_DIR_NAME = ".dagster"
@@ -73,6 +75,10 @@ def build(*, recipe: str | None = None, full_refresh: bool = False) -> BuildOutc
 
     if recipes_error is not None:
         return BuildOutcome(lines=[], errors=[recipes_error], exit_code=2)
+    data_dir = data_dir_from_env()
+    missing = missing_credentials(data_dir) if isinstance(data_dir, ObjectPath) else None
+    if missing:
+        return BuildOutcome(lines=[], errors=[missing], exit_code=2)
     selection = None
     if recipe is not None:
         if recipe not in recipes:

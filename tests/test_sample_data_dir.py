@@ -3,6 +3,8 @@ and a lake that holds one kind refuses the other in one line."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,16 @@ from pipelines.ingest.errors import SampleMixError
 from pipelines.ingest.sources import SourceInfo
 from pipelines.ingest.state import IngestState, write_state
 
-# A real source's settings; its port is closed, and the refusal comes before any request.
+# A real source's settings (the refusal comes before any request is sent).
 OPENAI_ENV = {"OPENAI_API_KEY": "sk-not-used", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+
+
+@pytest.fixture
+def listening_source() -> Iterator[dict[str, str]]:
+    """`OPENAI_ENV` pointed at a port that accepts connections, so the source is reachable."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        yield OPENAI_ENV | {"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
 
 
 def test_the_sample_defaults_to_a_data_directory_of_its_own() -> None:
@@ -35,13 +45,15 @@ def batch_files(data_dir: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_a_real_source_is_refused_where_the_sample_was_read(tmp_path: Path) -> None:
+def test_a_real_source_is_refused_where_the_sample_was_read(
+    tmp_path: Path, listening_source: dict[str, str]
+) -> None:
     run_ingest({}, tmp_path)
     before = batch_files(tmp_path)
     assert before
 
     with pytest.raises(SampleMixError) as refused:
-        run_ingest(OPENAI_ENV, tmp_path)
+        run_ingest(listening_source, tmp_path)
 
     message = str(refused.value)
     assert "\n" not in message
@@ -51,6 +63,7 @@ def test_a_real_source_is_refused_where_the_sample_was_read(tmp_path: Path) -> N
     assert batch_files(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_the_sample_is_refused_where_a_real_source_was_read(tmp_path: Path) -> None:
     write_state(
         DataPaths(tmp_path),

@@ -21,6 +21,7 @@ from typing import Any
 import openai
 
 from pipelines import jsontext
+from pipelines.datadir.credentials import missing_credentials
 from pipelines.datadir.lease import one_writer
 from pipelines.datadir.lock import LockBusy
 from pipelines.datadir.object_storage import AnyPath, append_text, storage_error_summary
@@ -341,7 +342,10 @@ def read_items(
 
 def _check_writable(paths: DataPaths) -> None:
     """Fail in one line, before anything is fetched, if the lake cannot be written."""
-    if paths.remote:  # no probe: a missing bucket or a refused key fails the first put
+    if paths.remote:  # no write probe: a missing bucket or a refused key fails the first put
+        missing = missing_credentials(paths.data_dir)
+        if missing:
+            raise LakeWriteError(missing)
         return
     root = paths.data_dir
     if root.exists() and not root.is_dir():

@@ -19,6 +19,7 @@ from pipelines.ingest.apis import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES
 from pipelines.ingest.by_id import state_name, sync_by_id
 from pipelines.ingest.errors import SampleMixError
 from pipelines.ingest.plan import ReadPlan
+from pipelines.ingest.reachable import check_reachable
 from pipelines.ingest.reader import IngestReport, Reading, the_one_writer
 from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
@@ -70,6 +71,7 @@ def ingest(
     reading = Reading(client, source, DataPaths(data_dir), settings, requests, logger)
     run = IngestRun()
     logger.info(f"reading {plan.describe()} from {source.describe()}")
+    check_reachable(str(client.base_url))  # before the data directory is made
     with the_one_writer(reading.paths, settings):
         _refuse_mixing_the_sample(reading.paths, source)
         if plan.chat_completions:
