@@ -35,6 +35,7 @@ from pipelines.ingest.rows import lake_row
 from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import IngestState, LastRun, RunCheckpoint, read_state, write_state
+from pipelines.wording import counted
 
 log = logging.getLogger("distillery.ingest")
 
@@ -89,10 +90,12 @@ class IngestReport:
         by_id = self.reader == "ids"
         what, seen = (f"{self.api} by id", "asked") if by_id else (self.api, "listed")
         return (
-            f"{self.mode} sync of {what} from {self.source.describe()}: {self.pages} pages,"
+            f"{self.mode} sync of {what} from {self.source.describe()}:"
+            f" {counted(self.pages, 'page')},"
             f" {self.listed} {seen}, {self.new} new, {self.updated} updated,"
             f" {self.deleted} deleted{extra},"
-            f" {self.requests} requests ({self.retries} retries) in {self.wall_seconds:.1f} s;"
+            f" {counted(self.requests, 'request')}"
+            f" ({counted(self.retries, 'retry', 'retries')}) in {self.wall_seconds:.1f} s;"
             f" lake at {self.lake_path}"
         )
 
