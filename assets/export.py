@@ -141,6 +141,9 @@ def version_metadata(version: DatasetVersion) -> dict[str, object]:
             )
         ),
         "token_histogram": dg.MetadataValue.md("\n".join(token_histogram(_tokens(version)))),
+        "token_histogram_svg": dg.MetadataValue.path(
+            str((version.path / VersionLayout.TOKENS_CHART).resolve())
+        ),
         "drops_by_reason": dg.MetadataValue.md(
             counts_table(manifest.drops_by_reason, key="reason")
         ),

@@ -172,6 +172,7 @@ class VersionLayout:
 
         manifest.json                    what the version holds; written last
         README.md                        the dataset card
+        tokens.svg                       token-length histogram per split, linked from the card
         <split>.parquet                  the split's rows
         train.jsonl, validation.jsonl    OpenAI's (and Azure's) fine-tuning lines
         hf/<layout>/<split>.parquet      and each other target in its own folder, below
@@ -179,6 +180,7 @@ class VersionLayout:
 
     MANIFEST = "manifest.json"
     CARD = "README.md"
+    TOKENS_CHART = "tokens.svg"
     ROWS = "{split}.parquet"
     FINE_TUNING = "{split}.jsonl"
 

@@ -70,7 +70,22 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     if manifest.transforms:
         lines += ["", "## Written differently from the stored records", ""]
         lines += [f"- {transform}" for transform in manifest.transforms]
-    lines += ["", "## Tokens per example", "", *token_histogram(rows), ""]
+    lines += ["", "## Tokens per example", ""]
+    if VersionLayout.TOKENS_CHART in manifest.files:
+        lines += [f"![Tokens per example, by split]({VersionLayout.TOKENS_CHART})", ""]
+    lines += [
+        "| split | min | median | p95 | max |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {name} | {_n(c.tokens_min)} | {_n(c.tokens_median)} | {_n(c.tokens_p95)}"
+            f" | {_n(c.tokens_max)} |"
+            for name, c in manifest.splits.items()
+        ),
+        "",
+        *token_histogram(rows),
+        "",
+    ]
+    lines += _rows_by_model_and_api(manifest)
     lines += [
         "Tokens are the provider's usage where it reported one, else estimated from the text"
         " (UTF-8 bytes / 4): a conversation has no usage.",
@@ -154,6 +169,23 @@ def _targets_section(manifest: Manifest) -> list[str]:
     if notes:
         lines += ["", *[f"- `{name}`: {note}" for name, note in notes]]
     return [*lines, ""]
+
+
+def _rows_by_model_and_api(manifest: Manifest) -> list[str]:
+    """Published rows per model and per API, one column per split."""
+    names = list(manifest.splits)
+    header = ["| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    lines = ["## Rows by model and by API", "", *header]
+    for field in ("rows_by_model", "rows_by_api"):
+        keys = sorted({k for c in manifest.splits.values() for k in getattr(c, field)})
+        for key in keys:
+            counts = [getattr(manifest.splits[n], field).get(key, 0) for n in names]
+            lines.append(f"| `{key}` | " + " | ".join(f"{c:,}" for c in counts) + " |")
+    return [*lines, ""]
+
+
+def _n(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
 
 
 def _iso(moment: datetime | None) -> str:

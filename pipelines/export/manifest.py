@@ -56,6 +56,13 @@ class SplitCounts(_ManifestModel):
     the text (a conversation has no usage)."""
     rows_by_api: dict[str, int] = Field(default_factory=dict)
     """Published rows per API (`chat_completions`, `responses`, `conversations`)."""
+    rows_by_model: dict[str, int] = Field(default_factory=dict)
+    """Published rows per model, as the stored completion named it."""
+    tokens_min: int | None = None
+    tokens_median: int | None = None
+    tokens_p95: int | None = None
+    """The 95th percentile of `estimated_tokens` (nearest rank)."""
+    tokens_max: int | None = None
 
 
 class StepEntry(_ManifestModel):
