@@ -13,10 +13,12 @@ import polars as pl
 import pytest
 
 from pipelines.completions import read_completions
-from pipelines.completions.table import build_completions
-from pipelines.curate import curate_completions, write_curated
+from pipelines.completions.table import build_completions, read_quarantine
+from pipelines.completions.validate import reason_counts
+from pipelines.curate import curate_completions, read_curated, write_curated
 from pipelines.export import build_dataset_version, input_snapshot
 from pipelines.export.targets.base import read_frame
+from pipelines.ingest import read_raw_completions
 from pipelines.recipes import Recipe
 from tests.test_ingest import ingest
 
@@ -24,7 +26,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module")
-def version(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A version of the default recipe built from the bundled sample, without Dagster."""
     data_dir = tmp_path_factory.mktemp("card")
     with pytest.MonkeyPatch.context() as env:
@@ -35,14 +37,21 @@ def version(tmp_path_factory: pytest.TempPathFactory) -> Path:
     recipe = Recipe(name="default")
     curated = curate_completions(read_completions(data_dir), recipe)
     write_curated(data_dir, curated)
-    built = build_dataset_version(
-        data_dir,
-        curated.rows,
-        recipe,
-        curation_steps=curated.steps,
-        inputs=input_snapshot(read_completions(data_dir)),
+    quarantine = read_quarantine(data_dir)
+    inputs = input_snapshot(
+        read_completions(data_dir),
+        quarantined=quarantine.height,
+        quarantined_by_reason=reason_counts(quarantine),
     )
-    return built.path
+    version = build_dataset_version(
+        data_dir, curated.rows, recipe, curation_steps=curated.steps, inputs=inputs
+    )
+    return data_dir, version.path
+
+
+@pytest.fixture(scope="module")
+def version(built: tuple[Path, Path]) -> Path:
+    return built[1]
 
 
 def manifest_of(version: Path) -> dict[str, Any]:
@@ -106,3 +115,36 @@ def test_the_histogram_is_an_svg_whose_bars_count_each_splits_rows(version: Path
         assert sum(count for _, _, count in bars) == len(tokens)
         for low, high, count in bars[:-1]:  # the last bar also holds the maximum
             assert count == tokens.filter((tokens >= low) & (tokens <= high)).len()
+
+
+@pytest.mark.slow
+def test_records_read_and_quarantined_by_reason_add_up_to_the_lake(
+    built: tuple[Path, Path],
+) -> None:
+    data_dir, version = built
+    inputs = manifest_of(version)["inputs"]
+    quarantine = read_quarantine(data_dir)
+    card = (version / "README.md").read_text(encoding="utf-8")
+
+    assert inputs["rows"] + inputs["quarantined"] == read_raw_completions(data_dir).height
+    assert inputs["quarantined"] == quarantine.height > 0
+    assert inputs["quarantined_by_reason"] == reason_counts(quarantine)
+    read = inputs["rows"] + inputs["quarantined"]
+    assert f"- records read: {read:,}; valid: {inputs['rows']:,}; quarantined:" in card
+    check, count = next(iter(inputs["quarantined_by_reason"].items()))
+    assert f"{check} {count:,}" in card
+
+
+@pytest.mark.slow
+def test_redactions_by_kind_cover_the_published_rows(built: tuple[Path, Path]) -> None:
+    data_dir, version = built
+    (redact,) = [s for s in manifest_of(version)["steps"] if s["step"] == "redact"]
+    kinds = {k: n for k, n in redact["counts"].items() if k != "records_redacted"}
+    curated = read_curated(data_dir, "default")
+    card = (version / "README.md").read_text(encoding="utf-8")
+
+    # Counted when redacted, before dedup and chains fold rows away: never fewer than survive.
+    assert kinds and sum(kinds.values()) >= curated["redactions"].sum() > 0
+    assert redact["counts"]["records_redacted"] >= (curated["redactions"] > 0).sum()
+    assert "## Redactions, by kind" in card
+    assert all(f"- {kind}: {count:,}" in card for kind, count in kinds.items())

@@ -52,7 +52,15 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
         *_targets_section(manifest),
         "## Inputs",
         "",
-        f"- completions read: {inputs.rows:,}",
+        f"- records read: {inputs.rows + inputs.quarantined:,}; valid: {inputs.rows:,};"
+        f" quarantined: {inputs.quarantined:,}"
+        + (
+            " ("
+            + ", ".join(f"{check} {n:,}" for check, n in inputs.quarantined_by_reason.items())
+            + ")"
+            if inputs.quarantined_by_reason
+            else ""
+        ),
         *(
             f"- from {source_kind}: "
             + ", ".join(f"{api} {count:,}" for api, count in by_api.items())
@@ -66,6 +74,7 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     ]
     drops = manifest.drops_by_reason
     lines += [f"- {reason}: {count:,}" for reason, count in drops.items()] or ["- none"]
+    lines += _redactions_section(manifest)
     lines += _chains_section(manifest)
     if manifest.transforms:
         lines += ["", "## Written differently from the stored records", ""]
@@ -169,6 +178,18 @@ def _targets_section(manifest: Manifest) -> list[str]:
     if notes:
         lines += ["", *[f"- `{name}`: {note}" for name, note in notes]]
     return [*lines, ""]
+
+
+def _redactions_section(manifest: Manifest) -> list[str]:
+    """Placeholders the redact step wrote, by kind (e-mail, phone, card, …)."""
+    step = next((s for s in manifest.steps if s.step == "redact"), None)
+    if step is None:
+        return []
+    kinds = {k: n for k, n in step.counts.items() if k != "records_redacted"}
+    records = step.counts.get("records_redacted", 0)
+    lines = ["", "## Redactions, by kind", ""]
+    lines += [f"- {kind}: {count:,}" for kind, count in sorted(kinds.items())] or ["- none"]
+    return [*lines, "", f"{records:,} examples had something redacted."]
 
 
 def _rows_by_model_and_api(manifest: Manifest) -> list[str]:

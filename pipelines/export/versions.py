@@ -224,9 +224,14 @@ SNAPSHOT_COLUMNS = ("id", "created", "source", "api")
 """The columns of the input table `input_snapshot` reads: read only these (not the raw JSON)."""
 
 
-def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
+def input_snapshot(
+    completions: pl.DataFrame,
+    *,
+    quarantined_by_reason: dict[str, int] | None = None,
+    quarantined: int = 0,
+) -> InputSnapshot:
     """What the input table held: rows, created range, a hash of the sorted id set, and rows per
-    source and API."""
+    source and API; and what validation kept out (`quarantined` records, per failed check)."""
     ids = completions["id"].sort()
     digest = hashlib.sha256("\n".join(ids.to_list()).encode("utf-8")).hexdigest()
     created = completions["created"]
@@ -241,6 +246,8 @@ def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
         created_max=created.max(),
         id_set_sha256=digest,
         rows_by_source=by_source,
+        quarantined=quarantined,
+        quarantined_by_reason=quarantined_by_reason or {},
     )
 
 
@@ -338,7 +345,13 @@ def _manifest(
         token_limit=limit,
         splits=splits,
         steps=[
-            StepEntry(step=s.step, rows_in=s.rows_in, rows_out=s.rows_out, dropped=s.dropped)
+            StepEntry(
+                step=s.step,
+                rows_in=s.rows_in,
+                rows_out=s.rows_out,
+                dropped=s.dropped,
+                counts=s.counts,
+            )
             for s in steps
         ],
         drops_by_reason=drops,
