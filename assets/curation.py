@@ -93,3 +93,20 @@ def _chain_metadata(curated: CuratedCompletions) -> dict[str, object]:
         "chain_branches": counts.get("branches", 0),
         "rows_folded_into_chains": sum(chains.dropped.values()) if chains else 0,
     }
+
+
+def broken_recipes_asset(message: str) -> dg.AssetsDefinition:
+    """Stands in for the recipes' assets when the recipes file cannot be read: the code location
+    still loads, and a build fails on this asset with `message` as its one-line description
+    (where a loading error would be a traceback with the message on its last line)."""
+
+    @dg.asset(
+        name="recipes",
+        group_name="curation",
+        deps=["completions"],
+        description=f"The recipes file could not be read: {message}",
+    )
+    def recipes() -> None:
+        raise dg.Failure(description=message)
+
+    return recipes

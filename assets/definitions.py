@@ -5,20 +5,26 @@ import os
 import dagster as dg
 
 from assets.completions import completions_quarantine_share, completions_tables
-from assets.curation import curated_asset
+from assets.curation import broken_recipes_asset, curated_asset
 from assets.export import dataset_asset, export_targets_job
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
 from assets.sensors import new_completions_sensor
-from pipelines.datadir.paths import DEFAULT_DATA_DIR
-from pipelines.ingest.sources import resolve_source_kind
-from pipelines.recipes import load_recipes
+from pipelines.datadir.paths import data_dir_from_env
+from pipelines.ingest.sources import SourceConfigError, resolve_source_kind
+from pipelines.recipes import RecipeError, load_recipes
 
-# One curated asset per recipe; a broken recipes file fails loading with a message naming the file
-# and field, which the UI and `dagster` show as the code location's error.
-recipes = load_recipes()
+# One curated asset per recipe. A broken recipes file leaves one `recipes` asset that fails with
+# the message naming the file and field, so the UI and the shell show that line first.
+try:
+    recipes = load_recipes()
+    recipes_error = None
+except RecipeError as error:
+    recipes, recipes_error = {}, str(error)
 curated_assets = [curated_asset(recipe) for recipe in recipes.values()]
 dataset_assets = [dataset_asset(recipe) for recipe in recipes.values()]
+if recipes_error is not None:
+    curated_assets.append(broken_recipes_asset(recipes_error))
 
 ingest_completions_job = dg.define_asset_job(
     "ingest_completions_job",
@@ -41,7 +47,10 @@ build_datasets_from_lake_job = dg.define_asset_job(
 
 # Daily, well inside OpenAI's ~30-day retention. On by default only when a real source is
 # configured: the bundled sample does not change.
-_real_source = resolve_source_kind(os.environ) != "local"
+try:
+    _real_source = resolve_source_kind(os.environ) != "local"
+except SourceConfigError:  # the run's ingest fails with the one line; loading must not
+    _real_source = False
 daily_ingest_schedule = dg.ScheduleDefinition(
     name="daily_ingest_schedule",
     job=ingest_completions_job,
@@ -81,7 +90,9 @@ defs = dg.Definitions(
     schedules=[daily_ingest_schedule, daily_build_datasets_schedule],
     sensors=[build_after_new_completions_sensor],
     resources={
-        "data_dir": DataDirectory(path=env_or_default("DISTILLERY_DATA_DIR", DEFAULT_DATA_DIR)),
+        "data_dir": DataDirectory(
+            path=env_or_default("DISTILLERY_DATA_DIR", str(data_dir_from_env()))
+        ),
         "source": StoredCompletionsSource(kind=env_or_default("DISTILLERY_SOURCE", "")),
     },
 )

@@ -6,6 +6,8 @@ import polars as pl
 from assets.reporting import counts_table, markdown_table
 from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import read_completions
+from pipelines.completions.table import read_quarantine
+from pipelines.completions.validate import reason_counts
 from pipelines.curate import read_curated, read_curation_steps
 from pipelines.datadir.paths import DataPaths, VersionLayout
 from pipelines.export import (
@@ -17,7 +19,7 @@ from pipelines.export import (
 )
 from pipelines.export.card import token_histogram
 from pipelines.export.files import example_tokens
-from pipelines.export.manifest import FileEntry
+from pipelines.export.manifest import FileEntry, InputSnapshot
 from pipelines.export.retarget import TargetsRefused, add_targets
 from pipelines.export.versions import latest_version
 from pipelines.ingest import read_state
@@ -88,6 +90,16 @@ def dataset_asset(recipe: Recipe) -> dg.AssetsDefinition:
     return dataset
 
 
+def _inputs(data_dir: str) -> InputSnapshot:
+    """The input table, and what validation kept out of it, for the manifest and the card."""
+    quarantine = read_quarantine(data_dir).select("reasons")
+    return input_snapshot(
+        read_completions(data_dir),
+        quarantined=quarantine.height,
+        quarantined_by_reason=reason_counts(quarantine),
+    )
+
+
 class ExportTargetsConfig(dg.Config):
     """Which version of which recipe gets which targets."""
 
@@ -141,6 +153,9 @@ def version_metadata(version: DatasetVersion) -> dict[str, object]:
             )
         ),
         "token_histogram": dg.MetadataValue.md("\n".join(token_histogram(_tokens(version)))),
+        "token_histogram_svg": dg.MetadataValue.path(
+            str((version.path / VersionLayout.TOKENS_CHART).resolve())
+        ),
         "drops_by_reason": dg.MetadataValue.md(
             counts_table(manifest.drops_by_reason, key="reason")
         ),

@@ -1,5 +1,7 @@
 """The `distillery` console script.
 
+distillery build [--recipe NAME] [--full-refresh]
+distillery --version
 distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K] [--allowed-host NAME]
                        [--max-body-bytes N] [--insecure-no-key] [fault flags]
 distillery store import FILE.jsonl --db PATH [--skip-invalid]
@@ -9,6 +11,7 @@ distillery export --recipe R [--version V] --target T [--target T2 …] [--data-
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -18,6 +21,7 @@ from pipelines.store.database import StoreDatabase
 from pipelines.store.faults import FaultConfig
 from pipelines.store.guards import DEFAULT_MAX_BODY_BYTES
 from pipelines.store.server import InsecureBindError, serve
+from pipelines.version import __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="distillery", description="Stored completions into datasets you own."
     )
+    parser.add_argument("--version", action="version", version=f"distillery {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     store = commands.add_parser("store", help="the local stored-completions store").add_subparsers(
         dest="store_command", required=True
@@ -140,6 +145,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest_cmd.set_defaults(run=_ingest)
 
+    build_cmd = commands.add_parser(
+        "build",
+        help="run the main job (ingest, validate, curate, publish) in this process, recorded"
+        " where `dagster dev` shows it",
+    )
+    build_cmd.add_argument("--recipe", metavar="NAME", help="build only this recipe")
+    build_cmd.add_argument("--full-refresh", action="store_true", help="ingest re-reads everything")
+    build_cmd.set_defaults(run=_build)
+
     export_cmd = commands.add_parser(
         "export", help="add export targets to a published dataset version (same version id)"
     )
@@ -161,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     export_cmd.set_defaults(run=_export)
     return parser
+
+
+def _build(args: argparse.Namespace) -> int:
+    # The Dagster layer, imported by name only here: pipelines/ never imports dagster, and the
+    # other commands do not pay for loading it.
+    build = importlib.import_module("assets.build")
+    return build.main(recipe=args.recipe, full_refresh=args.full_refresh)
 
 
 def _serve(args: argparse.Namespace) -> int:

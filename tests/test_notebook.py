@@ -14,6 +14,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from traitlets import default
 
+from pipelines.datadir.paths import data_dir_from_env
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "walkthrough.ipynb"
 
 
@@ -48,6 +50,23 @@ def test_notebook_is_committed_without_outputs() -> None:
     assert code_cells
     assert [cell.id for cell in code_cells if cell.outputs or cell.execution_count] == []
     assert notebook.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("start", [".", "notebooks", "tests/bench"])
+def test_the_notebook_uses_the_jobs_data_directory_wherever_it_starts(
+    start: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The setup cell alone, run where a kernel started in `start` would run it.
+    monkeypatch.delenv("DISTILLERY_DATA_DIR", raising=False)
+    cwd = NOTEBOOK.parents[1] / start
+    monkeypatch.chdir(cwd)
+    setup = nbformat.read(NOTEBOOK, as_version=4).cells[1]
+    names: dict[str, object] = {}
+
+    exec(compile(setup.source, "setup cell", "exec"), names)
+
+    # What `distillery build` writes to on the sample, run from the project's folder (README).
+    assert names["DATA_DIR"] == NOTEBOOK.parents[1] / data_dir_from_env({})
 
 
 @pytest.mark.slow

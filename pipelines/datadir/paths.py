@@ -28,17 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.datadir.object_storage import AnyPath, ObjectPath, as_path
+from pipelines.source_kind import BUNDLED_SAMPLE_KIND, named_source_kind
 
 DEFAULT_DATA_DIR = "distillery-data"
+
+SAMPLE_DATA_DIR = "distillery-data/sample"
+"""The bundled sample's own default: its synthetic rows never share a lake with a real source's."""
 
 STAGING_PREFIX = ".staging-"
 """Directories of versions being written start with this; readers skip them."""
 
 
 def data_dir_from_env(env: Mapping[str, str] | None = None) -> AnyPath:
-    """`DISTILLERY_DATA_DIR` (a path or an object storage URL), default `./distillery-data`."""
+    """`DISTILLERY_DATA_DIR` (a path or an object storage URL); unset, `./distillery-data`, or
+    `./distillery-data/sample` when the source is the bundled sample."""
     env = os.environ if env is None else env
-    return as_path(env.get("DISTILLERY_DATA_DIR") or DEFAULT_DATA_DIR)
+    if env.get("DISTILLERY_DATA_DIR"):
+        return as_path(env["DISTILLERY_DATA_DIR"])
+    sample = named_source_kind(env) == BUNDLED_SAMPLE_KIND
+    return as_path(SAMPLE_DATA_DIR if sample else DEFAULT_DATA_DIR)
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,7 @@ class VersionLayout:
 
         manifest.json                    what the version holds; written last
         README.md                        the dataset card
+        tokens.svg                       token-length histogram per split, linked from the card
         <split>.parquet                  the split's rows
         train.jsonl, validation.jsonl    OpenAI's (and Azure's) fine-tuning lines
         hf/<layout>/<split>.parquet      and each other target in its own folder, below
@@ -171,6 +180,7 @@ class VersionLayout:
 
     MANIFEST = "manifest.json"
     CARD = "README.md"
+    TOKENS_CHART = "tokens.svg"
     ROWS = "{split}.parquet"
     FINE_TUNING = "{split}.jsonl"
 

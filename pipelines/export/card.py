@@ -18,10 +18,8 @@ _BAR_WIDTH = 40
 def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     """Markdown for `README.md`: splits, sources, recipe, drops and the token distribution."""
     header = {"configs": _configs(manifest), "tags": ["distillery", "stored-completions", "chat"]}
-    recipe, source, inputs = manifest.recipe, manifest.source, manifest.inputs
-    read_from = (
-        f"**{source.kind}** ({source.endpoint_host or 'unknown host'})" if source else "**unknown**"
-    )
+    recipe, inputs = manifest.recipe, manifest.inputs
+    read_from = _read_from(manifest)
     lines = [
         "---",
         yaml.safe_dump(header, sort_keys=False).strip(),
@@ -54,7 +52,15 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
         *_targets_section(manifest),
         "## Inputs",
         "",
-        f"- completions read: {inputs.rows:,}",
+        f"- records read: {inputs.rows + inputs.quarantined:,}; valid: {inputs.rows:,};"
+        f" quarantined: {inputs.quarantined:,}"
+        + (
+            " ("
+            + ", ".join(f"{check} {n:,}" for check, n in inputs.quarantined_by_reason.items())
+            + ")"
+            if inputs.quarantined_by_reason
+            else ""
+        ),
         *(
             f"- from {source_kind}: "
             + ", ".join(f"{api} {count:,}" for api, count in by_api.items())
@@ -68,11 +74,27 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     ]
     drops = manifest.drops_by_reason
     lines += [f"- {reason}: {count:,}" for reason, count in drops.items()] or ["- none"]
+    lines += _redactions_section(manifest)
     lines += _chains_section(manifest)
     if manifest.transforms:
         lines += ["", "## Written differently from the stored records", ""]
         lines += [f"- {transform}" for transform in manifest.transforms]
-    lines += ["", "## Tokens per example", "", *token_histogram(rows), ""]
+    lines += ["", "## Tokens per example", ""]
+    if VersionLayout.TOKENS_CHART in manifest.files:
+        lines += [f"![Tokens per example, by split]({VersionLayout.TOKENS_CHART})", ""]
+    lines += [
+        "| split | min | median | p95 | max |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {name} | {_n(c.tokens_min)} | {_n(c.tokens_median)} | {_n(c.tokens_p95)}"
+            f" | {_n(c.tokens_max)} |"
+            for name, c in manifest.splits.items()
+        ),
+        "",
+        *token_histogram(rows),
+        "",
+    ]
+    lines += _rows_by_model_and_api(manifest)
     lines += [
         "Tokens are the provider's usage where it reported one, else estimated from the text"
         " (UTF-8 bytes / 4): a conversation has no usage.",
@@ -80,6 +102,20 @@ def dataset_card(manifest: Manifest, rows: pl.DataFrame) -> str:
     ]
     lines += ["## Recipe", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False).strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def _read_from(manifest: Manifest) -> str:
+    """Every source the input rows came from, with its row count, so a lake that mixes sources
+    says so in the first sentence (the last sync's host beside its own kind)."""
+    source, by_source = manifest.source, manifest.inputs.rows_by_source
+    if not by_source:
+        return f"**{source.kind}** ({source.endpoint_host})" if source else "**unknown**"
+    parts = []
+    for kind, by_api in by_source.items():
+        rows = sum(by_api.values())
+        where = f", {source.endpoint_host}" if source and source.kind == kind else ""
+        parts.append(f"**{kind}** ({rows:,} {'row' if rows == 1 else 'rows'}{where})")
+    return ", ".join(parts)
 
 
 _CHAIN_KEEPS = {
@@ -142,6 +178,35 @@ def _targets_section(manifest: Manifest) -> list[str]:
     if notes:
         lines += ["", *[f"- `{name}`: {note}" for name, note in notes]]
     return [*lines, ""]
+
+
+def _redactions_section(manifest: Manifest) -> list[str]:
+    """Placeholders the redact step wrote, by kind (e-mail, phone, card, …)."""
+    step = next((s for s in manifest.steps if s.step == "redact"), None)
+    if step is None:
+        return []
+    kinds = {k: n for k, n in step.counts.items() if k != "records_redacted"}
+    records = step.counts.get("records_redacted", 0)
+    lines = ["", "## Redactions, by kind", ""]
+    lines += [f"- {kind}: {count:,}" for kind, count in sorted(kinds.items())] or ["- none"]
+    return [*lines, "", f"{records:,} examples had something redacted."]
+
+
+def _rows_by_model_and_api(manifest: Manifest) -> list[str]:
+    """Published rows per model and per API, one column per split."""
+    names = list(manifest.splits)
+    header = ["| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    lines = ["## Rows by model and by API", "", *header]
+    for field in ("rows_by_model", "rows_by_api"):
+        keys = sorted({k for c in manifest.splits.values() for k in getattr(c, field)})
+        for key in keys:
+            counts = [getattr(manifest.splits[n], field).get(key, 0) for n in names]
+            lines.append(f"| `{key}` | " + " | ".join(f"{c:,}" for c in counts) + " |")
+    return [*lines, ""]
+
+
+def _n(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
 
 
 def _iso(moment: datetime | None) -> str:

@@ -44,6 +44,10 @@ class InputSnapshot(_ManifestModel):
     created_min: datetime | None = None
     created_max: datetime | None = None
     id_set_sha256: str | None = None
+    quarantined: int = 0
+    """Records read that failed validation (kept in `completions_quarantine`, not in `rows`)."""
+    quarantined_by_reason: dict[str, int] = Field(default_factory=dict)
+    """Quarantined records per failed check (a record failing two checks counts in both)."""
     rows_by_source: dict[str, dict[str, int]] = Field(default_factory=dict)
     """Rows per source kind, then per API: `{"openai": {"chat_completions": 900, "responses":
     40}}`."""
@@ -56,6 +60,13 @@ class SplitCounts(_ManifestModel):
     the text (a conversation has no usage)."""
     rows_by_api: dict[str, int] = Field(default_factory=dict)
     """Published rows per API (`chat_completions`, `responses`, `conversations`)."""
+    rows_by_model: dict[str, int] = Field(default_factory=dict)
+    """Published rows per model, as the stored completion named it."""
+    tokens_min: int | None = None
+    tokens_median: int | None = None
+    tokens_p95: int | None = None
+    """The 95th percentile of `estimated_tokens` (nearest rank)."""
+    tokens_max: int | None = None
 
 
 class StepEntry(_ManifestModel):
@@ -63,6 +74,8 @@ class StepEntry(_ManifestModel):
     rows_in: int
     rows_out: int
     dropped: dict[str, int] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+    """Other figures of the step, e.g. the redact step's placeholders per kind."""
 
 
 class FileEntry(_ManifestModel):

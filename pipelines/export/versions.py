@@ -33,6 +33,7 @@ from pipelines.datadir.lease import build_wait_s, one_writer
 from pipelines.datadir.object_storage import AnyPath, read_parquet
 from pipelines.datadir.paths import DataPaths, VersionLayout
 from pipelines.export.card import dataset_card
+from pipelines.export.charts import token_histogram_svg
 from pipelines.export.checks import CheckResult, run_dataset_checks, targets_format
 from pipelines.export.files import SplitFiles, version_parts, write_split_files
 from pipelines.export.lines import EXPORT_TRANSFORMS
@@ -171,6 +172,9 @@ def _build(
         origin = ManifestSource.model_validate(source, from_attributes=True) if source else None
         manifest = _manifest(version, recipe, rows, files, steps, inputs, origin, limit)
         add_target_entries(manifest, staging, results)
+        chart = VersionLayout.TOKENS_CHART
+        (staging / chart).write_text(token_histogram_svg(rows), encoding="utf-8")
+        manifest.files[chart] = FileEntry.of(staging / chart)
         (staging / VersionLayout.CARD).write_text(dataset_card(manifest, rows), encoding="utf-8")
         manifest.files[VersionLayout.CARD] = FileEntry.of(staging / VersionLayout.CARD)
         (staging / VersionLayout.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
@@ -220,9 +224,14 @@ SNAPSHOT_COLUMNS = ("id", "created", "source", "api")
 """The columns of the input table `input_snapshot` reads: read only these (not the raw JSON)."""
 
 
-def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
+def input_snapshot(
+    completions: pl.DataFrame,
+    *,
+    quarantined_by_reason: dict[str, int] | None = None,
+    quarantined: int = 0,
+) -> InputSnapshot:
     """What the input table held: rows, created range, a hash of the sorted id set, and rows per
-    source and API."""
+    source and API; and what validation kept out (`quarantined` records, per failed check)."""
     ids = completions["id"].sort()
     digest = hashlib.sha256("\n".join(ids.to_list()).encode("utf-8")).hexdigest()
     created = completions["created"]
@@ -237,6 +246,8 @@ def input_snapshot(completions: pl.DataFrame) -> InputSnapshot:
         created_max=created.max(),
         id_set_sha256=digest,
         rows_by_source=by_source,
+        quarantined=quarantined,
+        quarantined_by_reason=quarantined_by_reason or {},
     )
 
 
@@ -284,6 +295,31 @@ def _version_id(recipe: Recipe, files: SplitFiles) -> str:
     return digest.hexdigest()[:VERSION_ID_CHARS]
 
 
+def split_counts(rows: pl.DataFrame) -> SplitCounts:
+    """The manifest's numbers for one split's rows: rows, tokens and their spread, rows per API
+    and per model."""
+    if rows.is_empty():
+        return SplitCounts()
+    tokens = rows["estimated_tokens"].drop_nulls()
+
+    def quantile(q: float) -> int | None:
+        value = tokens.quantile(q, interpolation="nearest") if len(tokens) else None
+        return None if value is None else int(value)
+
+    return SplitCounts(
+        rows=rows.height,
+        tokens=int(tokens.sum() or 0),
+        rows_by_api=dict(rows.group_by("api").len().sort("api").iter_rows()),
+        rows_by_model=dict(
+            rows.group_by(pl.col("model").fill_null("unknown")).len().sort("model").iter_rows()
+        ),
+        tokens_min=quantile(0.0),
+        tokens_median=quantile(0.5),
+        tokens_p95=quantile(0.95),
+        tokens_max=quantile(1.0),
+    )
+
+
 def _manifest(
     version: str,
     recipe: Recipe,
@@ -294,16 +330,7 @@ def _manifest(
     source: ManifestSource | None,
     limit: int,
 ) -> Manifest:
-    per_split = (
-        rows.group_by("split")
-        .agg(pl.len().alias("rows"), pl.col("estimated_tokens").sum().alias("tokens"))
-        .sort("split")
-    )
-    per_api = rows.group_by("split", "api").len().sort("split", "api")
-    splits = {name: SplitCounts() for name in SPLITS}
-    for name, count, tokens in per_split.iter_rows():
-        by_api = {api: n for split, api, n in per_api.iter_rows() if split == name}
-        splits[name] = SplitCounts(rows=count, tokens=int(tokens or 0), rows_by_api=by_api)
+    splits = {name: split_counts(rows.filter(pl.col("split") == name)) for name in SPLITS}
     drops: dict[str, int] = {}
     for step in steps:
         for reason, dropped in step.dropped.items():
@@ -318,7 +345,13 @@ def _manifest(
         token_limit=limit,
         splits=splits,
         steps=[
-            StepEntry(step=s.step, rows_in=s.rows_in, rows_out=s.rows_out, dropped=s.dropped)
+            StepEntry(
+                step=s.step,
+                rows_in=s.rows_in,
+                rows_out=s.rows_out,
+                dropped=s.dropped,
+                counts=s.counts,
+            )
             for s in steps
         ],
         drops_by_reason=drops,

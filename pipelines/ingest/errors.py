@@ -29,6 +29,10 @@ class LakeWriteError(IngestError):
     """The data directory cannot be written (a file, read-only, or a full disk)."""
 
 
+class SampleMixError(IngestError):
+    """The bundled sample's synthetic rows and a real source's would share one lake."""
+
+
 class IngestBusyError(IngestError):
     """Another ingest holds this data directory."""
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pipelines.ingest.ids import read_ids
 from pipelines.ingest.sources import SourceConfigError
 from pipelines.sample import CONVERSATIONS_SAMPLE_PATH
+from pipelines.wording import counted
 
 _ON = {"1", "true", "yes", "on"}
 _OFF = {"0", "false", "no", "off"}
@@ -46,9 +47,9 @@ class ReadPlan:
         if self.responses_list:
             parts.append("responses (list)")
         if self.response_ids:
-            parts.append(f"{len(self.response_ids):,} responses by id")
+            parts.append(f"{counted(len(self.response_ids), 'response')} by id")
         if self.conversation_ids:
-            parts.append(f"{len(self.conversation_ids):,} conversations by id")
+            parts.append(f"{counted(len(self.conversation_ids), 'conversation')} by id")
         return ", ".join(parts) or "nothing"
 
 

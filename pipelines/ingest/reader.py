@@ -21,6 +21,7 @@ from typing import Any
 import openai
 
 from pipelines import jsontext
+from pipelines.datadir.credentials import missing_credentials
 from pipelines.datadir.lease import one_writer
 from pipelines.datadir.lock import LockBusy
 from pipelines.datadir.object_storage import AnyPath, append_text, storage_error_summary
@@ -34,6 +35,7 @@ from pipelines.ingest.rows import lake_row
 from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import IngestState, LastRun, RunCheckpoint, read_state, write_state
+from pipelines.wording import counted
 
 log = logging.getLogger("distillery.ingest")
 
@@ -88,10 +90,12 @@ class IngestReport:
         by_id = self.reader == "ids"
         what, seen = (f"{self.api} by id", "asked") if by_id else (self.api, "listed")
         return (
-            f"{self.mode} sync of {what} from {self.source.describe()}: {self.pages} pages,"
+            f"{self.mode} sync of {what} from {self.source.describe()}:"
+            f" {counted(self.pages, 'page')},"
             f" {self.listed} {seen}, {self.new} new, {self.updated} updated,"
             f" {self.deleted} deleted{extra},"
-            f" {self.requests} requests ({self.retries} retries) in {self.wall_seconds:.1f} s;"
+            f" {counted(self.requests, 'request')}"
+            f" ({counted(self.retries, 'retry', 'retries')}) in {self.wall_seconds:.1f} s;"
             f" lake at {self.lake_path}"
         )
 
@@ -341,7 +345,10 @@ def read_items(
 
 def _check_writable(paths: DataPaths) -> None:
     """Fail in one line, before anything is fetched, if the lake cannot be written."""
-    if paths.remote:  # no probe: a missing bucket or a refused key fails the first put
+    if paths.remote:  # no write probe: a missing bucket or a refused key fails the first put
+        missing = missing_credentials(paths.data_dir)
+        if missing:
+            raise LakeWriteError(missing)
         return
     root = paths.data_dir
     if root.exists() and not root.is_dir():

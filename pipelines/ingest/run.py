@@ -16,12 +16,16 @@ import openai
 from pipelines.datadir.object_storage import AnyPath
 from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES
-from pipelines.ingest.by_id import sync_by_id
+from pipelines.ingest.by_id import state_name, sync_by_id
+from pipelines.ingest.errors import SampleMixError
 from pipelines.ingest.plan import ReadPlan
+from pipelines.ingest.reachable import check_reachable
 from pipelines.ingest.reader import IngestReport, Reading, the_one_writer
 from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
+from pipelines.ingest.state import CHAT_STATE, read_state
 from pipelines.ingest.sync import sync_listed
+from pipelines.source_kind import BUNDLED_SAMPLE_KIND
 
 log = logging.getLogger("distillery.ingest")
 
@@ -67,7 +71,9 @@ def ingest(
     reading = Reading(client, source, DataPaths(data_dir), settings, requests, logger)
     run = IngestRun()
     logger.info(f"reading {plan.describe()} from {source.describe()}")
+    check_reachable(str(client.base_url))  # before the data directory is made
     with the_one_writer(reading.paths, settings):
+        _refuse_mixing_the_sample(reading.paths, source)
         if plan.chat_completions:
             run.reports.append(sync_listed(reading, CHAT_COMPLETIONS))
         if plan.responses_list:
@@ -77,3 +83,23 @@ def ingest(
         if plan.conversation_ids:
             run.reports.append(sync_by_id(reading, CONVERSATIONS, plan.conversation_ids))
     return run
+
+
+def _refuse_mixing_the_sample(paths: DataPaths, source: SourceInfo) -> None:
+    """Stop before a byte is written when the bundled sample's synthetic rows and a real
+    source's would end up in one lake (a dataset of both would look real and be neither)."""
+    names = [CHAT_STATE, RESPONSES_LIST_STATE, state_name(RESPONSES), state_name(CONVERSATIONS)]
+    held = {state.source.kind for name in names if (state := read_state(paths, name)).source}
+    sample = BUNDLED_SAMPLE_KIND
+    if source.kind == sample and held - {sample}:
+        raise SampleMixError(
+            f"{paths.data_dir} holds rows read from {', '.join(sorted(held - {sample}))}; the"
+            " bundled sample is not mixed into them: unset DISTILLERY_DATA_DIR (the sample then"
+            " uses ./distillery-data/sample) or set a source (OPENAI_API_KEY, DISTILLERY_SOURCE)"
+        )
+    if source.kind != sample and sample in held:
+        raise SampleMixError(
+            f"{paths.data_dir} holds the bundled sample's synthetic rows; {source.kind} is not"
+            " mixed into them: set DISTILLERY_DATA_DIR to another directory, or delete"
+            f" {paths.data_dir} to start over"
+        )

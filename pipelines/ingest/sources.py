@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipelines.ingest.deadline import DeadlineTransport
 from pipelines.sample import SAMPLE_PATHS
+from pipelines.source_kind import named_source_kind
 from schemas import SOURCE_KINDS
 
 DEFAULT_AZURE_API_VERSION = "2025-02-01-preview"
@@ -84,19 +85,17 @@ class RequestCounter:
 
 
 def resolve_source_kind(env: Mapping[str, str]) -> str:
-    """The source named by `DISTILLERY_SOURCE`, or the one the credentials imply."""
-    kind = env.get("DISTILLERY_SOURCE", "").strip().lower()
-    if kind:
-        if kind not in SOURCE_KINDS:
-            raise SourceConfigError(
-                f"DISTILLERY_SOURCE={kind!r} is not one of {', '.join(SOURCE_KINDS)}"
-            )
-        return kind
-    if env.get("OPENAI_API_KEY"):
-        return "openai"
-    if env.get("AZURE_OPENAI_ENDPOINT"):
-        return "azure"
-    return "local"
+    """The source named by `DISTILLERY_SOURCE`, or the one the credentials imply.
+
+    Raises:
+        SourceConfigError: `DISTILLERY_SOURCE` names no source distillery reads.
+    """
+    kind = named_source_kind(env)
+    if kind not in SOURCE_KINDS:
+        raise SourceConfigError(
+            f"DISTILLERY_SOURCE={kind!r} is not one of {', '.join(SOURCE_KINDS)}"
+        )
+    return kind
 
 
 @contextlib.contextmanager

@@ -46,6 +46,7 @@ from pipelines.ingest.rows import created_of, item_sha256, messages_by_id
 from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import CHAT_STATE, RunCheckpoint
+from pipelines.wording import counted
 
 log = logging.getLogger("distillery.ingest")
 
@@ -228,7 +229,8 @@ class _Sync(Reader):
             self._keep_rejected(pending)
         if vanished:
             self.log.warning(
-                f"page {pending.number}: {len(vanished)} completions were gone before their"
+                f"page {pending.number}: {counted(len(vanished), 'completion')}"
+                f" {'was' if len(vanished) == 1 else 'were'} gone before their"
                 f" messages could be read (expired or deleted meanwhile), e.g. {vanished[0]}"
             )
         if page.invalid_utf8:
