@@ -50,7 +50,6 @@ def test_object_storage_without_credentials_names_what_is_missing(tmp_path: Path
 
 
 def test_each_cloud_names_its_own_variables() -> None:
-    # Off a cloud machine, where no instance metadata service answers.
     azure = missing_credentials(ObjectPath.from_url("az://container/x"), {})
     google = missing_credentials(ObjectPath.from_url("gs://bucket/x"), {})
     keys = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
@@ -59,6 +58,9 @@ def test_each_cloud_names_its_own_variables() -> None:
     assert google and "GOOGLE_APPLICATION_CREDENTIALS" in google
     assert missing_credentials(ObjectPath.from_url("s3://bucket/x"), keys) is None
     assert missing_credentials(ObjectPath.from_url("s3://bucket/x"), {"AWS_ACCESS_KEY_ID": "a"})
+    # A machine whose role the metadata service gives: said explicitly, never probed.
+    on_a_cloud_machine = {"DISTILLERY_INSTANCE_CREDENTIALS": "on"}
+    assert missing_credentials(ObjectPath.from_url("s3://bucket/x"), on_a_cloud_machine) is None
 
 
 @pytest.mark.slow
