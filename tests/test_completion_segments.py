@@ -1,6 +1,6 @@
-"""A build normalizes only the lake batches it has not seen, and gives exactly what normalizing the
-whole merged lake at once gives: chats, responses continued across batches, conversations,
-malformed records, updates and deletions alike."""
+"""A build normalizes and validates only the lake batches it has not seen, and gives exactly what
+normalizing and validating the whole merged lake at once gives: chats, responses continued across
+batches, conversations, malformed records, ids two objects share, updates and deletions alike."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines.completions import build_completions, normalize_completions, normalize_lake
+from pipelines.completions import build_completions, normalize_completions
 from pipelines.completions import segments as segments_module
+from pipelines.completions.validate import ValidatedCompletions, validate_completions
 from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.lake import read_raw_completions, write_batch
 from pipelines.ingest.rows import lake_row
@@ -57,25 +58,38 @@ def write_days(data_dir: Path, rows: list[dict[str, Any]], days: int) -> None:
         write_batch(paths, f"run{day:03d}-00000", batch)
 
 
-def from_scratch(data_dir: Path) -> pl.DataFrame:
-    return normalize_completions(read_raw_completions(data_dir))
+def from_scratch(data_dir: Path) -> ValidatedCompletions:
+    """What validating the whole merged lake at once gives."""
+    return validate_completions(normalize_completions(read_raw_completions(data_dir)))
 
 
-def test_a_lake_built_from_segments_equals_one_normalized_at_once(tmp_path: Path) -> None:
+def test_a_lake_built_from_segments_equals_one_validated_at_once(tmp_path: Path) -> None:
     rows = sample_rows()
+    chat = next(row for row in rows if row["api"] == "chat_completions")
+    conversation = next(row for row in rows if row["api"] == "conversations")
+    # A conversation that shares a chat's id, stored in another batch: both fail id_unique.
+    rows = [row if row is not conversation else {**row, "id": chat["id"]} for row in rows]
     write_days(tmp_path, rows, days=7)
     # Later batches update an object's metadata and flag another deleted: the newest row wins.
     changed = rows[3]["completion_json"].replace("{", '{"x": 1, ', 1)
     updated = {**rows[3], "completion_json": changed}
     write_batch(DataPaths(tmp_path), "run100-00000", [updated, {**rows[5], "deleted": True}])
+    expected = from_scratch(tmp_path)
 
-    built, report = normalize_lake(DataPaths(tmp_path))
+    built = build_completions(tmp_path)
 
-    assert built.height == len(rows)
-    assert_frame_equal(built, from_scratch(tmp_path))
-    assert built.filter(pl.col("id") == rows[5]["id"])["deleted_at_source"].to_list() == [True]
-    assert report.normalized_batches == report.batches == 8
-    assert report.reused_rows == 0
+    assert_frame_equal(built.completions, expected.completions)
+    assert_frame_equal(built.quarantine, expected.quarantine)
+    assert built.completions.height + built.quarantine.height == len(rows)
+    shared = built.quarantine.filter(pl.col("id") == chat["id"])
+    assert sorted(shared["api"]) == ["chat_completions", "conversations"]
+    assert all("id_unique" in [r["check"] for r in reasons] for reasons in shared["reasons"])
+    deleted = pl.concat([built.completions.select("id", "deleted_at_source")]).filter(
+        pl.col("id") == rows[5]["id"]
+    )
+    assert deleted["deleted_at_source"].to_list() in ([True], [])
+    assert built.segments.normalized_batches == built.segments.batches == 8
+    assert built.segments.reused_rows == 0
 
 
 def test_a_second_build_normalizes_only_the_new_batch(tmp_path: Path) -> None:

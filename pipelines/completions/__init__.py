@@ -4,7 +4,7 @@ from pipelines.completions import build_completions, read_completions
 """
 
 from pipelines.completions.normalize import normalize_completions
-from pipelines.completions.segments import SegmentReport, normalize_lake
+from pipelines.completions.segments import SegmentReport, checked_lake
 from pipelines.completions.table import (
     BuiltCompletions,
     build_completions,
@@ -19,9 +19,9 @@ __all__ = [
     "SegmentReport",
     "ValidatedCompletions",
     "build_completions",
+    "checked_lake",
     "columns_without_raw_json",
     "normalize_completions",
-    "normalize_lake",
     "read_completions",
     "read_quarantine",
     "reason_counts",

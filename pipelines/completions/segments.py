@@ -1,21 +1,25 @@
-"""Normalized rows kept per raw lake batch, so a build normalizes only the batches it has not seen.
+"""Normalized, checked rows kept per raw lake batch, so a build normalizes and validates only the
+batches it has not seen.
 
-A lake batch is immutable (`pipelines.ingest.lake.write_batch` never writes over one), and a
-stored chat completion normalizes from its own row alone. So the normalized rows of a batch are
-computed once and kept beside the lake as a *segment*:
+A lake batch is immutable (`pipelines.ingest.lake.write_batch` never writes over one), a stored
+chat completion normalizes from its own row alone, and every check but `id_unique` reads the row
+alone. So the normalized rows of a batch and the checks each fails are computed once and kept
+beside the lake as a *segment*:
 
     lake/completions/segments/<batch>-<key>.parquet
 
-`key` hashes what the segment was made from: the batch's rows (their ids, item hashes and
-deletion flags) and the code that normalizes (the source of the normalize modules and the table's
+`key` hashes what the segment was made from: the batch's rows (their ids, item hashes and deletion
+flags) and the code that normalizes and checks them (the source of those modules and the table's
 schema). A batch rewritten (an erasure), a normalize that changed, a schema that grew: the key
 changes, the segment is made again, and the stale one is removed. A build killed midway keeps the
 segments it finished (each written atomically) and the next build reuses them.
 
 Stored responses and conversations are not kept in segments: one is read with its earlier turns,
 which may arrive in later batches, so they are normalized on every build from the merged lake
-(`pipelines.completions.contexts`). What a build gives is exactly what normalizing the merged
-lake at once gives (`normalize_completions`); a test holds that, row for row.
+(`pipelines.completions.contexts`). `id_unique`, the one check across rows, is decided on the
+merged lake's ids: the few rows whose id another object shares are checked again together. What a
+build gives is exactly what normalizing and validating the merged lake at once gives; a test
+holds that, row for row.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from functools import cache
 
 import polars as pl
 
+import schemas.completions as completions_model
 from pipelines import jsontext
-from pipelines.completions import contexts, normalize, responses, tokens
+from pipelines.completions import contexts, normalize, responses, tokens, validate
 from pipelines.completions.normalize import normalize_completions
+from pipelines.completions.validate import ID_UNIQUE, REASONS, failed_checks
 from pipelines.datadir.atomic import write_parquet_atomically
 from pipelines.datadir.object_storage import read_parquet, scan_parquet
 from pipelines.datadir.paths import DataPaths
@@ -68,15 +74,16 @@ class SegmentReport:
     removed_segments: int = 0
 
 
-def normalize_lake(paths: DataPaths) -> tuple[pl.DataFrame, SegmentReport]:
-    """The merged lake normalized, reusing the segments of batches normalized before.
+def checked_lake(paths: DataPaths) -> tuple[pl.DataFrame, SegmentReport]:
+    """The merged lake normalized and checked, reusing the segments of batches seen before.
 
     Args:
         paths: The data directory; the caller holds its writer lease (segments are written).
 
     Returns:
         The rows `normalize_completions(read_raw_completions(...))` gives, in its order (by id,
-        then API), and what was normalized or reused.
+        then API), with `REASONS` (what `validate.failed_checks` gives the whole table), and
+        what was normalized or reused.
     """
     keys = newest(
         scan_raw_batches(paths).select("api", "id", "batch_id", "item_sha256", "deleted")
@@ -90,7 +97,7 @@ def normalize_lake(paths: DataPaths) -> tuple[pl.DataFrame, SegmentReport]:
             segment = read_parquet(target)
             reused_rows += segment.height
         else:
-            segment = _normalize_batch(paths, batch_id)
+            segment = _row_checks(_normalize_batch(paths, batch_id))
             write_parquet_atomically(segment, target)
             normalized_batches += 1
             normalized_rows += segment.height
@@ -98,12 +105,12 @@ def normalize_lake(paths: DataPaths) -> tuple[pl.DataFrame, SegmentReport]:
         # A batch holding one object twice keeps its last row, as the lake's merge does.
         kept = segment.join(current, on=["api", "id"], how="semi")
         parts.append(kept.unique(["api", "id"], keep="last", maintain_order=True))
-    with_context = _normalize_with_context(paths, keys)
+    with_context = _row_checks(_normalize_with_context(paths, keys))
     normalized_rows += with_context.height
     parts.append(with_context)
-    rows = (
-        pl.concat(parts, how="vertical", rechunk=False).sort("id", "api").cast(COMPLETIONS_SCHEMA)  # type: ignore[arg-type]
-    )
+    schema = {**COMPLETIONS_SCHEMA, REASONS: with_context.schema[REASONS]}
+    merged = pl.concat(parts, how="vertical", rechunk=False).sort("id", "api").cast(schema)
+    rows = _check_shared_ids(merged)  # type: ignore[arg-type]
     removed = _remove_stale(paths, {paths.completions_segment(b, k) for b, k in wanted.items()})
     return rows, SegmentReport(
         batches=len(wanted),
@@ -145,11 +152,34 @@ def segment_keys(batches: pl.LazyFrame, batch_ids: set[str]) -> dict[str, str]:
     }
 
 
+def _row_checks(normalized: pl.DataFrame) -> pl.DataFrame:
+    """The rows with every check they fail but `id_unique`, which only the whole lake decides."""
+    others = pl.col(REASONS).list.filter(pl.element().struct.field("check") != ID_UNIQUE)
+    checked = normalized.with_columns(failed_checks(normalized))
+    return checked.with_columns(
+        pl.when(others.list.len() > 0).then(others).otherwise(None).alias(REASONS)
+    )
+
+
+def _check_shared_ids(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose id another stored object shares, checked again together: every check, and
+    `id_unique` fails for each of them."""
+    shared = pl.col("id").is_duplicated()
+    if not rows.select(shared.any()).item():
+        return rows
+    indexed = rows.with_row_index("_row")
+    again = indexed.filter(shared)
+    again = again.with_columns(failed_checks(again.drop("_row", REASONS)))
+    return pl.concat([indexed.filter(~shared), again], how="vertical").sort("_row").drop("_row")
+
+
 @cache
 def _code_key() -> str:
-    """A hash of what decides a normalized row: the normalize modules' source and the schema."""
+    """A hash of what decides a segment: the source of the modules that normalize and check a
+    row, and the table's schema."""
     digest = hashlib.sha256(str(COMPLETIONS_SCHEMA).encode())
-    for module in (normalize, responses, contexts, tokens, jsontext):
+    modules = (normalize, responses, contexts, tokens, jsontext, validate, completions_model)
+    for module in modules:
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()
 

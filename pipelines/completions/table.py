@@ -5,9 +5,9 @@
     lake/completions/segments/                         normalized rows per raw batch
 
 Both tables are rewritten whole and atomically on every build, from the merged raw lake, by the
-one writer of the data directory (`pipelines.datadir.lease`). Normalizing, the costly part, is
-done once per raw batch and kept (`pipelines.completions.segments`); validation reads the whole
-table, as its `id_unique` check must.
+one writer of the data directory (`pipelines.datadir.lease`). Normalizing and validating are done
+once per raw batch and kept (`pipelines.completions.segments`); only `id_unique` reads the whole
+lake, and only its ids.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.completions.segments import SegmentReport, normalize_lake
-from pipelines.completions.validate import ValidatedCompletions, validate_completions
+from pipelines.completions.segments import SegmentReport, checked_lake
+from pipelines.completions.validate import ValidatedCompletions, split_by_reasons
 from pipelines.datadir.atomic import write_parquet_atomically
 from pipelines.datadir.lease import build_wait_s, one_writer
 from pipelines.datadir.object_storage import AnyPath, read_parquet
@@ -44,9 +44,9 @@ def build_completions(data_dir: str | AnyPath) -> BuiltCompletions:
     """
     paths = DataPaths(data_dir)
     with one_writer(paths, what="a build of completions", wait_s=build_wait_s()):
-        normalized, segments = normalize_lake(paths)
-        validated = validate_completions(normalized)
-        del normalized
+        checked, segments = checked_lake(paths)
+        validated = split_by_reasons(checked)
+        del checked
         write_parquet_atomically(validated.completions, paths.completions)
         write_parquet_atomically(validated.quarantine, paths.quarantine)
     return BuiltCompletions(validated.completions, validated.quarantine, segments)

@@ -46,6 +46,14 @@ def reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
     return dict(counts.iter_rows())
 
 
+REASONS = "reasons"
+"""The column of a frame's failed checks, row by row: a list of {check, message}, null when the
+row passed every one."""
+
+ID_UNIQUE = "id_unique"
+"""The one check that reads other rows: an id two stored objects share."""
+
+
 def validate_completions(normalized: pl.DataFrame) -> ValidatedCompletions:
     """Split normalized rows into valid completions and quarantine.
 
@@ -56,22 +64,50 @@ def validate_completions(normalized: pl.DataFrame) -> ValidatedCompletions:
         pandera.errors.SchemaErrors: The frame itself is off (a missing column or wrong dtype): a
             bug in normalization, not bad data, so it is raised rather than quarantined.
     """
+    return split_by_reasons(normalized.with_columns(failed_checks(normalized)))
+
+
+def failed_checks(normalized: pl.DataFrame) -> pl.Series:
+    """Every check each row fails (`REASONS`), in the model's order of checks.
+
+    Every check but `id_unique` reads the row alone, so the reasons of a part of a table are
+    those the whole table would give it, but for `id_unique`.
+
+    Raises:
+        pandera.errors.SchemaErrors: The frame itself is off (see `validate_completions`).
+    """
+    empty = pl.Series(REASONS, [None] * normalized.height, dtype=_REASONS_DTYPE)
     try:
-        valid = Completions.validate(normalized, lazy=True)
+        Completions.validate(normalized, lazy=True)
     except pandera.errors.SchemaErrors as err:
         failures = err.failure_cases
         frame_level = failures.filter(pl.col("index").is_null())
         if not frame_level.is_empty():
             raise
-        reasons = _reasons_by_row(failures)
-        indexed = normalized.with_row_index("_row")
-        failed = indexed.join(reasons, left_on="_row", right_on="index", how="inner")
-        passed = indexed.join(reasons, left_on="_row", right_on="index", how="anti")
-        return ValidatedCompletions(
-            completions=passed.sort("_row").drop("_row"),
-            quarantine=_quarantine_rows(failed.sort("_row")),
+        by_row = _reasons_by_row(failures)
+        indexed = pl.DataFrame(
+            {"_row": pl.int_range(normalized.height, dtype=pl.UInt32, eager=True)}
         )
-    return ValidatedCompletions(completions=valid, quarantine=QUARANTINE_SCHEMA.to_frame())
+        joined = indexed.join(by_row, left_on="_row", right_on="index", how="left")
+        return joined.sort("_row")["reasons"].cast(_REASONS_DTYPE).alias(REASONS)
+    return empty
+
+
+def split_by_reasons(checked: pl.DataFrame) -> ValidatedCompletions:
+    """Rows whose `REASONS` is null are completions; the rest go to quarantine with them.
+
+    Args:
+        checked: Normalized rows with `REASONS` (`failed_checks`), in the order to keep.
+    """
+    failed = checked.filter(pl.col(REASONS).is_not_null())
+    passed = checked.filter(pl.col(REASONS).is_null()).drop(REASONS)
+    return ValidatedCompletions(
+        completions=passed,
+        quarantine=_quarantine_rows(failed) if failed.height else QUARANTINE_SCHEMA.to_frame(),
+    )
+
+
+_REASONS_DTYPE = pl.List(pl.Struct({"check": pl.String, "message": pl.String}))
 
 
 def _check_names() -> dict[str, str]:
