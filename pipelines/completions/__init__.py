@@ -4,7 +4,7 @@ from pipelines.completions import build_completions, read_completions
 """
 
 from pipelines.completions.normalize import normalize_completions
-from pipelines.completions.segments import SegmentReport, checked_lake
+from pipelines.completions.segments import CheckedLake, SegmentReport
 from pipelines.completions.table import (
     BuiltCompletions,
     build_completions,
@@ -16,10 +16,10 @@ from pipelines.completions.validate import ValidatedCompletions, reason_counts, 
 
 __all__ = [
     "BuiltCompletions",
+    "CheckedLake",
     "SegmentReport",
     "ValidatedCompletions",
     "build_completions",
-    "checked_lake",
     "columns_without_raw_json",
     "normalize_completions",
     "read_completions",

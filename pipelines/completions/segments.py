@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cache
 
 import polars as pl
@@ -54,7 +55,7 @@ _WITH_CONTEXT = [RESPONSES_API, CONVERSATIONS_API]
 """APIs whose rows read other rows (earlier turns, referenced items) when normalized."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class SegmentReport:
     """What one build did with the segments.
 
@@ -74,51 +75,61 @@ class SegmentReport:
     removed_segments: int = 0
 
 
-def checked_lake(paths: DataPaths) -> tuple[pl.DataFrame, SegmentReport]:
-    """The merged lake normalized and checked, reusing the segments of batches seen before.
+@dataclass
+class CheckedLake:
+    """The merged lake normalized and checked, part by part, reusing the segments of batches
+    seen before. Iterate it once; `report` is complete when the iteration ends.
+
+    Each part holds the rows of `schemas.Completions` with `REASONS` (what
+    `validate.failed_checks` gives those rows in the whole table): the current rows of one
+    batch's segment, then every stored response and conversation, then the rows whose id another
+    object shares (checked together). Together they are the rows
+    `normalize_completions(read_raw_completions(...))` gives, each once; memory holds one part.
 
     Args:
         paths: The data directory; the caller holds its writer lease (segments are written).
-
-    Returns:
-        The rows `normalize_completions(read_raw_completions(...))` gives, in its order (by id,
-        then API), with `REASONS` (what `validate.failed_checks` gives the whole table), and
-        what was normalized or reused.
     """
-    keys = newest(
-        scan_raw_batches(paths).select("api", "id", "batch_id", "item_sha256", "deleted")
-    ).collect()
-    chat_keys = keys.filter(~pl.col("api").is_in(_WITH_CONTEXT))
-    wanted = segment_keys(scan_raw_batches(paths), set(chat_keys["batch_id"].unique()))
-    parts, normalized_batches, normalized_rows, reused_rows = [], 0, 0, 0
-    for batch_id, key in sorted(wanted.items()):
-        target = paths.completions_segment(batch_id, key)
-        if target.exists():
-            segment = read_parquet(target)
-            reused_rows += segment.height
-        else:
-            segment = _row_checks(_normalize_batch(paths, batch_id))
-            write_parquet_atomically(segment, target)
-            normalized_batches += 1
-            normalized_rows += segment.height
-        current = chat_keys.filter(pl.col("batch_id") == batch_id).select("api", "id")
-        # A batch holding one object twice keeps its last row, as the lake's merge does.
-        kept = segment.join(current, on=["api", "id"], how="semi")
-        parts.append(kept.unique(["api", "id"], keep="last", maintain_order=True))
-    with_context = _row_checks(_normalize_with_context(paths, keys))
-    normalized_rows += with_context.height
-    parts.append(with_context)
-    schema = {**COMPLETIONS_SCHEMA, REASONS: with_context.schema[REASONS]}
-    merged = pl.concat(parts, how="vertical", rechunk=False).sort("id", "api").cast(schema)
-    rows = _check_shared_ids(merged)  # type: ignore[arg-type]
-    removed = _remove_stale(paths, {paths.completions_segment(b, k) for b, k in wanted.items()})
-    return rows, SegmentReport(
-        batches=len(wanted),
-        normalized_batches=normalized_batches,
-        normalized_rows=normalized_rows,
-        reused_rows=reused_rows,
-        removed_segments=removed,
-    )
+
+    paths: DataPaths
+    report: SegmentReport = field(default_factory=SegmentReport)
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        paths = self.paths
+        keys = newest(
+            scan_raw_batches(paths).select("api", "id", "batch_id", "item_sha256", "deleted")
+        ).collect()
+        shared = keys.filter(pl.col("id").is_duplicated()).select("api", "id")
+        chat_keys = keys.filter(~pl.col("api").is_in(_WITH_CONTEXT))
+        wanted = segment_keys(scan_raw_batches(paths), set(chat_keys["batch_id"].unique()))
+        report = SegmentReport(batches=len(wanted))
+        set_aside = []
+        for batch_id, key in sorted(wanted.items()):
+            target = paths.completions_segment(batch_id, key)
+            if target.exists():
+                segment = read_parquet(target)
+                report.reused_rows += segment.height
+            else:
+                segment = _row_checks(_normalize_batch(paths, batch_id))
+                write_parquet_atomically(segment, target)
+                report.normalized_batches += 1
+                report.normalized_rows += segment.height
+            current = chat_keys.filter(pl.col("batch_id") == batch_id).select("api", "id")
+            # A batch holding one object twice keeps its last row, as the lake's merge does.
+            kept = segment.join(current, on=["api", "id"], how="semi").unique(
+                ["api", "id"], keep="last", maintain_order=True
+            )
+            set_aside.append(kept.join(shared, on=["api", "id"], how="semi"))
+            yield kept.join(shared, on=["api", "id"], how="anti")
+        with_context = _row_checks(_normalize_with_context(paths, keys))
+        report.normalized_rows += with_context.height
+        set_aside.append(with_context.join(shared, on=["api", "id"], how="semi"))
+        yield with_context.join(shared, on=["api", "id"], how="anti")
+        if not shared.is_empty():
+            together = pl.concat(set_aside, how="vertical").sort("id", "api")
+            yield together.with_columns(failed_checks(together.drop(REASONS)))
+        keep = {paths.completions_segment(b, k) for b, k in wanted.items()}
+        report.removed_segments = _remove_stale(paths, keep)
+        self.report = report
 
 
 def segment_keys(batches: pl.LazyFrame, batch_ids: set[str]) -> dict[str, str]:
@@ -159,18 +170,6 @@ def _row_checks(normalized: pl.DataFrame) -> pl.DataFrame:
     return checked.with_columns(
         pl.when(others.list.len() > 0).then(others).otherwise(None).alias(REASONS)
     )
-
-
-def _check_shared_ids(rows: pl.DataFrame) -> pl.DataFrame:
-    """Rows whose id another stored object shares, checked again together: every check, and
-    `id_unique` fails for each of them."""
-    shared = pl.col("id").is_duplicated()
-    if not rows.select(shared.any()).item():
-        return rows
-    indexed = rows.with_row_index("_row")
-    again = indexed.filter(shared)
-    again = again.with_columns(failed_checks(again.drop("_row", REASONS)))
-    return pl.concat([indexed.filter(~shared), again], how="vertical").sort("_row").drop("_row")
 
 
 @cache

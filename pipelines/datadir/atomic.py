@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipelines.datadir.object_storage import AnyPath, ObjectPath
 
@@ -63,3 +64,35 @@ def write_parquet_atomically(frame: pl.DataFrame, target: AnyPath) -> None:
                 raise
             errno = int(code.group(1))
             raise OSError(errno, os.strerror(errno), str(target)) from None
+
+
+@contextlib.contextmanager
+def parquet_in_parts(target: AnyPath, schema: pl.Schema) -> Iterator[ParquetParts]:
+    """Write one Parquet file part by part (a row group each), atomically: `target` appears
+    whole when the block ends, or not at all. Memory holds one part, never the file."""
+    with atomic_path(target) as temporary:
+        parts = ParquetParts(temporary, schema)
+        try:
+            yield parts
+        finally:
+            parts.close()
+
+
+class ParquetParts:
+    """Appends frames of one schema to an open Parquet file (zstd), each as row groups."""
+
+    def __init__(self, path: Path, schema: pl.Schema) -> None:
+        self.schema = schema
+        self.arrow_schema = schema.to_frame().to_arrow().schema
+        self.rows = 0
+        self._writer = pq.ParquetWriter(path, self.arrow_schema, compression="zstd")
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.is_empty():
+            return
+        typed = frame.select(self.schema.names()).cast(self.schema)  # type: ignore[arg-type]
+        self._writer.write_table(typed.to_arrow().cast(self.arrow_schema))
+        self.rows += frame.height
+
+    def close(self) -> None:
+        self._writer.close()
