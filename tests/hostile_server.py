@@ -1,7 +1,8 @@
 """A small stored-completions server that misbehaves on purpose, for ingest's robustness tests.
 
-It serves `GET /v1/chat/completions` (newest first, `after` / `limit`) and
-`GET /v1/chat/completions/{id}/messages` correctly by default; each field of `Behaviour` turns
+It serves `GET /v1/chat/completions` (newest first, `after` / `limit`),
+`GET /v1/chat/completions/{id}/messages` and the stored responses it is given
+(`GET /v1/responses/{id}` and its input items) correctly by default; each field of `Behaviour` turns
 on one way a real server, a proxy or an unlucky day goes wrong. Built on the standard library's
 threading HTTP server so that a test controls every byte, including ones that never come.
 """
@@ -37,6 +38,10 @@ class Behaviour:
     delay_s: float = 0.0
     trickle_every_s: float = 0.0
     raw_list_body: bytes | None = None
+    raw_items_body: bytes | None = None
+    """Every list of an object's items (messages, input items) answers this body instead."""
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Stored responses `GET /responses/{id}` answers (their input items: `messages`)."""
     error_echoing_key: bool = False
     reorder_keys: bool = False
     no_responses_list: bool = False
@@ -83,8 +88,10 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour.no_responses_list and parts[-1] == "responses":
             error = {"message": "Invalid URL (GET /v1/responses)", "type": "invalid_request_error"}
             return self._json({"error": error}, 404)
-        if parts[-1] == "messages":
+        if parts[-1] in ("messages", "input_items"):
             return self._messages(parts[-2], query)
+        if parts[-2:-1] == ["responses"] and parts[-1] in behaviour.objects:
+            return self._json(behaviour.objects[parts[-1]])
         return self._list(query)
 
     def _list(self, query: dict[str, str]) -> None:
@@ -112,6 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _messages(self, completion_id: str, query: dict[str, str]) -> None:
         behaviour = self.server.behaviour
+        if behaviour.raw_items_body is not None:
+            return self._send(200, behaviour.raw_items_body)
         if completion_id in behaviour.messages_gone:
             return self._json({"error": {"message": "not found", "type": "invalid"}}, 404)
         data = behaviour.messages.get(completion_id, [])

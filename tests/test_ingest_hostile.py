@@ -37,7 +37,9 @@ from pipelines.ingest.paging import RetryPolicy
 from pipelines.ingest.sources import DEFAULT_REQUEST_DEADLINE_S
 from pipelines.ingest.state import RunCheckpoint, read_state, write_state
 from tests.hostile_server import Behaviour, hostile_server, make_items
+from tests.records import response_record
 from tests.store_process import distillery_command
+from tests.test_ingest_dagster import materialize_ingest
 
 KEY = "sk-hostile-test-key-0123456789abcdef"
 
@@ -321,6 +323,75 @@ def test_items_without_an_id_are_kept_with_their_reason_and_the_rest_is_ingested
     lines = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [line["reason"] for line in lines] == ["no string id", "no string id"]
     assert json.loads(lines[1]["item"])["id"] is None
+
+
+NOT_OBJECTS = json.dumps({"data": [1, 2, 3], "has_more": False}).encode()
+
+
+@pytest.mark.parametrize("where", ["list", "messages", "input items"])
+@pytest.mark.slow
+def test_list_items_that_are_not_objects_are_kept_and_counted_in_the_summary_and_the_asset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # Issue 21, item 3: `{"data": [1, 2, 3]}` as the list of completions, as a completion's
+    # messages, or as the input items of a response read by id. An object missing some of its
+    # items is not whole: it is kept aside with them, not in the lake, and asked for again.
+    behaviour = make_items(1)
+    env = {"DISTILLERY_SOURCE": "openai", "OPENAI_API_KEY": KEY}
+    if where == "list":
+        behaviour.raw_list_body = NOT_OBJECTS
+    else:
+        behaviour.raw_items_body = NOT_OBJECTS
+    if where == "input items":
+        record = response_record("resp_hostile")
+        del record["input_items"]
+        behaviour.objects[record["id"]] = record
+        (tmp_path / "ids.txt").write_text(f"{record['id']}\n", encoding="utf-8")
+        env |= {"DISTILLERY_CHAT_COMPLETIONS": "off", "DISTILLERY_RESPONSE_IDS": "ids.txt"}
+    stored_object = record if where == "input items" else behaviour.items[0]
+    monkeypatch.chdir(tmp_path)
+    with hostile_server(behaviour) as url:
+        env |= {"OPENAI_BASE_URL": url, "DISTILLERY_DATA_DIR": str(tmp_path / "cli")}
+
+        def ingest() -> subprocess.CompletedProcess[str]:
+            command = [*distillery_command(), "ingest"]
+            env_all = {**os.environ, **env}
+            return subprocess.run(command, env=env_all, capture_output=True, text=True, timeout=120)
+
+        cli = ingest()
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("DISTILLERY_DATA_DIR")
+        asset = materialize_ingest(tmp_path / "asset")
+        lake_after_first_run = lake_ids(tmp_path / "cli")
+        behaviour.raw_list_body = behaviour.raw_items_body = None  # the server answers well again
+        again = ingest()
+
+    rejected = 3 if where == "list" else 1  # three list items, or the one object
+    assert cli.returncode == 0, cli.stderr
+    (summary,) = cli.stdout.splitlines()
+    assert "0 new" in summary and f", {rejected} rejected," in summary
+    (event,) = asset.get_asset_materialization_events()
+    assert event.materialization.metadata["items_rejected"].value == rejected
+    assert lake_after_first_run == lake_ids(tmp_path / "asset") == set()
+    for data_dir in (tmp_path / "cli", tmp_path / "asset"):
+        (rejects,) = (data_dir / "lake" / "rejected").iterdir()
+        lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+        if where == "list":
+            assert [(line["reason"], line["item"]) for line in lines] == [
+                ("not an object", "1"),
+                ("not an object", "2"),
+                ("not an object", "3"),
+            ]
+        else:
+            (line,) = lines
+            assert line["reason"] == f"3 of its {where} unusable (not an object)"
+            kept = json.loads(line["item"])
+            assert kept["object"]["id"] == stored_object["id"]
+            assert kept["unusable_items"] == [1, 2, 3]
+    # Nothing rejected moved the cursor: the next run asks for the object again, and stores it.
+    assert again.returncode == 0, again.stderr
+    assert lake_ids(tmp_path / "cli") == {stored_object["id"]}
 
 
 @pytest.mark.slow

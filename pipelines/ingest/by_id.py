@@ -11,7 +11,9 @@ every `full_refresh_every_days`) asks for every id again: a 404 for an id the la
 deleted at the source (the row stays; an object older than the source's retention expired, and is
 only counted), and a changed object or item list (a conversation that
 went on) is stored again. An id the source never had is recorded as missing, with the reason,
-under `lake/rejected/`, and is not asked for again until the next full refresh.
+under `lake/rejected/`, and is not asked for again until the next full refresh. An object some of
+whose items cannot be stored (not objects, or without an id) is kept there whole, counted as
+rejected, and asked for again by the next run.
 """
 
 from __future__ import annotations
@@ -136,9 +138,11 @@ class _ByIdReader(Reader):
         parsed = read_object(response, object_id=object_id, what=what)
         if isinstance(parsed, Rejected):
             return _Fetched(object_id, rejected=parsed)
-        items = self._read_items(object_id)
+        items = self._read_items(parsed.item)
         if items is None:  # deleted between the retrieve and its items
             return _Fetched(object_id)
+        if isinstance(items, Rejected):  # some items unusable: kept aside whole, asked again
+            return _Fetched(object_id, rejected=items)
         return _Fetched(object_id, parsed.item, items, invalid_utf8=parsed.invalid_utf8)
 
     # -- one chunk -------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What every reader of an ingest shares: its report, the data directory's one writer, the meter
-of its requests, reading one object's inner items, and its lifecycle (`Reader`): setup,
-resume-or-start, checkpoints, the full-refresh rule and completion.
+of its requests, reading one object's inner items whole (`pipelines.ingest.items`), and its
+lifecycle (`Reader`): setup, resume-or-start, checkpoints, the full-refresh rule and completion.
 
 The readers are `pipelines.ingest.sync` (listed APIs) and `pipelines.ingest.by_id` (objects
 whose ids the user keeps); `pipelines.ingest.run` runs them in turn.
@@ -27,10 +27,11 @@ from pipelines.datadir.lock import LockBusy
 from pipelines.datadir.object_storage import AnyPath, append_text, storage_error_summary
 from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.apis import CHAT_COMPLETIONS, StoredApi
-from pipelines.ingest.errors import CursorLost, IngestBusyError, LakeWriteError
+from pipelines.ingest.errors import IngestBusyError, LakeWriteError
 from pipelines.ingest.gone import for_store
+from pipelines.ingest.items import read_items
 from pipelines.ingest.lake import lake_index, utc_now, write_batch
-from pipelines.ingest.paging import RetryCounter, RetryPolicy, iter_pages
+from pipelines.ingest.paging import Rejected, RetryCounter
 from pipelines.ingest.rows import lake_row
 from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
@@ -60,8 +61,9 @@ class IngestReport:
     vanished: int = 0
     """Listed, but gone before their messages could be read (expired or deleted meanwhile)."""
     rejected: int = 0
-    """List items without a usable id, or objects the source answered for another id, kept with
-    the reason under `lake/rejected/`."""
+    """List items without a usable id or not objects, objects the source answered for another id,
+    and objects some of whose items are such (kept whole), kept with the reason under
+    `lake/rejected/`."""
     expired: int = 0
     """Gone from the source after its retention (`SourceInfo.retention_days`): kept in the lake as
     they were, not flagged deleted (nobody deleted them: the archive is the point)."""
@@ -280,16 +282,22 @@ class Reader(ABC):
 
     # -- what every reader writes ----------------------------------------------------------------
 
-    def _read_items(self, object_id: str) -> list[dict[str, Any]] | None:
-        """The object's inner items, or None when it is gone (404) meanwhile."""
-        return read_items(
+    def _read_items(self, item: dict[str, Any]) -> list[dict[str, Any]] | Rejected | None:
+        """The inner items of `item` (an object), oldest first; None when it is gone (404)
+        meanwhile; or, when some items cannot be stored, why the object is kept aside whole
+        (`InnerItems.rejection`): it stays out of the lake and the next run asks for it again.
+        """
+        inner = read_items(
             self.client,
             self.api,
-            object_id,
+            item["id"],
             policy=self.settings.retry,
             retries=self.outer_retries,
             secrets=self.secrets,
         )
+        if inner is None:
+            return None
+        return inner.rejection(item, self.api) or inner.items
 
     def _lake_row(
         self, item: dict[str, Any], items: list[dict[str, Any]], ingested_at: datetime
@@ -315,32 +323,6 @@ class Reader(ABC):
         target = self.paths.rejected_items(self.run_state.id)
         append_text(target, "".join(jsontext.dumps(record) + "\n" for record in records))
         return target
-
-
-def read_items(
-    client: openai.OpenAI,
-    api: StoredApi,
-    object_id: str,
-    *,
-    policy: RetryPolicy,
-    retries: RetryCounter,
-    secrets: tuple[str | None, ...],
-) -> list[dict[str, Any]] | None:
-    """Every inner item of one object, oldest first, or None when the object is gone (404)."""
-    items: list[dict[str, Any]] = []
-    try:
-        for page in iter_pages(
-            lambda after: api.items_page(client, object_id, after),
-            after=None,
-            policy=policy,
-            retries=retries,
-            what=f"reading the {api.items_noun} of {object_id}",
-            secrets=secrets,
-        ):
-            items.extend(page.items)
-    except (openai.NotFoundError, CursorLost):
-        return None
-    return items
 
 
 def _check_writable(paths: DataPaths) -> None:

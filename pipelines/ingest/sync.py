@@ -16,9 +16,11 @@ list item changed (metadata updated) keeps the messages already in the lake, whi
 
 Stored completions expire while a sync runs, so a sync always finishes or says in one line why it
 cannot: an empty page ends a listing; a completion whose messages are gone (404) is counted as
-vanished and the sync goes on; a resume cursor the source no longer has restarts the listing from
-the top (bounded by the high-water mark, and cheap: known items cost no messages call); a cursor
-that repeats or moves backwards stops the run with an error instead of paging forever.
+vanished and the sync goes on; one with messages that are not objects (or have no id) is kept
+aside whole under `lake/rejected/`, counted as rejected, and looked for again by the next run; a
+resume cursor the source no longer has restarts the listing from the top (bounded by the
+high-water mark, and cheap: known items cost no messages call); a cursor that repeats or moves
+backwards stops the run with an error instead of paging forever.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pipelines.ingest.apis import CHAT_COMPLETIONS, StoredApi
 from pipelines.ingest.errors import CursorLost, SourceProtocolError, SourceUnavailableError
 from pipelines.ingest.gone import GoneRule, flagged
 from pipelines.ingest.lake import BY_ID_MARK, append_seen_ids, read_rows, read_seen_ids, utc_now
-from pipelines.ingest.paging import RawPage, iter_pages
+from pipelines.ingest.paging import RawPage, Rejected, iter_pages
 from pipelines.ingest.reader import IngestReport, Reader, Reading, the_one_writer
 from pipelines.ingest.rows import created_of, item_sha256, messages_by_id
 from pipelines.ingest.settings import IngestSettings
@@ -105,7 +107,7 @@ class _PendingPage:
     page: RawPage
     new_ids: list[str]
     updated_ids: list[str]
-    messages: dict[str, Future[list[dict[str, Any]] | None]]
+    messages: dict[str, Future[list[dict[str, Any]] | Rejected | None]]
     ingested_at: datetime
 
 
@@ -207,9 +209,8 @@ class _Sync(Reader):
                 new_ids.append(item["id"])
             elif known[0] != item_sha256(item):
                 updated_ids.append(item["id"])
-        futures = {
-            completion_id: pool.submit(self._read_items, completion_id) for completion_id in new_ids
-        }
+        items = {item["id"]: item for item in page.items}
+        futures = {i: pool.submit(self._read_items, items[i]) for i in new_ids}
         return _PendingPage(number, page, new_ids, updated_ids, futures, utc_now())
 
     def _finish_page(self, pending: _PendingPage) -> None:
@@ -217,16 +218,18 @@ class _Sync(Reader):
         items = {item["id"]: item for item in page.items}
         fetched = {i: pending.messages[i].result() for i in pending.new_ids}
         vanished = sorted(i for i, messages in fetched.items() if messages is None)
+        not_whole = {i: r for i, r in fetched.items() if isinstance(r, Rejected)}
         carried = messages_by_id(read_rows(self.paths, self.api.api, pending.updated_ids))
         rows = [
             self._lake_row(items[i], messages, pending.ingested_at)
             for i, messages in fetched.items()
-            if messages is not None
+            if isinstance(messages, list)
         ] + [self._lake_row(items[i], carried[i], pending.ingested_at) for i in pending.updated_ids]
         if rows:
             self._write_batch(f"{run.id}-{pending.number:06d}", rows)
-        if page.rejected:
-            self._keep_rejected(pending)
+        rejected = [*page.rejected, *not_whole.values()]
+        if rejected:
+            self._keep_rejected(pending.number, rejected)
         if vanished:
             self.log.warning(
                 f"page {pending.number}: {counted(len(vanished), 'completion')}"
@@ -244,17 +247,17 @@ class _Sync(Reader):
         if page.items:
             run.after = page.items[-1]["id"]
         run.pages = pending.number
-        # Completions that vanished before their messages were read do not move the high-water
-        # mark: were one only briefly unreadable, the next incremental run still looks for it.
-        stored = (item for i, item in items.items() if i not in vanished)
+        # Completions that vanished before their messages were read, or were not whole, do not
+        # move the high-water mark: were one only briefly unreadable, the next run looks again.
+        stored = (item for i, item in items.items() if i not in vanished and i not in not_whole)
         run.max_created = max([run.max_created or 0, *(created_of(i) or 0 for i in stored)])
         # A page that changed nothing needs no checkpoint: resuming re-lists it for one request,
         # and a run with nothing new writes nothing at all.
-        if rows or page.rejected or self.full:
+        if rows or rejected or self.full:
             self._checkpoint()
         self.report.pages += 1
         self.report.listed += len(items)
-        self.report.new += len(pending.new_ids) - len(vanished)
+        self.report.new += len(pending.new_ids) - len(vanished) - len(not_whole)
         self.report.vanished += len(vanished)
         self.report.updated += len(pending.updated_ids)
         if pending.number % self.settings.progress_every_pages == 0:
@@ -265,18 +268,16 @@ class _Sync(Reader):
                 f" ({self.report.listed / elapsed:,.0f} completions/s)"
             )
 
-    def _keep_rejected(self, pending: _PendingPage) -> None:
-        """Append the page's unusable items, with the reason, to this run's rejects file."""
+    def _keep_rejected(self, number: int, rejected: list[Rejected]) -> None:
+        """Append the page's items that cannot be stored, with the reason, to this run's rejects
+        file: list items without a usable id, and completions not whole."""
         target = self._append_rejected(
-            [
-                {"page": pending.number, "reason": r.reason, "item": r.item_json}
-                for r in pending.page.rejected
-            ]
+            [{"page": number, "reason": r.reason, "item": r.item_json} for r in rejected]
         )
-        self.report.rejected += len(pending.page.rejected)
+        self.report.rejected += len(rejected)
         self.log.warning(
-            f"page {pending.number}: {len(pending.page.rejected)} items without a usable id"
-            f" ({pending.page.rejected[0].reason}) kept in {target}"
+            f"page {number}: {len(rejected)} items could not be stored ({rejected[0].reason});"
+            f" kept with the reason in {target}"
         )
 
     def _complete(self) -> None:
