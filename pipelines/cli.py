@@ -1,7 +1,8 @@
 """The `distillery` console script.
 
-distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K] [--allowed-host NAME]
-                       [--max-body-bytes N] [--insecure-no-key] [fault flags]
+distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K | --keys FILE]
+                       [--read-key K] [--allowed-host NAME] [--max-body-bytes N]
+                       [--insecure-no-key] [--upstream URL …] [fault flags]
 distillery store import FILE.jsonl --db PATH [--skip-invalid]
 distillery export --recipe R [--version V] --target T [--target T2 …] [--data-dir D]
 """
@@ -63,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         help="serve a non-loopback --host without an API key (refused otherwise)",
     )
     serve_cmd.add_argument("--access-log", action="store_true", help="log every request")
+    serve_cmd.add_argument(
+        "--keys",
+        metavar="FILE",
+        help="tenants and their keys (YAML/JSON: tenants: {NAME: {key | key_sha256, role:"
+        " generate|read}}); each capture records its tenant, each tenant sees only its own",
+    )
+    serve_cmd.add_argument(
+        "--read-key",
+        default=os.environ.get("DISTILLERY_STORE_READ_KEY"),
+        help="a key that reads every tenant's captures and does nothing else (what ingest uses;"
+        " default: $DISTILLERY_STORE_READ_KEY)",
+    )
     capture = serve_cmd.add_argument_group(
         "capture", "also proxy an OpenAI-compatible upstream, storing what it generates"
     )
@@ -95,6 +108,18 @@ def _parser() -> argparse.ArgumentParser:
         default="request",
         help="what is stored: as each request asks (store: true for chat; responses unless"
         " store: false; the default), always, or never",
+    )
+    capture.add_argument(
+        "--forward",
+        metavar="ROUTES",
+        help="comma-separated routes besides generations that go upstream with its key, by their"
+        " first path segment under /v1 (default: models,embeddings); e.g. add files,audio",
+    )
+    capture.add_argument(
+        "--stream-usage",
+        action="store_true",
+        help="ask the upstream for usage on every stream (stored with the capture) and strip the"
+        " usage-only chunk from clients that did not ask for it",
     )
     faults = serve_cmd.add_argument_group(
         "test controls", "fault injection and the /_admin routes; for tests, never for real data"
@@ -164,7 +189,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pipelines.store.server import CaptureKeyError
+    from pipelines.store.server import CaptureKeyError, StoreFileError
+    from pipelines.store.tenants import KeysFileError
 
     faults = FaultConfig(
         latency_ms=args.fault_latency_ms,
@@ -179,6 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.upstream is not None:
         # Imported here: a plain store never loads the capture proxy's HTTP client.
         from pipelines.store.capture import (
+            DEFAULT_FORWARD,
             DEFAULT_KEY_VARIABLE,
             DEFAULT_TIMEOUT_S,
             CaptureSettings,
@@ -197,10 +224,25 @@ def _serve(args: argparse.Namespace) -> int:
         except UpstreamConfigError as err:
             print(f"distillery: error: {err}", file=sys.stderr)
             return 2
-        capture = CaptureSettings(upstream=upstream, policy=args.capture)
-    elif args.capture != "request" or any(
-        value is not None
-        for value in (args.upstream_flavour, args.upstream_key_env, args.upstream_timeout)
+        forward = DEFAULT_FORWARD if args.forward is None else args.forward.split(",")
+        capture = CaptureSettings(
+            upstream=upstream,
+            policy=args.capture,
+            forward=frozenset(name.strip() for name in forward if name.strip()),
+            stream_usage=args.stream_usage,
+        )
+    elif (
+        args.capture != "request"
+        or args.stream_usage
+        or any(
+            value is not None
+            for value in (
+                args.upstream_flavour,
+                args.upstream_key_env,
+                args.upstream_timeout,
+                args.forward,
+            )
+        )
     ):
         print("distillery: error: the capture flags need --upstream URL", file=sys.stderr)
         return 2
@@ -217,8 +259,10 @@ def _serve(args: argparse.Namespace) -> int:
             max_body_bytes=args.max_body_bytes,
             insecure_no_key=args.insecure_no_key,
             capture=capture,
+            keys_file=args.keys,
+            read_key=args.read_key,
         )
-    except (InsecureBindError, CaptureKeyError) as err:
+    except (InsecureBindError, CaptureKeyError, KeysFileError, StoreFileError) as err:
         print(f"distillery: error: {err}", file=sys.stderr)
         return 2
     return 0

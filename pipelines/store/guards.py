@@ -30,6 +30,8 @@ UPLOAD_MEDIA_TYPE = "multipart/form-data"
 # Sec-Fetch-Site values that mean "sent by a page of another origin".
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 _WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+# Percent-encoded '.', '/' and '\\' in a raw path (already lower-cased).
+_ENCODED_SEPARATORS = (b"%2e", b"%2f", b"%5c")
 
 log = logging.getLogger("distillery.store")
 
@@ -51,20 +53,20 @@ def is_wildcard(host: str) -> bool:
 
 
 def host_allowlist(
-    bind_host: str, *, allowed_hosts: Iterable[str] = (), api_key: str | None = None
+    bind_host: str, *, allowed_hosts: Iterable[str] = (), keyed: bool = False
 ) -> frozenset[str] | None:
     """The `Host` names the store answers, or None for any.
 
     Args:
         bind_host: The interface the server listens on.
         allowed_hosts: Extra names (`--allowed-host`), e.g. the name a reverse proxy forwards.
-        api_key: The store's key. With one, a non-loopback bind answers any name: the key, not the
-            name, is what keeps strangers out there.
+        keyed: Every request needs a key (`--api-key` or `--keys`). Then a non-loopback bind
+            answers any name: the key, not the name, is what keeps strangers out there.
 
     Returns:
         Lower-case names without port or brackets, or None when any Host is fine.
     """
-    if api_key and not is_loopback(bind_host):
+    if keyed and not is_loopback(bind_host):
         return None
     return LOOPBACK_NAMES | {_bare(bind_host)} | {_bare(name) for name in allowed_hosts}
 
@@ -126,7 +128,9 @@ class RequestGuard:
 
     def _refusal(self, scope: Scope) -> APIError | None:
         headers = Headers(scope=scope)
-        refusal = self._host_refusal(headers.get("host"))
+        refusal = path_refusal(scope)
+        if refusal is None:
+            refusal = self._host_refusal(headers.get("host"))
         if refusal is None:
             # Any method: a page must not read the store either, nor, through the capture
             # proxy, what an upstream answers to the upstream's key.
@@ -180,6 +184,26 @@ class RequestGuard:
             return message
 
         return bounded_receive
+
+
+def path_refusal(scope: Scope) -> APIError | None:
+    """A path with dot segments or encoded separators: the upstream (or any URL library on the
+    way) would resolve it somewhere outside the base path the proxy's key is for."""
+    path = scope.get("path", "")
+    raw = (scope.get("raw_path") or path.encode()).lower()
+    segments = path.split("/")
+    if (
+        "." in segments
+        or ".." in segments
+        or "\\" in path
+        or any(code in raw for code in _ENCODED_SEPARATORS)
+    ):
+        return APIError(
+            400,
+            "Invalid URL: the path has '.' or '..' segments or encoded separators.",
+            code="invalid_path",
+        )
+    return None
 
 
 def server_error() -> APIError:
