@@ -121,6 +121,13 @@ def _parser() -> argparse.ArgumentParser:
         help="ask the upstream for usage on every stream (stored with the capture) and strip the"
         " usage-only chunk from clients that did not ask for it",
     )
+    capture.add_argument(
+        "--capture-budget",
+        type=float,
+        metavar="S",
+        help="drop (and count on /distillery/health) a capture not committed within S seconds,"
+        " e.g. while another process holds the write lock; answers never wait (default: 30)",
+    )
     faults = serve_cmd.add_argument_group(
         "test controls", "fault injection and the /_admin routes; for tests, never for real data"
     )
@@ -230,6 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
             policy=args.capture,
             forward=frozenset(name.strip() for name in forward if name.strip()),
             stream_usage=args.stream_usage,
+            **({"budget_s": args.capture_budget} if args.capture_budget else {}),
         )
     elif (
         args.capture != "request"
@@ -241,6 +249,7 @@ def _serve(args: argparse.Namespace) -> int:
                 args.upstream_key_env,
                 args.upstream_timeout,
                 args.forward,
+                args.capture_budget,
             )
         )
     ):

@@ -234,9 +234,11 @@ def test_an_id_the_store_does_not_hold_is_asked_of_the_upstream_only_when_forwar
     assert len(upstream.requests) == before
 
     forwarding = ["--forward", "chat,models"]
-    with capturing_store(tmp_path / "s.db", f"{upstream.url}/v1", extra_args=forwarding) as proxy:
-        with pytest.raises(openai.NotFoundError) as missing:
-            sdk(proxy).chat.completions.retrieve("chatcmpl-elsewhere")
+    with (
+        capturing_store(tmp_path / "s.db", f"{upstream.url}/v1", extra_args=forwarding) as proxy,
+        pytest.raises(openai.NotFoundError) as missing,
+    ):
+        sdk(proxy).chat.completions.retrieve("chatcmpl-elsewhere")
 
     assert "No route GET /v1/chat/completions/chatcmpl-elsewhere" in missing.value.message
     assert upstream.requests[-1].path == "/v1/chat/completions/chatcmpl-elsewhere"

@@ -136,6 +136,7 @@ def create_app(
         allowed_hosts=host_allowlist(host, allowed_hosts=allowed_hosts, keyed=keys.required),
         wildcard_bind=is_wildcard(host),
         max_body_bytes=max_body_bytes,
+        passes_through=proxy.passes_through if proxy else None,
         forwards_uploads=proxy is not None,
     )
     injector = FaultInjector(guard, faults)

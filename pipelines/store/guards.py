@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -78,7 +78,9 @@ class RequestGuard:
         app: The wrapped application.
         allowed_hosts: `Host` names to answer (see `host_allowlist`); None answers any.
         wildcard_bind: The server listens on every interface, so any IP-literal Host is its own.
-        max_body_bytes: Largest request body accepted.
+        max_body_bytes: Largest request body accepted, of those the store reads itself.
+        passes_through: Whether a path's body goes upstream unread (a forwarded route): such
+            bodies stream through with no limit (OpenAI takes 512 MB files).
         forwards_uploads: The store forwards to an upstream (capture), so API clients may also
             send `multipart/form-data` (file and audio uploads), but only without the `Origin`
             and `Sec-Fetch-Site` headers every current browser puts on a cross-site form post.
@@ -91,12 +93,14 @@ class RequestGuard:
         allowed_hosts: frozenset[str] | None,
         wildcard_bind: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        passes_through: Callable[[str], bool] | None = None,
         forwards_uploads: bool = False,
     ) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts
         self.wildcard_bind = wildcard_bind
         self.max_body_bytes = max_body_bytes
+        self.passes_through = passes_through
         self.forwards_uploads = forwards_uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,7 +119,8 @@ class RequestGuard:
             if refusal is not None:
                 await refusal.to_response()(scope, receive, send)
                 return
-            await self.app(scope, self._bounded(receive), tracking_send)
+            unread = self.passes_through is not None and self.passes_through(scope["path"])
+            await self.app(scope, receive if unread else self._bounded(receive), tracking_send)
         except Exception as err:
             if started:
                 raise
@@ -139,7 +144,7 @@ class RequestGuard:
             refusal = _cross_site_refusal(
                 scope["method"], headers, scope.get("scheme", "http"), self.forwards_uploads
             )
-        if refusal is None:
+        if refusal is None and not (self.passes_through and self.passes_through(scope["path"])):
             refusal = self._length_refusal(headers.get("content-length"))
         return refusal
 

@@ -34,7 +34,7 @@ from pipelines.store.capture.upstream import (
     api_route,
     response_headers,
 )
-from pipelines.store.capture.writer import RecordWriter, WriterClosed
+from pipelines.store.capture.writer import DEFAULT_BUDGET_S, RecordWriter, WriterClosed
 from pipelines.store.errors import APIError
 from pipelines.store.params import json_body
 from pipelines.store.scoping import caller_of, reader_refusal
@@ -49,6 +49,8 @@ with it."""
 DEFAULT_FORWARD = ("models", "embeddings")
 """Routes forwarded with the upstream's key besides generations (`--forward`), named by their
 first path segment under the API root."""
+STORE_ROUTES = frozenset({"chat", "responses", "conversations"})
+"""Routes the store serves (some of) itself, reading their bodies: always bounded."""
 RECORD_ID_HEADER = b"x-distillery-record-id"
 """On a stored non-streamed answer: the id the store keeps it under (the upstream's, unless the
 store already held that id)."""
@@ -67,12 +69,15 @@ class CaptureSettings:
             completions the store does not hold, …); everything else is answered 404.
         stream_usage: Ask the upstream for usage on every chat stream (`--stream-usage`), so the
             capture has it; a client that did not ask does not receive the usage-only chunk.
+        budget_s: How long a capture may wait to be committed (another process holding the
+            write lock) before it is dropped and counted; the answer never waits for it.
     """
 
     upstream: Upstream
     policy: str = "request"
     forward: frozenset[str] = frozenset(DEFAULT_FORWARD)
     stream_usage: bool = False
+    budget_s: float = DEFAULT_BUDGET_S
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -92,7 +97,7 @@ class Proxy:
         self.policy = settings.policy
         self.forward_routes = settings.forward
         self.stream_usage = settings.stream_usage
-        self.writer = RecordWriter(db_path)
+        self.writer = RecordWriter(db_path, budget_s=settings.budget_s)
         self._client: httpx2.AsyncClient | None = None
 
     @property
@@ -131,6 +136,12 @@ class Proxy:
         return await self.generate(request, "chat", body, json_body(body))
 
     # -- forwarding ----------------------------------------------------------------------------
+
+    def passes_through(self, path: str) -> bool:
+        """Whether a request to `path` is forwarded without the store reading its body (a
+        route `--forward` allows that the store serves no part of), so no body limit applies."""
+        route = api_route(path)
+        return route in self.forward_routes and route not in STORE_ROUTES
 
     def forwards(self, request: Request) -> bool:
         """Whether `request` may go upstream with the upstream's key: a route `--forward` allows,
