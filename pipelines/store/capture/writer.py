@@ -210,8 +210,11 @@ class RecordWriter:
     def _commit(self, batch: list[_Rows]) -> None:
         conn = self._conn
         stored = 0
+        taken = batch
         try:
-            conn.execute("BEGIN IMMEDIATE")  # waits for another writer up to the budget
+            batch = self._begin(batch)
+            if not batch:
+                return
             for rows in batch:
                 # A savepoint each: one record that cannot be stored does not lose the others.
                 conn.execute("SAVEPOINT capture")
@@ -226,16 +229,37 @@ class RecordWriter:
         except sqlite3.Error as err:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            waited = time.monotonic() - batch[0].queued_at
-            reason = "lock_timeout" if "locked" in str(err) or "busy" in str(err) else "error"
-            self._lose(reason, len(batch), f"not committed after {waited:.1f} s", err)
+            self._lose("error", len(batch), "not committed", err)
             stored = 0
         finally:
-            self._forget_ids(batch)
+            self._forget_ids(taken)
         self.committed += stored
         self._commits += 1
         if self._commits % CHECKPOINT_EVERY == 0:
             self._checkpoint_due.set()
+
+    def _begin(self, batch: list[_Rows]) -> list[_Rows]:
+        """Take the write lock for `batch`, waiting at most what is left of its oldest capture's
+        budget; captures whose budget runs out first are dropped. Returns those still to write
+        (an empty list: the lock was never had)."""
+        while batch:
+            now = time.monotonic()
+            expired = [rows for rows in batch if now - rows.queued_at >= self.budget_s]
+            if expired:
+                batch = [rows for rows in batch if now - rows.queued_at < self.budget_s]
+                self._forget_ids(expired)
+                waited = f"not committed within the {self.budget_s:g} s budget"
+                self._lose("lock_timeout", len(expired), waited, None)
+                continue
+            left_ms = max(1, int((self.budget_s - (now - batch[0].queued_at)) * 1000))
+            self._conn.execute(f"PRAGMA busy_timeout={left_ms}")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return batch
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise
+        return batch
 
     def _forget_ids(self, batch: list[_Rows]) -> None:
         with self._ids_lock:
