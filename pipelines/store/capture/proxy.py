@@ -34,6 +34,7 @@ from pipelines.store.capture.upstream import (
     api_route,
     response_headers,
 )
+from pipelines.store.capture.usage import UsageChunkFilter, request_body, usage_requested
 from pipelines.store.capture.writer import DEFAULT_BUDGET_S, RecordWriter, WriterClosed
 from pipelines.store.errors import APIError
 from pipelines.store.params import json_body
@@ -190,6 +191,9 @@ class Proxy:
             refusal = metadata_refusal(payload)
             if refusal is not None:
                 return refusal.to_response()
+        asked = usage_requested(payload) if store and self.stream_usage and kind == "chat" else None
+        if asked is not None:
+            body, payload = request_body(asked), asked
         upstream_request = self.client.build_request(
             "POST",
             self.upstream.url_for(request.url.path, request.url.query),
@@ -204,7 +208,10 @@ class Proxy:
                 return self._failure(err)
             try:
                 if response.status_code == 200 and _is_event_stream(response):
-                    return self._relay(response, kind, payload if store else None, caller.tenant)
+                    stored_for = payload if store else None
+                    relay = self._relay(response, kind, stored_for, caller.tenant)
+                    relay.usage_filter = UsageChunkFilter() if asked is not None else None
+                    return relay
                 answer = await self._buffered(
                     response, kind, payload if store else None, caller.tenant
                 )
