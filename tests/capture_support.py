@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -37,6 +39,14 @@ TOOLS = [
         },
     }
 ]
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
 RESPONSE_TOOLS = [{"type": "function", **TOOLS[0]["function"]}]
 CLIENT_KINDS = ["openai", "openai-async", "azure", "azure-async"]
 RESPONSE_CLIENT_KINDS = ["openai", "openai-async", "azure", "azure-v1"]
@@ -202,3 +212,15 @@ def stored_ids(
         if not page["has_more"]:
             return ids
         after = page["last_id"]
+
+
+def hold_write_lock(db_path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the store's write lock (`BEGIN IMMEDIATE`) for `seconds`, as an
+    import or a backup would; returns once it holds it."""
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db_path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+    return locker

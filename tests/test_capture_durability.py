@@ -10,8 +10,6 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,7 +17,13 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.capture_support import CLIENT_KEY, capturing_store, settled, stored_ids
+from tests.capture_support import (
+    CLIENT_KEY,
+    capturing_store,
+    hold_write_lock,
+    settled,
+    stored_ids,
+)
 from tests.fake_upstream import running_upstream
 from tests.store_process import store_process
 
@@ -29,14 +33,6 @@ KILL_AFTER = 300
 LOSS_WINDOW_S = 1.0
 """A generous bound on the last commit interval on a loaded 2-core machine (idle: milliseconds):
 only captures confirmed this close to the kill may be missing."""
-LOCKER = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("COMMIT")
-"""
 
 
 @pytest.mark.slow
@@ -114,17 +110,6 @@ def test_sigkill_under_load_loses_only_the_last_commit_interval(tmp_path: Path) 
         client = openai.OpenAI(base_url=f"{reopened.url}/v1", api_key="x", max_retries=0)
         some = next(iter(confirmed["chat"] & chat_ids))
         assert client.chat.completions.retrieve(some).id == some
-
-
-def hold_write_lock(db_path: Path, seconds: float) -> subprocess.Popen[str]:
-    """Another process holding the store's write lock (`BEGIN IMMEDIATE`) for `seconds`."""
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(db_path), str(seconds)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-    return locker
 
 
 def timed_answers(proxy_url: str, count: int) -> list[float]:

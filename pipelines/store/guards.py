@@ -30,7 +30,7 @@ UPLOAD_MEDIA_TYPE = "multipart/form-data"
 # Sec-Fetch-Site values that mean "sent by a page of another origin".
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 _WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
-# Percent-encoded '.', '/' and '\\' in a raw path (already lower-cased).
+# Percent-encoded dot, slash and backslash, as they appear in a lower-cased raw path.
 _ENCODED_SEPARATORS = (b"%2e", b"%2f", b"%5c")
 
 log = logging.getLogger("distillery.store")
