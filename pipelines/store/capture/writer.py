@@ -82,8 +82,9 @@ class RecordWriter:
         self.budget_s = budget_s
         # The writer thread's connection: it waits for the write lock at most the budget.
         self._conn = _connect(db_path, busy_timeout_s=budget_s)
-        # The event loop's, for reads only (is an id taken?); WAL reads never wait for a writer.
-        self._reads = _connect(db_path, busy_timeout_s=0.1)
+        # The event loop's, for reads only (is an id taken?). WAL reads never wait for a writer;
+        # in the rare moments SQLite says busy, it must not sleep on the event loop either.
+        self._reads = _connect(db_path, busy_timeout_s=0)
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_limit)
         self._queued_ids: set[str] = set()
         self._ids_lock = threading.Lock()
@@ -186,7 +187,10 @@ class RecordWriter:
                 return True
         # Table names from code, never input.
         query = f"SELECT 1 FROM {table} WHERE id = ?"
-        return self._reads.execute(query, (record_id,)).fetchone() is not None
+        try:
+            return self._reads.execute(query, (record_id,)).fetchone() is not None
+        except sqlite3.OperationalError:
+            return True  # cannot tell now: a fresh id is always safe (the upstream's is kept)
 
     # -- the writer thread ---------------------------------------------------------------------
 
