@@ -2,8 +2,9 @@
 
 distillery build [--recipe NAME] [--full-refresh]
 distillery --version
-distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K] [--allowed-host NAME]
-                       [--max-body-bytes N] [--insecure-no-key] [fault flags]
+distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K | --keys FILE]
+                       [--read-key K] [--allowed-host NAME] [--max-body-bytes N]
+                       [--insecure-no-key] [--upstream URL …] [fault flags]
 distillery store import FILE.jsonl --db PATH [--skip-invalid]
 distillery export --recipe R [--version V] --target T [--target T2 …] [--data-dir D]
 """
@@ -68,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
         help="serve a non-loopback --host without an API key (refused otherwise)",
     )
     serve_cmd.add_argument("--access-log", action="store_true", help="log every request")
+    serve_cmd.add_argument(
+        "--keys",
+        metavar="FILE",
+        help="tenants and their keys (YAML/JSON: tenants: {NAME: {key | key_sha256, role:"
+        " generate|read}}); each capture records its tenant, each tenant sees only its own",
+    )
+    serve_cmd.add_argument(
+        "--read-key",
+        default=os.environ.get("DISTILLERY_STORE_READ_KEY"),
+        help="a key that reads every tenant's captures and does nothing else (what ingest uses;"
+        " default: $DISTILLERY_STORE_READ_KEY)",
+    )
     capture = serve_cmd.add_argument_group(
         "capture", "also proxy an OpenAI-compatible upstream, storing what it generates"
     )
@@ -100,6 +113,25 @@ def _parser() -> argparse.ArgumentParser:
         default="request",
         help="what is stored: as each request asks (store: true for chat; responses unless"
         " store: false; the default), always, or never",
+    )
+    capture.add_argument(
+        "--forward",
+        metavar="ROUTES",
+        help="comma-separated routes besides generations that go upstream with its key, by their"
+        " first path segment under /v1 (default: models,embeddings); e.g. add files,audio",
+    )
+    capture.add_argument(
+        "--stream-usage",
+        action="store_true",
+        help="ask the upstream for usage on every stream (stored with the capture) and strip the"
+        " usage-only chunk from clients that did not ask for it",
+    )
+    capture.add_argument(
+        "--capture-budget",
+        type=float,
+        metavar="S",
+        help="drop (and count on /distillery/health) a capture not committed within S seconds,"
+        " e.g. while another process holds the write lock; answers never wait (default: 30)",
     )
     faults = serve_cmd.add_argument_group(
         "test controls", "fault injection and the /_admin routes; for tests, never for real data"
@@ -185,7 +217,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pipelines.store.server import CaptureKeyError
+    from pipelines.store.server import CaptureKeyError, StoreFileError
+    from pipelines.store.tenants import KeysFileError
 
     faults = FaultConfig(
         latency_ms=args.fault_latency_ms,
@@ -200,6 +233,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.upstream is not None:
         # Imported here: a plain store never loads the capture proxy's HTTP client.
         from pipelines.store.capture import (
+            DEFAULT_FORWARD,
             DEFAULT_KEY_VARIABLE,
             DEFAULT_TIMEOUT_S,
             CaptureSettings,
@@ -218,10 +252,27 @@ def _serve(args: argparse.Namespace) -> int:
         except UpstreamConfigError as err:
             print(f"distillery: error: {err}", file=sys.stderr)
             return 2
-        capture = CaptureSettings(upstream=upstream, policy=args.capture)
-    elif args.capture != "request" or any(
-        value is not None
-        for value in (args.upstream_flavour, args.upstream_key_env, args.upstream_timeout)
+        forward = DEFAULT_FORWARD if args.forward is None else args.forward.split(",")
+        capture = CaptureSettings(
+            upstream=upstream,
+            policy=args.capture,
+            forward=frozenset(name.strip() for name in forward if name.strip()),
+            stream_usage=args.stream_usage,
+            **({"budget_s": args.capture_budget} if args.capture_budget else {}),
+        )
+    elif (
+        args.capture != "request"
+        or args.stream_usage
+        or any(
+            value is not None
+            for value in (
+                args.upstream_flavour,
+                args.upstream_key_env,
+                args.upstream_timeout,
+                args.forward,
+                args.capture_budget,
+            )
+        )
     ):
         print("distillery: error: the capture flags need --upstream URL", file=sys.stderr)
         return 2
@@ -238,8 +289,10 @@ def _serve(args: argparse.Namespace) -> int:
             max_body_bytes=args.max_body_bytes,
             insecure_no_key=args.insecure_no_key,
             capture=capture,
+            keys_file=args.keys,
+            read_key=args.read_key,
         )
-    except (InsecureBindError, CaptureKeyError) as err:
+    except (InsecureBindError, CaptureKeyError, KeysFileError, StoreFileError) as err:
         print(f"distillery: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +16,14 @@ from typing import Any
 import httpx2
 import openai
 
+from pipelines.store.tenants import TENANT_KEY
 from tests.conftest import AZURE_API_VERSION
 from tests.store_process import StoreProcess, store_process
 
 UPSTREAM_KEY = "sk-upstream-fake-0123456789abcdef"
 CLIENT_KEY = "sk-client-never-forwarded-0123456789"
+READ_KEY = "sk-reader-of-every-tenant-0123456789"
+"""`--read-key` of every capturing store the tests start: what ingest reads with."""
 KEY_VARIABLE = "DISTILLERY_UPSTREAM_API_KEY"
 TOOLS = [
     {
@@ -33,6 +39,14 @@ TOOLS = [
         },
     }
 ]
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
 RESPONSE_TOOLS = [{"type": "function", **TOOLS[0]["function"]}]
 CLIENT_KINDS = ["openai", "openai-async", "azure", "azure-async"]
 RESPONSE_CLIENT_KINDS = ["openai", "openai-async", "azure", "azure-v1"]
@@ -45,11 +59,14 @@ def capturing_store(
     *,
     upstream_key: str | None = UPSTREAM_KEY,
     api_key: str | None = None,
+    read_key: str | None = READ_KEY,
     extra_args: Iterable[str] = (),
 ) -> Iterator[StoreProcess]:
-    """`distillery store serve --upstream URL/v1` with the upstream key in the environment."""
+    """`distillery store serve --upstream URL/v1 --read-key K` with the upstream key in the
+    environment."""
     env = {KEY_VARIABLE: upstream_key} if upstream_key else {}
-    args = ["--upstream", upstream_url, *extra_args]
+    args = ["--upstream", upstream_url, *(["--read-key", read_key] if read_key else [])]
+    args += extra_args
     with store_process(db_path, api_key=api_key, extra_args=args, env=env) as proxy:
         yield proxy
 
@@ -150,19 +167,60 @@ def served_matches_received(served: dict[str, Any], received: dict[str, Any]) ->
     assert served["usage"] == received["usage"]
 
 
-def api_get(proxy: StoreProcess, path: str, **params: Any) -> httpx2.Response:
-    headers = {"Authorization": f"Bearer {proxy.api_key or CLIENT_KEY}"}
+def settled(proxy: StoreProcess, *, key: str | None = None, timeout_s: float = 20.0) -> dict:
+    """Wait until the proxy has committed (or dropped) every capture it took, as its health route
+    counts them, and return those counts: answers go out before their commit."""
+    headers = {"Authorization": f"Bearer {key or proxy.api_key or CLIENT_KEY}"}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        health = httpx2.get(f"{proxy.url}/distillery/health", headers=headers, timeout=30)
+        captures = health.json()["captures"]
+        if captures["pending"] == 0 or time.monotonic() > deadline:
+            return captures
+        time.sleep(0.01)
+
+
+def without_tenant(stored: dict[str, Any]) -> dict[str, Any]:
+    """`stored` with the tenant the store adds to its metadata taken out (checked to be there)."""
+    metadata = dict(stored["metadata"])
+    assert isinstance(metadata.pop(TENANT_KEY), str)
+    return {**stored, "metadata": metadata}
+
+
+def api_get(
+    proxy: StoreProcess, path: str, *, key: str | None = None, **params: Any
+) -> httpx2.Response:
+    """GET `path` from the store once every capture is committed (as `CLIENT_KEY`'s tenant, or
+    as `key`)."""
+    key = key or proxy.api_key or CLIENT_KEY
+    settled(proxy, key=key)
+    headers = {"Authorization": f"Bearer {key}"}
     return httpx2.get(f"{proxy.url}{path}", params=params, headers=headers, timeout=30)
 
 
-def stored_ids(proxy: StoreProcess, what: str = "chat/completions") -> list[str]:
-    """Every id on a list of the store (`chat/completions` or `responses`), paging to the end."""
+def stored_ids(
+    proxy: StoreProcess, what: str = "chat/completions", *, key: str | None = None
+) -> list[str]:
+    """Every id on a list of the store (`chat/completions` or `responses`) a key sees (by default
+    `CLIENT_KEY`), paging to the end."""
     ids: list[str] = []
     after = None
     while True:
         params = {"limit": 100, **({"after": after} if after else {})}
-        page = api_get(proxy, f"/v1/{what}", **params).json()
+        page = api_get(proxy, f"/v1/{what}", key=key, **params).json()
         ids += [item["id"] for item in page["data"]]
         if not page["has_more"]:
             return ids
         after = page["last_id"]
+
+
+def hold_write_lock(db_path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the store's write lock (`BEGIN IMMEDIATE`) for `seconds`, as an
+    import or a backup would; returns once it holds it."""
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db_path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+    return locker

@@ -14,6 +14,7 @@ must receive. The model name picks a fault:
     slow-stream         a stream with 0.08 s between chunks (time for a client to hang up)
     same-id             every chat completion has the id `chatcmpl-same` (as short-id backends may)
     ragged              streams cut into 7-byte pieces, splitting lines and characters
+    no-finish           a chat stream that ends cleanly (`[DONE]`) with no finish reason
 
 A request whose last message asks about the weather, with tools given, is answered with two tool
 calls. The server runs on a thread of the test process (uvicorn, loopback port) and keeps every
@@ -231,6 +232,9 @@ async def _fault(request: Request, model: str, request_id: str) -> Response | No
 def _sse(lines: list[str], model: str, headers: dict[str, str]) -> Response:
     async def stream() -> AsyncIterator[bytes]:
         data = [line.encode() for line in lines]
+        if model == "no-finish":
+            unfinished = b'"finish_reason": null'
+            data = [line.replace(b'"finish_reason": "stop"', unfinished) for line in data]
         if model == "ragged":
             joined = b"".join(data)
             data = [joined[i : i + 7] for i in range(0, len(joined), 7)]

@@ -17,6 +17,7 @@ from pipelines.completions import build_completions
 from pipelines.ingest.lake import read_raw_completions
 from tests.capture_support import (
     CLIENT_KINDS,
+    READ_KEY,
     TOOLS,
     api_get,
     call,
@@ -25,6 +26,7 @@ from tests.capture_support import (
     sdk,
     served_matches_received,
     stored_ids,
+    without_tenant,
 )
 from tests.fake_upstream import FakeUpstream, running_upstream
 from tests.store_process import StoreProcess
@@ -91,7 +93,7 @@ def test_the_store_serves_each_completion_as_its_client_received_it(
 
     served = api_get(proxy, f"/v1/chat/completions/{received['id']}").json()
     served_matches_received(served, received)
-    assert (served["metadata"], served["temperature"], served["seed"]) == (
+    assert (without_tenant(served)["metadata"], served["temperature"], served["seed"]) == (
         request["metadata"],
         0.3,
         7,
@@ -120,7 +122,7 @@ def test_ingest_reads_captured_traffic_as_the_clients_received_it(
                 received[answer["id"]] = (answer, request)
 
     data_dir = tmp_path / "data"
-    report = ingest(source_env(proxy, "openai", key="any-key"), data_dir)
+    report = ingest(source_env(proxy, "openai", key=READ_KEY), data_dir)
 
     lake = read_raw_completions(data_dir)
     assert report.new == len(received) == 8
@@ -222,11 +224,21 @@ def test_metadata_beyond_openai_limits_is_refused_before_it_goes_upstream(
     assert stored_ids(proxy) == []
 
 
-def test_an_id_the_store_does_not_hold_is_asked_of_the_upstream(
-    shared_proxy: StoreProcess, upstream: FakeUpstream
+def test_an_id_the_store_does_not_hold_is_asked_of_the_upstream_only_when_forwarded(
+    shared_proxy: StoreProcess, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    with pytest.raises(openai.NotFoundError) as missing:
+    before = len(upstream.requests)
+    with pytest.raises(openai.NotFoundError) as local:
         sdk(shared_proxy).chat.completions.retrieve("chatcmpl-elsewhere")
+    assert "No chat completion found with id 'chatcmpl-elsewhere'" in local.value.message
+    assert len(upstream.requests) == before
+
+    forwarding = ["--forward", "chat,models"]
+    with (
+        capturing_store(tmp_path / "s.db", f"{upstream.url}/v1", extra_args=forwarding) as proxy,
+        pytest.raises(openai.NotFoundError) as missing,
+    ):
+        sdk(proxy).chat.completions.retrieve("chatcmpl-elsewhere")
 
     assert "No route GET /v1/chat/completions/chatcmpl-elsewhere" in missing.value.message
     assert upstream.requests[-1].path == "/v1/chat/completions/chatcmpl-elsewhere"

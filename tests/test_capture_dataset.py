@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.capture_support import TOOLS, capturing_store, sdk
+from tests.capture_support import READ_KEY, TOOLS, capturing_store, sdk, settled
 from tests.fake_upstream import running_upstream
 from tests.test_build_job import VERSION_LINE
 
@@ -66,12 +66,13 @@ def test_captured_traffic_becomes_a_dataset_version(tmp_path: Path) -> None:
             else:
                 client.chat.completions.create(**request)
 
+        settled(proxy)
         run = run_main_job(
             tmp_path,
             {
                 "DISTILLERY_SOURCE": "openai",
                 "OPENAI_BASE_URL": f"{proxy.url}/v1",
-                "OPENAI_API_KEY": "unused",
+                "OPENAI_API_KEY": READ_KEY,
                 "DISTILLERY_DATA_DIR": str(tmp_path / "data"),
             },
         )

@@ -292,7 +292,6 @@ AZURE = Upstream.parse("https://name.openai.azure.com/openai/v1")
             "api-version=2025-01-01",
             "http://localhost:8000/v1/responses",
         ),
-        (OPENAI, "/health", "", "http://localhost:8000/health"),
         (
             AZURE,
             "/v1/chat/completions",

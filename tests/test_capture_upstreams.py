@@ -194,10 +194,13 @@ def test_an_azure_client_reaches_an_openai_style_upstream(
 
 
 @pytest.mark.slow
-def test_everything_else_is_forwarded_unchanged(tmp_path: Path, upstream: FakeUpstream) -> None:
+def test_the_routes_forward_allows_are_forwarded_unchanged(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
     upload = tmp_path / "train.jsonl"
     upload.write_text('{"messages": []}\n' * 50)
-    with capturing_store(tmp_path / "s.db", f"{upstream.url}/v1") as proxy:
+    forward = ["--forward", "models,embeddings,files"]
+    with capturing_store(tmp_path / "s.db", f"{upstream.url}/v1", extra_args=forward) as proxy:
         client = sdk(proxy)
         models = client.models.list()
         embedding = client.embeddings.with_raw_response.create(model="e", input="text")

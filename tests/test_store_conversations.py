@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from pipelines.sample import CONVERSATIONS_SAMPLE_PATH, RESPONSES_SAMPLE_PATH, SAMPLE_PATHS
-from tests.capture_support import capturing_store
+from tests.capture_support import READ_KEY, capturing_store
 from tests.capture_support import sdk as capture_sdk
 from tests.conftest import AZURE_API_VERSION
 from tests.fake_upstream import running_upstream
@@ -335,14 +335,17 @@ def test_a_web_page_can_neither_delete_nor_read_a_conversation(store: StoreProce
 
 @pytest.mark.slow
 def test_a_capturing_store_serves_its_conversations_and_forwards_the_rest(tmp_path: Path) -> None:
+    forward = ["--forward", "conversations"]
     with (
         running_upstream() as upstream,
-        capturing_store(tmp_path / "store.db", f"{upstream.url}/v1") as proxy,
+        capturing_store(tmp_path / "store.db", f"{upstream.url}/v1", extra_args=forward) as proxy,
     ):
         proxy.import_records([conversation_record("conv_held", dialogue_items("held", 2))])
         client = capture_sdk(proxy)
+        # Imported, so no app's: the read key reads it.
+        reader = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=READ_KEY, max_retries=0)
 
-        held = [item.id for item in client.conversations.items.list("conv_held", order="asc")]
+        held = [item.id for item in reader.conversations.items.list("conv_held", order="asc")]
         with pytest.raises(openai.NotFoundError):
             client.conversations.retrieve("conv_elsewhere")
         with pytest.raises(openai.NotFoundError):

@@ -53,6 +53,7 @@ NOT_THE_STORES_ANSWER = {
     "/_admin/*": "test controls (faults, stats, import), not part of OpenAI's API",
     "POST /deployments/{deployment}/chat/completions": "capture: the upstream's answer",
     "/{path:path}": "capture: forwards what no route serves, answering the upstream's bytes",
+    "/distillery/health": "capture: the store's own counters, not part of OpenAI's API",
 }
 """Routes whose answers are not the store's to shape, and why."""
 

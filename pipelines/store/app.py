@@ -16,7 +16,6 @@ and is stored, and whatever else no route serves is forwarded there (see `captur
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -49,6 +48,13 @@ from pipelines.store.params import (
     upstream_or,
 )
 from pipelines.store.responses import response_routes
+from pipelines.store.scoping import (
+    CALLER_SCOPE_KEY,
+    refuse_reader_writes,
+    scoped_filter,
+    visible,
+)
+from pipelines.store.tenants import TENANT_KEY, Keys
 
 if TYPE_CHECKING:
     from pipelines.store.capture import Proxy
@@ -64,6 +70,7 @@ def create_app(
     allowed_hosts: Iterable[str] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     proxy: Proxy | None = None,
+    keys: Keys | None = None,
 ) -> FaultInjector:
     """Build the store's ASGI app.
 
@@ -76,7 +83,8 @@ def create_app(
         allowed_hosts: More `Host` names to answer (e.g. the one a reverse proxy forwards).
         max_body_bytes: Largest request body accepted; larger ones are refused with 413.
         proxy: Forward generations through this capturing proxy and store them, and forward
-            what the store does not serve; the caller closes it after serving.
+            the routes it allows; the caller closes it after serving.
+        keys: Who may call and as which tenant (see `tenants`); by default `api_key` alone.
 
     Returns:
         The app, wrapped in the fault injector (whose `stats()` counts requests by kind).
@@ -100,6 +108,7 @@ def create_app(
         deployment_routes.append(
             Route("/deployments/{deployment}/chat/completions", proxy.chat, methods=["POST"])
         )
+    # Nothing outside the API roots is forwarded: the upstream's key stays under its base path.
     routes = [
         Mount("/v1", routes=api_routes + forwarded),
         Mount("/openai/v1", routes=api_routes + forwarded),
@@ -107,8 +116,10 @@ def create_app(
     ]
     if test_controls:
         routes.append(Mount("/_admin", routes=_admin_routes()))
+    if proxy:
+        routes.append(Route("/distillery/health", _health, methods=["GET"]))
     app = Starlette(
-        routes=routes + forwarded,
+        routes=routes,
         lifespan=_closing(proxy) if proxy else None,
         exception_handlers={
             APIError: lambda _request, exc: exc.to_response(),
@@ -119,11 +130,13 @@ def create_app(
     )
     app.state.db = db
     app.state.proxy = proxy
+    keys = keys or Keys(store_key=api_key)
     guard = RequestGuard(
-        _AccessGuard(app, api_key=api_key),
-        allowed_hosts=host_allowlist(host, allowed_hosts=allowed_hosts, api_key=api_key),
+        _AccessGuard(app, keys=keys),
+        allowed_hosts=host_allowlist(host, allowed_hosts=allowed_hosts, keyed=keys.required),
         wildcard_bind=is_wildcard(host),
         max_body_bytes=max_body_bytes,
+        passes_through=proxy.passes_through if proxy else None,
         forwards_uploads=proxy is not None,
     )
     injector = FaultInjector(guard, faults)
@@ -154,7 +167,7 @@ async def _list_completions(request: Request) -> Response:
         order=order_param(query.get("order")),
         after=query.get("after"),
         model=query.get("model"),
-        metadata=metadata_filter(request),
+        metadata=scoped_filter(request, metadata_filter(request)),
     )
     if page is None:
         raise not_found(f"No chat completion found with id '{query.get('after')}'.", param="after")
@@ -165,7 +178,9 @@ async def _store_record(request: Request) -> Response:
     """Store one record in the import format (a stored completion plus `input_messages`).
 
     A chat-completion *request* (messages, no id) goes to the upstream when the store captures,
-    and is refused otherwise: the store keeps completions, it does not generate them.
+    and is refused otherwise: the store keeps completions, it does not generate them. A capturing
+    store only generates here: a record to import (one with an `id`) is refused, so no client
+    can forge a capture or replace one.
     """
     body = await request.body()
     try:
@@ -174,6 +189,14 @@ async def _store_record(request: Request) -> Response:
         if request.app.state.proxy:  # the upstream answers a bad request as it does
             return await request.app.state.proxy.generate(request, "chat", body, None)
         raise APIError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    if request.app.state.proxy and isinstance(payload, dict) and "id" in payload:
+        raise APIError(
+            400,
+            "A capturing store only generates: this body has an `id`, as a stored completion to"
+            " import would; imports go through `distillery store import`.",
+            param="id",
+            code="unsupported_operation",
+        )
     if isinstance(payload, dict) and "id" not in payload and "messages" in payload:
         if request.app.state.proxy:
             return await request.app.state.proxy.generate(request, "chat", body, payload)
@@ -199,7 +222,7 @@ async def _store_record(request: Request) -> Response:
 
 
 async def _retrieve(request: Request) -> Response:
-    body = _db(request).get(request.path_params["completion_id"])
+    body = visible(request, _db(request).get(request.path_params["completion_id"]))
     if body is None:
         return await upstream_or(request, _unknown_completion(request))
     return json_text(body)
@@ -218,18 +241,29 @@ async def _update(request: Request) -> Response:
         or not isinstance(payload["metadata"], dict | None)
     ):
         raise bad_parameter("metadata", "`metadata` is required and must be an object or null.")
+    refuse_reader_writes(request)
     db = _db(request)
     completion_id = request.path_params["completion_id"]
-    current = db.metadata_of(completion_id)
-    if current is None:
+    body = visible(request, db.get(completion_id))
+    if body is None:
         return await upstream_or(request, _unknown_completion(request))
-    check_metadata(current, payload["metadata"] or {})
-    return json_text(db.update_metadata(completion_id, payload["metadata"]) or "")
+    current = db.metadata_of(completion_id) or {}
+    tenant = current.pop(TENANT_KEY, None)
+    changes = payload["metadata"]
+    if tenant is not None:
+        # The tenant is the store's, not the client's: kept through any update, never changed.
+        if changes is not None and TENANT_KEY in changes:
+            raise bad_parameter("metadata", f"Invalid 'metadata': '{TENANT_KEY}' is reserved.")
+        changes = changes if changes is not None else {key: None for key in current}
+    check_metadata(current, changes or {})
+    return json_text(db.update_metadata(completion_id, changes) or "")
 
 
 async def _delete(request: Request) -> Response:
+    refuse_reader_writes(request)
     completion_id = request.path_params["completion_id"]
-    if not _db(request).delete(completion_id):
+    owned = visible(request, _db(request).get(completion_id)) is not None
+    if not owned or not _db(request).delete(completion_id):
         return await upstream_or(request, _unknown_completion(request))
     return JSONResponse({"id": completion_id, "object": "chat.completion.deleted", "deleted": True})
 
@@ -237,6 +271,8 @@ async def _delete(request: Request) -> Response:
 async def _list_messages(request: Request) -> Response:
     query = request.query_params
     completion_id = request.path_params["completion_id"]
+    if visible(request, _db(request).get(completion_id)) is None:
+        return await upstream_or(request, _unknown_completion(request))
     page = _db(request).list_messages(
         completion_id,
         limit=limit_param(query.get("limit")),
@@ -244,8 +280,6 @@ async def _list_messages(request: Request) -> Response:
         after=query.get("after"),
     )
     if page is None:
-        if _db(request).get(completion_id) is None:
-            return await upstream_or(request, _unknown_completion(request))
         raise not_found(f"No message found with id '{query.get('after')}'.", param="after")
     return list_response(page)
 
@@ -260,6 +294,12 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # Starlette's default answer is plain text, which clients expecting OpenAI's shape cannot
     # parse; the message is fixed so nothing from the request (its key least of all) is echoed.
     return server_error().to_response()
+
+
+async def _health(request: Request) -> Response:
+    """The capturing store's own counters (captures committed, lost, queued); the caller's tenant
+    is not needed to read them, and they hold no record."""
+    return JSONResponse(request.app.state.proxy.health())
 
 
 # -- admin routes (test controls) --------------------------------------------------------------
@@ -301,47 +341,40 @@ def _admin_routes() -> list[Route]:
 
 
 class _AccessGuard:
-    """Checks the API key (when the store has one) and Azure's required `api-version`."""
+    """Finds the caller (see `tenants`), refusing unknown keys, and checks Azure's required
+    `api-version`."""
 
-    def __init__(self, app: ASGIApp, *, api_key: str | None) -> None:
+    def __init__(self, app: ASGIApp, *, keys: Keys) -> None:
         self.app = app
-        self.api_key = api_key
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            error = self._refusal(Request(scope))
+            request = Request(scope)
+            azure = request.url.path.startswith("/openai/")
+            presented = _bearer(request) or (request.headers.get("api-key") if azure else None)
+            caller = self.keys.caller(presented, azure=azure)
+            error = caller if isinstance(caller, APIError) else _version_refusal(request, azure)
             if error is not None:
                 await error.to_response()(scope, receive, send)
                 return
+            scope[CALLER_SCOPE_KEY] = caller
         await self.app(scope, receive, send)
 
-    def _refusal(self, request: Request) -> APIError | None:
-        path = request.url.path
-        azure = path.startswith("/openai/")
-        if self.api_key is not None:
-            presented = _bearer(request) or (request.headers.get("api-key") if azure else None)
-            if not presented:
-                return APIError(
-                    401,
-                    "You didn't provide an API key. Send it in the Authorization header as"
-                    " 'Bearer YOUR_KEY'" + (" or in the api-key header." if azure else "."),
-                    code="missing_api_key",
-                )
-            if not hmac.compare_digest(presented.encode(), self.api_key.encode()):
-                # Never echo the presented key, not even a prefix: it may be a real secret.
-                return APIError(401, "Incorrect API key provided.", code="invalid_api_key")
-        if (
-            azure
-            and not path.startswith("/openai/v1/")
-            and not request.query_params.get("api-version")
-        ):
-            return APIError(
-                400,
-                "Missing required query parameter 'api-version'.",
-                param="api-version",
-                code="missing_required_parameter",
-            )
-        return None
+
+def _version_refusal(request: Request, azure: bool) -> APIError | None:
+    if (
+        azure
+        and not request.url.path.startswith("/openai/v1/")
+        and not request.query_params.get("api-version")
+    ):
+        return APIError(
+            400,
+            "Missing required query parameter 'api-version'.",
+            param="api-version",
+            code="missing_required_parameter",
+        )
+    return None
 
 
 def _bearer(request: Request) -> str | None:

@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pipelines.store.conversations_db import (
-    conversation_exists,
     delete_conversation,
     get_conversation,
     list_conversation_items,
@@ -22,6 +21,7 @@ from pipelines.store.conversations_db import (
 from pipelines.store.database import StoreDatabase
 from pipelines.store.errors import APIError, not_found
 from pipelines.store.params import json_text, owned_items, upstream_or
+from pipelines.store.scoping import refuse_reader_writes, visible
 
 
 def conversation_routes() -> list[Route]:
@@ -35,16 +35,18 @@ def conversation_routes() -> list[Route]:
 
 async def _retrieve(request: Request) -> Response:
     with _db(request).reading() as conn:
-        body = get_conversation(conn, request.path_params["conversation_id"])
+        body = visible(request, get_conversation(conn, request.path_params["conversation_id"]))
     if body is None:
         return await upstream_or(request, _unknown_conversation(request))
     return json_text(body)
 
 
 async def _delete(request: Request) -> Response:
+    refuse_reader_writes(request)
     conversation_id = request.path_params["conversation_id"]
     with _db(request).transaction() as conn:
-        deleted = delete_conversation(conn, conversation_id)
+        owned = visible(request, get_conversation(conn, conversation_id)) is not None
+        deleted = owned and delete_conversation(conn, conversation_id)
     if not deleted:
         return await upstream_or(request, _unknown_conversation(request))
     return JSONResponse({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
@@ -60,7 +62,7 @@ async def _items(request: Request) -> Response:
         request,
         request.path_params["conversation_id"],
         read=list_conversation_items,
-        exists=conversation_exists,
+        body=get_conversation,
         unknown=_unknown_conversation(request),
     )
 

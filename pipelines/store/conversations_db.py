@@ -96,11 +96,6 @@ def upsert_conversation(conn: sqlite3.Connection, conversation: StoredConversati
     return existing is None
 
 
-def conversation_exists(conn: sqlite3.Connection, conversation_id: str) -> bool:
-    row = conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-    return row is not None
-
-
 def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> str | None:
     row = conn.execute("SELECT body FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
     return row[0] if row else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,12 @@ from pipelines.store.imports import (
 from pipelines.store.pages import Page, list_page, page_of, string_pairs
 from pipelines.store.responses_db import RESPONSES_SCHEMA
 
+SETTINGS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL                      -- e.g. the salt of pass-through tenant fingerprints
+);
+"""
 BUSY_TIMEOUT_MS = 10_000
 """How long a write waits for another connection's (the capture writer's) to finish."""
 
@@ -53,11 +60,24 @@ class StoreDatabase:
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(COMPLETIONS_SCHEMA + RESPONSES_SCHEMA + CONVERSATIONS_SCHEMA)
+            self._conn.executescript(
+                COMPLETIONS_SCHEMA + RESPONSES_SCHEMA + CONVERSATIONS_SCHEMA + SETTINGS_SCHEMA
+            )
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def tenant_salt(self) -> bytes:
+        """The salt of this store's tenant fingerprints (see `tenants`), made on first use and
+        kept in the file, so a client's key names the same tenant after a restart."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO settings (name, value) VALUES ('tenant_salt', ?)",
+                (secrets.token_hex(32),),
+            )
+            row = conn.execute("SELECT value FROM settings WHERE name = 'tenant_salt'").fetchone()
+        return bytes.fromhex(row[0])
 
     # -- writing -------------------------------------------------------------------------------
 

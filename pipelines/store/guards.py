@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -30,6 +30,8 @@ UPLOAD_MEDIA_TYPE = "multipart/form-data"
 # Sec-Fetch-Site values that mean "sent by a page of another origin".
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 _WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+# Percent-encoded dot, slash and backslash, as they appear in a lower-cased raw path.
+_ENCODED_SEPARATORS = (b"%2e", b"%2f", b"%5c")
 
 log = logging.getLogger("distillery.store")
 
@@ -51,20 +53,20 @@ def is_wildcard(host: str) -> bool:
 
 
 def host_allowlist(
-    bind_host: str, *, allowed_hosts: Iterable[str] = (), api_key: str | None = None
+    bind_host: str, *, allowed_hosts: Iterable[str] = (), keyed: bool = False
 ) -> frozenset[str] | None:
     """The `Host` names the store answers, or None for any.
 
     Args:
         bind_host: The interface the server listens on.
         allowed_hosts: Extra names (`--allowed-host`), e.g. the name a reverse proxy forwards.
-        api_key: The store's key. With one, a non-loopback bind answers any name: the key, not the
-            name, is what keeps strangers out there.
+        keyed: Every request needs a key (`--api-key` or `--keys`). Then a non-loopback bind
+            answers any name: the key, not the name, is what keeps strangers out there.
 
     Returns:
         Lower-case names without port or brackets, or None when any Host is fine.
     """
-    if api_key and not is_loopback(bind_host):
+    if keyed and not is_loopback(bind_host):
         return None
     return LOOPBACK_NAMES | {_bare(bind_host)} | {_bare(name) for name in allowed_hosts}
 
@@ -76,7 +78,9 @@ class RequestGuard:
         app: The wrapped application.
         allowed_hosts: `Host` names to answer (see `host_allowlist`); None answers any.
         wildcard_bind: The server listens on every interface, so any IP-literal Host is its own.
-        max_body_bytes: Largest request body accepted.
+        max_body_bytes: Largest request body accepted, of those the store reads itself.
+        passes_through: Whether a path's body goes upstream unread (a forwarded route): such
+            bodies stream through with no limit (OpenAI takes 512 MB files).
         forwards_uploads: The store forwards to an upstream (capture), so API clients may also
             send `multipart/form-data` (file and audio uploads), but only without the `Origin`
             and `Sec-Fetch-Site` headers every current browser puts on a cross-site form post.
@@ -89,12 +93,14 @@ class RequestGuard:
         allowed_hosts: frozenset[str] | None,
         wildcard_bind: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        passes_through: Callable[[str], bool] | None = None,
         forwards_uploads: bool = False,
     ) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts
         self.wildcard_bind = wildcard_bind
         self.max_body_bytes = max_body_bytes
+        self.passes_through = passes_through
         self.forwards_uploads = forwards_uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -113,7 +119,8 @@ class RequestGuard:
             if refusal is not None:
                 await refusal.to_response()(scope, receive, send)
                 return
-            await self.app(scope, self._bounded(receive), tracking_send)
+            unread = self.passes_through is not None and self.passes_through(scope["path"])
+            await self.app(scope, receive if unread else self._bounded(receive), tracking_send)
         except Exception as err:
             if started:
                 raise
@@ -126,7 +133,9 @@ class RequestGuard:
 
     def _refusal(self, scope: Scope) -> APIError | None:
         headers = Headers(scope=scope)
-        refusal = self._host_refusal(headers.get("host"))
+        refusal = path_refusal(scope)
+        if refusal is None:
+            refusal = self._host_refusal(headers.get("host"))
         if refusal is None:
             # Any method: a page must not read the store either, nor, through the capture
             # proxy, what an upstream answers to the upstream's key.
@@ -135,7 +144,7 @@ class RequestGuard:
             refusal = _cross_site_refusal(
                 scope["method"], headers, scope.get("scheme", "http"), self.forwards_uploads
             )
-        if refusal is None:
+        if refusal is None and not (self.passes_through and self.passes_through(scope["path"])):
             refusal = self._length_refusal(headers.get("content-length"))
         return refusal
 
@@ -180,6 +189,26 @@ class RequestGuard:
             return message
 
         return bounded_receive
+
+
+def path_refusal(scope: Scope) -> APIError | None:
+    """A path with dot segments or encoded separators: the upstream (or any URL library on the
+    way) would resolve it somewhere outside the base path the proxy's key is for."""
+    path = scope.get("path", "")
+    raw = (scope.get("raw_path") or path.encode()).lower()
+    segments = path.split("/")
+    if (
+        "." in segments
+        or ".." in segments
+        or "\\" in path
+        or any(code in raw for code in _ENCODED_SEPARATORS)
+    ):
+        return APIError(
+            400,
+            "Invalid URL: the path has '.' or '..' segments or encoded separators.",
+            code="invalid_path",
+        )
+    return None
 
 
 def server_error() -> APIError:

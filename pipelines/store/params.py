@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from pipelines.store.errors import APIError, bad_parameter, not_found
 from pipelines.store.pages import Page
+from pipelines.store.scoping import visible
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -107,10 +108,11 @@ def json_body(body: bytes) -> Any:
 
 
 async def upstream_or(request: Request, error: APIError) -> Response:
-    """Forward to the upstream when the store is a capturing proxy, else answer `error`: an id the
-    store does not hold may be one the upstream stored."""
+    """Forward to the upstream when the store is a capturing proxy that forwards this route
+    (`--forward`), else answer `error`: an id the store does not hold may be one the upstream
+    stored, but the upstream's key is spent only where the operator said."""
     proxy = request.app.state.proxy
-    if proxy is None:
+    if proxy is None or not proxy.forwards(request):
         raise error
     return await proxy.forward(request)
 
@@ -120,18 +122,20 @@ async def owned_items(
     owner_id: str,
     *,
     read: Callable[..., Page | None],
-    exists: Callable[[sqlite3.Connection, str], bool],
+    body: Callable[[sqlite3.Connection, str], str | None],
     unknown: APIError,
 ) -> Response:
     """One page of the items a response or a conversation holds, in OpenAI's list shape (newest
-    first by default, `after` an item id). An owner the store does not hold may be the upstream's
-    (`upstream_or`); an `after` it does not hold is a 404."""
+    first by default, `after` an item id). An owner the store does not hold, or another tenant's,
+    may be the upstream's (`upstream_or`); an `after` it does not hold is a 404."""
     query = request.query_params
     limit = limit_param(query.get("limit"))
     order = order_param(query.get("order"), default="desc")
+    page = None
     with request.app.state.db.reading() as conn:
-        page = read(conn, owner_id, limit=limit, order=order, after=query.get("after"))
-        known = page is not None or exists(conn, owner_id)
+        known = visible(request, body(conn, owner_id)) is not None
+        if known:
+            page = read(conn, owner_id, limit=limit, order=order, after=query.get("after"))
     if not known:
         return await upstream_or(request, unknown)
     if page is None:

@@ -31,8 +31,8 @@ from pipelines.store.responses_db import (
     delete_response,
     get_response,
     list_input_items,
-    response_exists,
 )
+from pipelines.store.scoping import refuse_reader_writes, scoped_filter, visible
 
 
 def response_routes() -> list[Route]:
@@ -51,7 +51,7 @@ async def _list_responses(request: Request) -> Response:
     query = request.query_params
     limit = limit_param(query.get("limit"))
     order = order_param(query.get("order"), default="desc")
-    filters = metadata_filter(request)
+    filters = scoped_filter(request, metadata_filter(request))
     with _db(request).reading() as conn:
         page = list_page(
             conn,
@@ -84,16 +84,18 @@ async def _retrieve(request: Request) -> Response:
     if "stream" in request.query_params:  # a background response streamed again: upstream's
         return await upstream_or(request, _unknown_response(request))
     with _db(request).reading() as conn:
-        body = get_response(conn, request.path_params["response_id"])
+        body = visible(request, get_response(conn, request.path_params["response_id"]))
     if body is None:
         return await upstream_or(request, _unknown_response(request))
     return json_text(body)
 
 
 async def _delete(request: Request) -> Response:
+    refuse_reader_writes(request)
     response_id = request.path_params["response_id"]
     with _db(request).transaction() as conn:
-        deleted = delete_response(conn, response_id)
+        owned = visible(request, get_response(conn, response_id)) is not None
+        deleted = owned and delete_response(conn, response_id)
     if not deleted:
         return await upstream_or(request, _unknown_response(request))
     return JSONResponse({"id": response_id, "object": "response", "deleted": True})
@@ -105,7 +107,7 @@ async def _input_items(request: Request) -> Response:
         request,
         request.path_params["response_id"],
         read=list_input_items,
-        exists=response_exists,
+        body=get_response,
         unknown=_unknown_response(request),
     )
 

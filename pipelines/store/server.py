@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from pipelines.store.app import create_app
 from pipelines.store.database import StoreDatabase
 from pipelines.store.faults import FaultConfig, FaultInjector
 from pipelines.store.guards import DEFAULT_MAX_BODY_BYTES, is_loopback
+from pipelines.store.tenants import Keys, KeysFileError, load_keys
 
 if TYPE_CHECKING:
     from pipelines.store.capture import CaptureSettings
@@ -31,8 +34,13 @@ class InsecureBindError(ValueError):
 
 
 class CaptureKeyError(ValueError):
-    """The store has a key of its own but the upstream has none: the client's key is the
+    """The store has keys of its own but the upstream has none: the client's key is the
     store's, and forwarding it would hand the store's key to the upstream."""
+
+
+class StoreFileError(ValueError):
+    """The store's file cannot be opened for writing (read-only, or in a directory the process
+    cannot write, where SQLite keeps its write-ahead log)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     insecure_no_key: bool = False,
     capture: CaptureSettings | None = None,
+    keys_file: str | Path | None = None,
+    read_key: str | None = None,
 ) -> None:
     """Serve the store until interrupted; prints one line with its URL once it is listening.
 
@@ -85,21 +95,35 @@ def serve(
         insecure_no_key: Serve a non-loopback `host` without an API key (with a warning on
             stderr) instead of refusing.
         capture: Also be a capturing proxy in front of this upstream.
+        keys_file: The tenants' keys (see `tenants`); excludes `api_key`.
+        read_key: A key that reads every tenant's captures and nothing else.
 
     Raises:
         InsecureBindError: `host` is not loopback, there is no `api_key`, and `insecure_no_key`
             is not set. Raised before anything is opened or bound.
-        CaptureKeyError: `api_key` is set and `capture` has no upstream key.
+        CaptureKeyError: `api_key` or `keys_file` is set and `capture` has no upstream key.
+        KeysFileError: The keys file is unusable, or given with `api_key`.
+        StoreFileError: The database cannot be written.
     """
-    warning = check_bind(host, api_key=api_key, insecure_no_key=insecure_no_key)
-    if capture is not None and api_key and not capture.upstream.api_key:
+    named = load_keys(keys_file, read_key=read_key)
+    if keys_file is not None and api_key:
+        raise KeysFileError("--keys and --api-key exclude each other: give every key in the file")
+    keyed = bool(api_key or keys_file)
+    warning = check_bind(host, keyed=keyed, insecure_no_key=insecure_no_key)
+    if capture is not None and keyed and not capture.upstream.api_key:
         raise CaptureKeyError(
             "a store with --api-key needs the upstream's key in the environment (see"
             " --upstream-key-env): clients present the store's key, which is never forwarded"
         )
     if warning:
         print(f"distillery: warning: {warning}", file=sys.stderr, flush=True)
-    db = StoreDatabase(db_path)
+    db = open_for_writing(db_path)
+    keys = Keys(
+        named=named,
+        store_key=api_key,
+        salt=db.tenant_salt() if capture is not None else None,
+        from_file=keys_file is not None,
+    )
     proxy = None
     if capture is not None:
         # Imported only for a proxy: a plain store never loads the HTTP client.
@@ -117,6 +141,7 @@ def serve(
         allowed_hosts=allowed_hosts,
         max_body_bytes=max_body_bytes,
         proxy=proxy,
+        keys=keys,
     )
     sock = _bind(host, port)
     url = _url(sock)
@@ -142,12 +167,34 @@ def serve(
         db.close()
 
 
-def check_bind(host: str, *, api_key: str | None, insecure_no_key: bool) -> str | None:
+def open_for_writing(db_path: str | Path) -> StoreDatabase:
+    """The store's database, once a write to it has succeeded.
+
+    Raises:
+        StoreFileError: It cannot be created, opened or written (one line, no traceback).
+    """
+    try:
+        db = StoreDatabase(db_path)
+    except (sqlite3.Error, OSError) as err:
+        raise StoreFileError(f"cannot open the store file {db_path}: {err}") from None
+    try:
+        with db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES ('last_served', ?)",
+                (str(int(time.time())),),
+            )
+    except sqlite3.Error as err:
+        db.close()
+        raise StoreFileError(f"cannot write the store file {db_path}: {err}") from None
+    return db
+
+
+def check_bind(host: str, *, keyed: bool, insecure_no_key: bool) -> str | None:
     """Refuse to serve a non-loopback address without a key, unless told to.
 
     Args:
         host: The interface to bind.
-        api_key: The store's key, if any.
+        keyed: The store takes only known keys (`--api-key` or `--keys`).
         insecure_no_key: Serve such an address anyway.
 
     Returns:
@@ -157,7 +204,7 @@ def check_bind(host: str, *, api_key: str | None, insecure_no_key: bool) -> str 
         InsecureBindError: The bind is not loopback, there is no key, and `insecure_no_key` is
             not set.
     """
-    if api_key or is_loopback(host):
+    if keyed or is_loopback(host):
         return None
     if not insecure_no_key:
         raise InsecureBindError(

@@ -7,7 +7,7 @@ client paths and headers onto the upstream, `relay` passes answers on (streams c
 `records` decides what is stored and in which shape, and `writer` commits it durably.
 """
 
-from pipelines.store.capture.proxy import CaptureSettings, Proxy
+from pipelines.store.capture.proxy import DEFAULT_FORWARD, CaptureSettings, Proxy
 from pipelines.store.capture.upstream import (
     DEFAULT_KEY_VARIABLE,
     DEFAULT_TIMEOUT_S,
@@ -19,6 +19,7 @@ from pipelines.store.capture.upstream import (
 )
 
 __all__ = [
+    "DEFAULT_FORWARD",
     "DEFAULT_KEY_VARIABLE",
     "DEFAULT_TIMEOUT_S",
     "FLAVOURS",

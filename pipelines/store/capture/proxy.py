@@ -28,10 +28,17 @@ from pipelines.store.capture.records import (
 )
 from pipelines.store.capture.relay import BufferedAnswer, StreamRelay, cancelled_on_hangup
 from pipelines.store.capture.streams import StreamCapture
-from pipelines.store.capture.upstream import CONNECT_TIMEOUT_S, Upstream, response_headers
-from pipelines.store.capture.writer import RecordWriter, WriterClosed
+from pipelines.store.capture.upstream import (
+    CONNECT_TIMEOUT_S,
+    Upstream,
+    api_route,
+    response_headers,
+)
+from pipelines.store.capture.usage import UsageChunkFilter, request_body, usage_requested
+from pipelines.store.capture.writer import DEFAULT_BUDGET_S, RecordWriter, WriterClosed
 from pipelines.store.errors import APIError
 from pipelines.store.params import json_body
+from pipelines.store.scoping import caller_of, reader_refusal
 
 log = logging.getLogger("distillery.store.capture")
 FORWARDED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -40,6 +47,11 @@ SWITCH_INTERVAL_S = 0.0005
 the whole process, never a library import): after each fsync the committing thread waits for the
 busy event loop to hand back the GIL, by default up to 5 ms, and every request of the batch waits
 with it."""
+DEFAULT_FORWARD = ("models", "embeddings")
+"""Routes forwarded with the upstream's key besides generations (`--forward`), named by their
+first path segment under the API root."""
+STORE_ROUTES = frozenset({"chat", "responses", "conversations"})
+"""Routes the store serves (some of) itself, reading their bodies: always bounded."""
 RECORD_ID_HEADER = b"x-distillery-record-id"
 """On a stored non-streamed answer: the id the store keeps it under (the upstream's, unless the
 store already held that id)."""
@@ -53,10 +65,20 @@ class CaptureSettings:
         upstream: Where generations (and everything else the store does not serve) go.
         policy: `request` (store what the request asks: `store: true` for chat, Responses unless
             `store: false`), `always` or `never`.
+        forward: The routes besides generations the upstream's key is spent on, by first path
+            segment under the API root (`models`, `embeddings`, `files`, `chat` for stored
+            completions the store does not hold, …); everything else is answered 404.
+        stream_usage: Ask the upstream for usage on every chat stream (`--stream-usage`), so the
+            capture has it; a client that did not ask does not receive the usage-only chunk.
+        budget_s: How long a capture may wait to be committed (another process holding the
+            write lock) before it is dropped and counted; the answer never waits for it.
     """
 
     upstream: Upstream
     policy: str = "request"
+    forward: frozenset[str] = frozenset(DEFAULT_FORWARD)
+    stream_usage: bool = False
+    budget_s: float = DEFAULT_BUDGET_S
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -74,7 +96,9 @@ class Proxy:
     def __init__(self, settings: CaptureSettings, db_path: str | Path) -> None:
         self.upstream = settings.upstream
         self.policy = settings.policy
-        self.writer = RecordWriter(db_path)
+        self.forward_routes = settings.forward
+        self.stream_usage = settings.stream_usage
+        self.writer = RecordWriter(db_path, budget_s=settings.budget_s)
         self._client: httpx2.AsyncClient | None = None
 
     @property
@@ -96,8 +120,12 @@ class Proxy:
             self._client = None
 
     def close(self) -> None:
-        """Close the writer once the server has stopped (and with it every commit in flight)."""
+        """Close the writer once the server has stopped (committing what it still holds)."""
         self.writer.close()
+
+    def health(self) -> dict[str, object]:
+        """What `/distillery/health` answers: the capture writer's counters."""
+        return {"status": "ok", "captures": self.writer.health()}
 
     def forwarding_routes(self) -> list[Route]:
         """The catch-all that forwards whatever no other route serves (it must come last)."""
@@ -110,8 +138,29 @@ class Proxy:
 
     # -- forwarding ----------------------------------------------------------------------------
 
+    def passes_through(self, path: str) -> bool:
+        """Whether a request to `path` is forwarded without the store reading its body (a
+        route `--forward` allows that the store serves no part of), so no body limit applies."""
+        route = api_route(path)
+        return route in self.forward_routes and route not in STORE_ROUTES
+
+    def forwards(self, request: Request) -> bool:
+        """Whether `request` may go upstream with the upstream's key: a route `--forward` allows,
+        from a caller that may write."""
+        return caller_of(request).writes and api_route(request.url.path) in self.forward_routes
+
     async def forward(self, request: Request) -> ASGIApp:
-        """Send the request upstream unchanged and relay the answer unchanged (not decoded)."""
+        """Send the request upstream unchanged and relay the answer unchanged (not decoded), when
+        `--forward` allows its route; 403 for a reader, 404 for a route not forwarded."""
+        if not caller_of(request).writes:
+            return reader_refusal().to_response()
+        if not self.forwards(request):
+            return APIError(
+                404,
+                f"Invalid URL ({request.method} {request.url.path}): this store does not forward"
+                " that route (see --forward).",
+                code="unknown_url",
+            ).to_response()
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         upstream_request = self.client.build_request(
             request.method,
@@ -131,13 +180,20 @@ class Proxy:
     async def generate(self, request: Request, kind: str, body: bytes, payload: Any) -> ASGIApp:
         """Forward a generation request (`kind`: `chat` or `response`) and store what it makes.
 
-        A request that is not a JSON object goes up as it is, for the upstream to refuse.
+        A request that is not a JSON object goes up as it is, for the upstream to refuse. A
+        reader may not generate (403).
         """
+        caller = caller_of(request)
+        if not caller.writes:
+            return reader_refusal().to_response()
         store = isinstance(payload, dict) and wants_storing(self.policy, kind, payload)
         if store:
             refusal = metadata_refusal(payload)
             if refusal is not None:
                 return refusal.to_response()
+        asked = usage_requested(payload) if store and self.stream_usage and kind == "chat" else None
+        if asked is not None:
+            body, payload = request_body(asked), asked
         upstream_request = self.client.build_request(
             "POST",
             self.upstream.url_for(request.url.path, request.url.query),
@@ -152,8 +208,13 @@ class Proxy:
                 return self._failure(err)
             try:
                 if response.status_code == 200 and _is_event_stream(response):
-                    return self._relay(response, kind, payload if store else None)
-                answer = await self._buffered(response, kind, payload if store else None)
+                    stored_for = payload if store else None
+                    relay = self._relay(response, kind, stored_for, caller.tenant)
+                    relay.usage_filter = UsageChunkFilter() if asked is not None else None
+                    return relay
+                answer = await self._buffered(
+                    response, kind, payload if store else None, caller.tenant
+                )
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await response.aclose()
@@ -165,7 +226,11 @@ class Proxy:
         return answer or BufferedAnswer(499, [], b"")
 
     async def _buffered(
-        self, response: httpx2.Response, kind: str, store_for: dict[str, Any] | None
+        self,
+        response: httpx2.Response,
+        kind: str,
+        store_for: dict[str, Any] | None,
+        tenant: str | None,
     ) -> ASGIApp:
         try:
             body = await response.aread()
@@ -177,20 +242,24 @@ class Proxy:
         answer = json_body(body) if store_for is not None and response.status_code == 200 else None
         if isinstance(answer, dict) and store_for is not None:
             stored_id = await self._store(
-                Capture(kind, store_for, answer, request_id=_request_id(response))
+                Capture(kind, store_for, answer, _request_id(response), tenant)
             )
             if stored_id is not None:
                 headers.append((RECORD_ID_HEADER, stored_id.encode()))
         return BufferedAnswer(response.status_code, headers, body)
 
     def _relay(
-        self, response: httpx2.Response, kind: str, store_for: dict[str, Any] | None
+        self,
+        response: httpx2.Response,
+        kind: str,
+        store_for: dict[str, Any] | None,
+        tenant: str | None,
     ) -> StreamRelay:
         request_id = _request_id(response)
 
         async def on_ended(capture: StreamCapture) -> None:
             if store_for is not None:
-                await self._store(Capture(kind, store_for, capture.result(), request_id))
+                await self._store(Capture(kind, store_for, capture.result(), request_id, tenant))
 
         return StreamRelay(
             response,
@@ -204,7 +273,7 @@ class Proxy:
 
     async def _store(self, capture: Capture) -> str | None:
         try:
-            return await self.writer.store(capture)
+            return self.writer.store(capture)
         except WriterClosed:
             log.error("a %s finished after the capture writer stopped; not stored", capture.kind)
             return None

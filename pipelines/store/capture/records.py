@@ -18,6 +18,7 @@ from pipelines.store.completions_db import is_number
 from pipelines.store.errors import APIError, bad_parameter
 from pipelines.store.items import input_items, new_id
 from pipelines.store.params import check_metadata
+from pipelines.store.tenants import TENANT_KEY
 
 POLICIES = ("request", "always", "never")
 # The request settings a retrieved stored completion carries (null when the request left them out).
@@ -46,12 +47,14 @@ class Capture:
         answer: The upstream's answer: the JSON object (a completion or a response) it returned,
             or its stream assembled into one.
         request_id: The upstream's `x-request-id` (or Azure's `apim-request-id`), if it sent one.
+        tenant: Whose capture it is (see `tenants`), kept in its metadata as `TENANT_KEY`.
     """
 
     kind: str
     request: dict[str, Any]
     answer: dict[str, Any]
     request_id: str | None
+    tenant: str | None = None
 
 
 def wants_storing(policy: str, kind: str, request: dict[str, Any]) -> bool:
@@ -68,12 +71,15 @@ def wants_storing(policy: str, kind: str, request: dict[str, Any]) -> bool:
 
 
 def metadata_refusal(request: dict[str, Any]) -> APIError | None:
-    """The 400 OpenAI gives for metadata beyond its limits, which the store holds to as well."""
+    """The 400 OpenAI gives for metadata beyond its limits, which the store holds to as well, and
+    for the key the store keeps the tenant under."""
     metadata = request.get("metadata")
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
         return bad_parameter("metadata", "Invalid 'metadata': expected an object.")
+    if TENANT_KEY in metadata:
+        return bad_parameter("metadata", f"Invalid 'metadata': '{TENANT_KEY}' is reserved.")
     try:
         check_metadata({}, metadata)
     except APIError as err:
@@ -94,7 +100,7 @@ def chat_record(capture: Capture) -> dict[str, Any]:
         record["created"] = int(time.time())
     if not isinstance(record.get("model"), str) or not record["model"]:
         record["model"] = request.get("model")
-    record["metadata"] = request.get("metadata") or {}
+    record["metadata"] = _with_tenant(request.get("metadata"), capture.tenant)
     for name in CHAT_SETTINGS:
         record.setdefault(name, request.get(name))
     record.setdefault("input_user", request.get("user"))
@@ -117,6 +123,15 @@ def response_record(capture: Capture) -> tuple[dict[str, Any], list[dict[str, An
         response["created_at"] = int(time.time())
     if not isinstance(response.get("model"), str) or not response["model"]:
         response["model"] = request.get("model")
-    if response.get("metadata") is None:
-        response["metadata"] = request.get("metadata") or {}
+    metadata = response.get("metadata")
+    if metadata is None:
+        metadata = request.get("metadata")
+    response["metadata"] = _with_tenant(metadata, capture.tenant)
     return response, input_items(request.get("input"))
+
+
+def _with_tenant(metadata: Any, tenant: str | None) -> dict[str, Any]:
+    metadata = dict(metadata) if isinstance(metadata, dict) else {}
+    if tenant is not None:
+        metadata[TENANT_KEY] = tenant
+    return metadata

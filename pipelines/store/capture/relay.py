@@ -16,6 +16,7 @@ import httpx2
 from starlette.types import Receive, Scope, Send
 
 from pipelines.store.capture.streams import StreamCapture, error_event
+from pipelines.store.capture.usage import UsageChunkFilter
 
 log = logging.getLogger("distillery.store.capture")
 T = TypeVar("T")
@@ -48,6 +49,8 @@ class StreamRelay:
             record before the chunk that ended the generation goes out, so a client that has seen
             the end can find it stored.
         timeout_s: The upstream timeout, named in the error event when the upstream stalls.
+        usage_filter: Takes the usage-only chunk out of what the client receives (the proxy
+            asked for usage on its behalf: `--stream-usage`); the capture still sees it.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class StreamRelay:
         on_ended: Callable[[StreamCapture], Awaitable[None]] | None = None,
         kind: str | None = None,
         timeout_s: float = 0.0,
+        usage_filter: UsageChunkFilter | None = None,
     ) -> None:
         self.response = response
         self.headers = headers
@@ -68,6 +72,7 @@ class StreamRelay:
         self.on_ended = on_ended
         self.kind = kind
         self.timeout_s = timeout_s
+        self.usage_filter = usage_filter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = {"type": "http.response.start", "status": self.response.status_code}
@@ -84,6 +89,8 @@ class StreamRelay:
             async for chunk in chunks:
                 if self.capture is not None and self.capture.feed(chunk):
                     await self._ended()
+                if self.usage_filter is not None:
+                    chunk = self.usage_filter.feed(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except httpx2.TransportError as err:
             if self.kind is None:
@@ -93,7 +100,8 @@ class StreamRelay:
             return
         if self.capture is not None and not self.capture.ended and self.capture.ended_at_close():
             await self._ended()
-        await send({"type": "http.response.body", "body": b""})
+        rest = self.usage_filter.flush() if self.usage_filter is not None else b""
+        await send({"type": "http.response.body", "body": rest})
 
     async def _ended(self) -> None:
         if self.on_ended is not None and self.capture is not None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import codecs
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+log = logging.getLogger("distillery.store.capture")
 RESPONSE_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete"})
 RESPONSE_FAILED_EVENTS = frozenset({"response.failed", "response.cancelled", "error"})
 # Top-level fields of a chunk that are per-chunk, not the completion's.
@@ -66,13 +68,17 @@ def _parse_block(block: str) -> Event | None:
 
 @dataclass
 class _Choice:
+    """One choice as its deltas arrive. Text is kept as a list of pieces, joined once at the end:
+    appending to a string held in an object copies it each time (quadratic in the deltas)."""
+
     index: int
     role: str | None = None
-    content: str | None = None
-    refusal: str | None = None
+    content: list[str] | None = None
+    refusal: list[str] | None = None
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
-    function_call: dict[str, str] | None = None
+    function_call: dict[str, list[str]] | None = None
     message_extra: dict[str, Any] = field(default_factory=dict)
+    text_extra: dict[str, list[str]] = field(default_factory=dict)
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
     choice_extra: dict[str, Any] = field(default_factory=dict)
@@ -113,13 +119,11 @@ class ChatStream:
                 self._add_choice(choice)
 
     def ended(self) -> bool:
-        """The stream may end here and be stored: `[DONE]`, or (for servers that never send it)
-        every choice finished."""
+        """The stream may be stored: every choice finished (with a finish reason), and nothing
+        failed. A stream that ends cleanly without one is not a whole generation."""
         if self.failed:
             return False
-        return self.done or (
-            bool(self._choices) and all(c.finish_reason for c in self._choices.values())
-        )
+        return bool(self._choices) and all(c.finish_reason for c in self._choices.values())
 
     def completion(self) -> dict[str, Any]:
         """The `chat.completion` the chunks add up to, keys in a non-streamed answer's order."""
@@ -143,16 +147,21 @@ class ChatStream:
             if key == "role":
                 acc.role = value or acc.role
             elif key == "content" and isinstance(value, str):
-                acc.content = (acc.content or "") + value
+                acc.content = acc.content or []
+                acc.content.append(value)
             elif key == "refusal" and isinstance(value, str):
-                acc.refusal = (acc.refusal or "") + value
+                acc.refusal = acc.refusal or []
+                acc.refusal.append(value)
             elif key == "tool_calls" and isinstance(value, list):
                 for call in value:
                     if isinstance(call, dict):
                         _add_tool_call(acc.tool_calls, call)
             elif key == "function_call" and isinstance(value, dict):
-                acc.function_call = acc.function_call or {"name": "", "arguments": ""}
-                _join_strings(acc.function_call, value, ("name", "arguments"))
+                acc.function_call = acc.function_call or {"name": [], "arguments": []}
+                _add_pieces(acc.function_call, value)
+            elif isinstance(value, str):
+                # A backend's own streamed text (`reasoning_content`): pieces, joined at the end.
+                acc.text_extra.setdefault(key, []).append(value)
             elif value is not None:
                 _merge_extra(acc.message_extra, key, value)
         if choice.get("finish_reason"):
@@ -162,7 +171,11 @@ class ChatStream:
             acc.logprobs = acc.logprobs or {}
             for key, value in logprobs.items():
                 if isinstance(value, list):
-                    acc.logprobs[key] = (acc.logprobs.get(key) or []) + value
+                    previous = acc.logprobs.get(key)
+                    if isinstance(previous, list):
+                        previous.extend(value)
+                    else:
+                        acc.logprobs[key] = list(value)
         for key, value in choice.items():
             if key not in ("index", "delta", "finish_reason", "logprobs") and _given(value):
                 acc.choice_extra[key] = value
@@ -172,43 +185,51 @@ def _add_tool_call(calls: dict[int, dict[str, Any]], delta: dict[str, Any]) -> N
     # The first delta of a call carries its id, type and name; later ones append argument text.
     index = delta.get("index") if isinstance(delta.get("index"), int) else len(calls)
     call = calls.setdefault(
-        index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+        index, {"id": None, "type": "function", "function": {"name": [], "arguments": []}}
     )
     if delta.get("id"):
         call["id"] = call["id"] or delta["id"]
     if delta.get("type"):
         call["type"] = delta["type"]
     if isinstance(delta.get("function"), dict):
-        _join_strings(call["function"], delta["function"], ("name", "arguments"))
+        _add_pieces(call["function"], delta["function"])
 
 
-def _join_strings(target: dict[str, Any], delta: dict[str, Any], keys: tuple[str, ...]) -> None:
-    for key in keys:
+def _add_pieces(target: dict[str, list[str]], delta: dict[str, Any]) -> None:
+    for key in ("name", "arguments"):
         if isinstance(delta.get(key), str):
-            target[key] = (target.get(key) or "") + delta[key]
+            target[key].append(delta[key])
+
+
+def _joined(pieces: dict[str, list[str]]) -> dict[str, str]:
+    return {key: "".join(value) for key, value in pieces.items()}
 
 
 def _merge_extra(extra: dict[str, Any], key: str, value: Any) -> None:
-    # Other delta fields: text is streamed in pieces (a backend's `reasoning_content`), lists
-    # arrive item by item (`annotations`), anything else is whole in one chunk.
+    # Other delta fields: lists arrive item by item (`annotations`), anything else is whole in
+    # one chunk.
     previous = extra.get(key)
-    if type(value) in (str, list) and type(previous) is type(value):
-        extra[key] = previous + value
+    if isinstance(value, list) and isinstance(previous, list):
+        previous.extend(value)
     else:
-        extra[key] = value
+        extra[key] = list(value) if isinstance(value, list) else value
 
 
 def _finished(acc: _Choice) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": acc.role or "assistant",
-        "content": acc.content,
-        "refusal": acc.refusal,
+        "content": None if acc.content is None else "".join(acc.content),
+        "refusal": None if acc.refusal is None else "".join(acc.refusal),
     }
     if acc.tool_calls:
-        message["tool_calls"] = [acc.tool_calls[i] for i in sorted(acc.tool_calls)]
+        message["tool_calls"] = [
+            {**call, "function": _joined(call["function"])}
+            for call in (acc.tool_calls[i] for i in sorted(acc.tool_calls))
+        ]
     if acc.function_call is not None:
-        message["function_call"] = acc.function_call
+        message["function_call"] = _joined(acc.function_call)
     message.update(acc.message_extra)
+    message.update({key: "".join(pieces) for key, pieces in acc.text_extra.items()})
     return {
         "index": acc.index,
         "message": message,
@@ -282,14 +303,24 @@ class StreamCapture:
             return False
         for event in self._decoder.feed(chunk):
             self._stream.add(event)
-        self.ended = self._stream.ended() if self.kind == "response" else self._stream.done
-        self.ended = self.ended and not self._stream.failed
+        if isinstance(self._stream, ChatStream) and not self._stream.done:
+            return False
+        self.ended = self._stream.ended()
+        if isinstance(self._stream, ChatStream) and not self.ended:
+            self._unfinished()
         return self.ended
 
     def ended_at_close(self) -> bool:
         """The upstream closed the stream cleanly: whether what came adds up to a generation."""
-        self.ended = self.ended or self._stream.ended()
+        if not self.ended and isinstance(self._stream, ChatStream) and not self._stream.done:
+            self.ended = self._stream.ended()
+            if not self.ended:
+                self._unfinished()
         return self.ended
+
+    def _unfinished(self) -> None:
+        if not self._stream.failed:
+            log.warning("a chat stream ended without a finish reason; not stored")
 
     def result(self) -> dict[str, Any]:
         """The assembled `chat.completion`, or the final response."""

@@ -123,18 +123,15 @@ class Upstream:
         for prefix in ("/openai/v1", "/v1"):
             if path == prefix or path.startswith(prefix + "/"):
                 return self.base_url + path[len(prefix) :] + (f"?{query}" if query else "")
-        if path.startswith("/openai/"):
-            # Azure classic onto an OpenAI-style server: the deployment is already the body's
-            # `model` (the SDK sends both) and `api-version` means nothing there.
-            rest = path[len("/openai") :]
-            if rest.startswith("/deployments/"):
-                rest = "/" + rest.split("/", 3)[3] if rest.count("/") >= 3 else "/"
-            pairs = parse_qsl(query, keep_blank_values=True)
-            kept = [(k, v) for k, v in pairs if k != "api-version"]
-            return self.base_url + rest + (f"?{urlencode(kept)}" if kept else "")
-        # Outside the API (a health check, a backend's own routes): the same path at its origin.
-        parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}{path}" + (f"?{query}" if query else "")
+        # Azure classic onto an OpenAI-style server (the app routes only API roots here): the
+        # deployment is already the body's `model` (the SDK sends both) and `api-version`
+        # means nothing there.
+        rest = path[len("/openai") :]
+        if rest.startswith("/deployments/"):
+            rest = "/" + rest.split("/", 3)[3] if rest.count("/") >= 3 else "/"
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if k != "api-version"]
+        return self.base_url + rest + (f"?{urlencode(kept)}" if kept else "")
 
     def request_headers(
         self, client: Iterable[tuple[bytes, bytes]], *, generation: bool
@@ -160,6 +157,24 @@ class Upstream:
         elif self.flavour == "openai":
             headers = _bearer_from_api_key(headers)
         return headers
+
+
+def api_route(path: str) -> str | None:
+    """The first segment of `path` under an API root (`/v1/`, `/openai/v1/`,
+    `/openai/deployments/{d}/`, `/openai/`) — `models`, `files`, `chat` … — or None outside
+    them. `--forward` names routes by it."""
+    for prefix in ("/openai/v1/", "/v1/"):
+        if path.startswith(prefix):
+            rest = path[len(prefix) :]
+            break
+    else:
+        if path.startswith("/openai/deployments/"):
+            rest = path.split("/", 4)[4] if path.count("/") >= 4 else ""
+        elif path.startswith("/openai/"):
+            rest = path[len("/openai/") :]
+        else:
+            return None
+    return rest.split("/", 1)[0] or None
 
 
 def response_headers(upstream: Iterable[tuple[bytes, bytes]], *, decoded: bool) -> Headers:
