@@ -127,7 +127,7 @@ def test_ingest_killed_anywhere_converges_on_the_sources_ids(
     lake = read_raw_completions(tmp_path)
     present = set(lake.filter(~lake["deleted"])["id"].to_list())
     flagged = set(lake.filter(lake["deleted"])["id"].to_list())
-    assert present == source_ids
+    assert present == source_ids, errors
     assert flagged == set(lake["id"].to_list()) - source_ids
     assert flagged, "some deleted completions had been ingested before they went"
     assert read_state(DataPaths(tmp_path)).run is None

@@ -44,13 +44,16 @@ class FoundryWriter(JsonlWriter):
         distinct = tools.drop_nulls().unique().to_list()
         definitions = [_definitions(text) for text in distinct]
         calls = expected_calls(part)
-        expected = [_foundry_calls(text) if text else None for text in calls.unique().to_list()]
+        # One list of distinct calls for both sides of the mapping: `unique()` without
+        # maintain_order may list them in another order each time it is called.
+        distinct_calls = calls.unique(maintain_order=True).to_list()
+        expected = [_foundry_calls(text) if text else None for text in distinct_calls]
         frame = part.with_columns(
             tools.replace_strict(distinct, definitions, default=None, return_dtype=pl.String).alias(
                 "_definitions"
             ),
             calls.replace_strict(
-                calls.unique().to_list(), expected, default=None, return_dtype=pl.String
+                distinct_calls, expected, default=None, return_dtype=pl.String
             ).alias("_calls"),
         )
         line = json_object(
