@@ -5,15 +5,9 @@ import polars as pl
 
 from assets.reporting import counts_table, markdown_table
 from assets.resources import WRITER_POOL, DataDirectory
-from pipelines.completions import columns_without_raw_json, read_completions
-from pipelines.curate import (
-    CuratedCompletions,
-    curate_completions,
-    redact_completions,
-    write_curated,
-)
+from pipelines.curate import curate_lake, read_curated, redact_completions
 from pipelines.recipes import Recipe, Redaction
-from pipelines.steps import steps_frame
+from pipelines.steps import StepReport, steps_frame
 
 
 def curated_asset(recipe: Recipe) -> dg.AssetsDefinition:
@@ -31,40 +25,47 @@ def curated_asset(recipe: Recipe) -> dg.AssetsDefinition:
         + f" lake/curated/{recipe.name}.parquet.",
     )
     def curated(context: dg.AssetExecutionContext, data_dir: DataDirectory) -> dg.MaterializeResult:
-        completions = read_completions(data_dir.path, columns=columns_without_raw_json())
-        curated = curate_completions(completions, recipe)
-        path = write_curated(data_dir.path, curated)
-        context.log.info(f"curated_{recipe.name}: {curated.rows.height:,} rows at {path.resolve()}")
-        return dg.MaterializeResult(metadata=curation_metadata(curated, str(path)))
+        curated = curate_lake(data_dir.path, recipe)
+        context.log.info(
+            f"curated_{recipe.name}: {curated.rows:,} rows at {curated.path.resolve()}"
+            f" ({curated.parts_curated} of {curated.parts} parts of the table curated by this run,"
+            " the rest kept from earlier runs)"
+        )
+        preview = read_curated(data_dir.path, recipe.name, head=10)
+        metadata = curation_metadata(curated.steps, curated.rows, str(curated.path), preview)
+        metadata["table_parts"] = curated.parts
+        metadata["table_parts_curated"] = curated.parts_curated
+        return dg.MaterializeResult(metadata=metadata)
 
     return curated
 
 
-def curation_metadata(curated: CuratedCompletions, path: str) -> dict[str, object]:
-    rows = curated.rows
-    redact = next(step for step in curated.steps if step.step == "redact")
-    redacted_share = redact.counts.get("records_redacted", 0) / rows.height if rows.height else 0.0
+def curation_metadata(
+    steps: list[StepReport], rows: int, path: str, preview: pl.DataFrame
+) -> dict[str, object]:
+    """The curated asset's metadata: counts by step and reason, and a redacted preview."""
+    redact = next(step for step in steps if step.step == "redact")
+    redacted_share = redact.counts.get("records_redacted", 0) / rows if rows else 0.0
+    drops = {reason: n for step in steps for reason, n in step.dropped.items()}
     return {
-        "dagster/row_count": rows.height,
-        "rows_in": curated.steps[0].rows_in,
-        "steps": dg.MetadataValue.md(markdown_table(steps_frame(curated.steps), max_rows=50)),
-        "drops_by_reason": dg.MetadataValue.md(
-            counts_table(curated.drops_by_reason(), key="reason")
-        ),
+        "dagster/row_count": rows,
+        "rows_in": steps[0].rows_in,
+        "steps": dg.MetadataValue.md(markdown_table(steps_frame(steps), max_rows=50)),
+        "drops_by_reason": dg.MetadataValue.md(counts_table(drops, key="reason")),
         "redactions_by_kind": dg.MetadataValue.md(
             counts_table(
                 {k: v for k, v in redact.counts.items() if k != "records_redacted"}, key="kind"
             )
         ),
         "redacted_record_share": round(redacted_share, 4),
-        "near_duplicate_clusters": curated.steps[-1].counts.get("clusters_with_duplicates", 0),
-        **_chain_metadata(curated),
+        "near_duplicate_clusters": steps[-1].counts.get("clusters_with_duplicates", 0),
+        **_chain_metadata(steps),
         "path": dg.MetadataValue.path(path),
         "preview": dg.MetadataValue.md(
             markdown_table(
                 # Redacted with the default kinds whatever the recipe says: the preview is
                 # stored in Dagster's event log.
-                redact_completions(rows.head(10), Redaction())[0].select(
+                redact_completions(preview, Redaction())[0].select(
                     "id",
                     "model",
                     "redactions",
@@ -80,9 +81,9 @@ def curation_metadata(curated: CuratedCompletions, path: str) -> dict[str, objec
     }
 
 
-def _chain_metadata(curated: CuratedCompletions) -> dict[str, object]:
+def _chain_metadata(steps: list[StepReport]) -> dict[str, object]:
     """Chats stored turn by turn: how many, how long, how branched, how many rows they fold."""
-    chains = next((step for step in curated.steps if step.step == "chains"), None)
+    chains = next((step for step in steps if step.step == "chains"), None)
     counts = chains.counts if chains else {}
     found = counts.get("chains", 0)
     in_chains = counts.get("rows_in_chains", 0)

@@ -93,7 +93,8 @@ class CheckedLake:
     paths: DataPaths
     report: SegmentReport = field(default_factory=SegmentReport)
 
-    def __iter__(self) -> Iterator[pl.DataFrame]:
+    def __iter__(self) -> Iterator[tuple[str, pl.DataFrame]]:
+        """(part key, rows) for each part; the key changes whenever the part's rows could."""
         paths = self.paths
         keys = newest(
             scan_raw_batches(paths).select("api", "id", "batch_id", "item_sha256", "deleted")
@@ -113,23 +114,56 @@ class CheckedLake:
                 write_parquet_atomically(segment, target)
                 report.normalized_batches += 1
                 report.normalized_rows += segment.height
-            current = chat_keys.filter(pl.col("batch_id") == batch_id).select("api", "id")
+            current = chat_keys.filter(pl.col("batch_id") == batch_id)
             # A batch holding one object twice keeps its last row, as the lake's merge does.
-            kept = segment.join(current, on=["api", "id"], how="semi").unique(
+            kept = segment.join(current.select("api", "id"), on=["api", "id"], how="semi").unique(
                 ["api", "id"], keep="last", maintain_order=True
             )
             set_aside.append(kept.join(shared, on=["api", "id"], how="semi"))
-            yield kept.join(shared, on=["api", "id"], how="anti")
+            yield (
+                part_key(current.join(shared, on=["api", "id"], how="anti")),
+                kept.join(shared, on=["api", "id"], how="anti"),
+            )
+        context_keys = keys.filter(pl.col("api").is_in(_WITH_CONTEXT))
         with_context = _row_checks(_normalize_with_context(paths, keys))
         report.normalized_rows += with_context.height
         set_aside.append(with_context.join(shared, on=["api", "id"], how="semi"))
-        yield with_context.join(shared, on=["api", "id"], how="anti")
+        yield (
+            part_key(context_keys.join(shared, on=["api", "id"], how="anti")),
+            with_context.join(shared, on=["api", "id"], how="anti"),
+        )
         if not shared.is_empty():
             together = pl.concat(set_aside, how="vertical").sort("id", "api")
-            yield together.with_columns(failed_checks(together.drop(REASONS)))
+            yield (
+                part_key(keys.join(shared, on=["api", "id"], how="semi")),
+                together.with_columns(failed_checks(together.drop(REASONS))),
+            )
         keep = {paths.completions_segment(b, k) for b, k in wanted.items()}
         report.removed_segments = _remove_stale(paths, keep)
         self.report = report
+
+
+def part_key(rows: pl.DataFrame) -> str:
+    """What a part of the table is made from: its raw rows (api, id, batch, item hash, deletion
+    flag) and the code that normalizes and checks them. Equal keys, equal rows."""
+    lines = (
+        rows.select(
+            pl.concat_str(
+                "api",
+                "id",
+                "batch_id",
+                pl.col("item_sha256").fill_null(""),
+                pl.col("deleted").cast(pl.String).fill_null(""),
+                separator="\t",
+            ).alias("row")
+        )
+        .sort("row")["row"]
+        .str.join("\n")
+        .item()
+        if rows.height
+        else ""
+    )
+    return hashlib.sha256(f"{_code_key()}\n{lines}".encode()).hexdigest()[:KEY_CHARS]
 
 
 def segment_keys(batches: pl.LazyFrame, batch_ids: set[str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from pipelines.completions.parts import TablePart, gathered_key, write_table_parts
 from pipelines.completions.segments import CheckedLake, SegmentReport
 from pipelines.completions.validate import split_by_reasons
 from pipelines.datadir.atomic import parquet_in_parts
@@ -75,27 +76,33 @@ def build_completions(data_dir: str | AnyPath) -> BuiltCompletions:
             parquet_in_parts(paths.completions, COMPLETIONS_SCHEMA) as completions,
             parquet_in_parts(paths.quarantine, QUARANTINE_SCHEMA) as quarantine,
         ):
-            for part in _gathered(lake):
+            parts = []
+            for key, part in _gathered(lake):
                 split = split_by_reasons(part)
                 completions.write(split.completions)
                 quarantine.write(split.quarantine)
+                parts.append(TablePart(key=key, rows=split.completions.height))
                 for reason, count in split.reason_counts().items():
                     reasons[reason] = reasons.get(reason, 0) + count
+        write_table_parts(paths, parts)
     return BuiltCompletions(paths.data_dir, completions.rows, quarantine.rows, reasons, lake.report)
 
 
-def _gathered(parts: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    """The parts, small ones gathered up to `PART_ROWS` rows."""
+def _gathered(parts: Iterable[tuple[str, pl.DataFrame]]) -> Iterator[tuple[str, pl.DataFrame]]:
+    """The parts, small ones gathered up to `PART_ROWS` rows, each gathering keyed by the keys
+    of what it gathered."""
     waiting: list[pl.DataFrame] = []
+    keys: list[str] = []
     rows = 0
-    for part in parts:
+    for key, part in parts:
         waiting.append(part)
+        keys.append(key)
         rows += part.height
         if rows >= PART_ROWS:
-            yield pl.concat(waiting, how="vertical")
-            waiting, rows = [], 0
+            yield gathered_key(keys), pl.concat(waiting, how="vertical")
+            waiting, keys, rows = [], [], 0
     if waiting:
-        yield pl.concat(waiting, how="vertical")
+        yield gathered_key(keys), pl.concat(waiting, how="vertical")
 
 
 def read_completions(

@@ -58,11 +58,34 @@ def find_chains(completions: pl.DataFrame, normalization: ExactDedup) -> pl.Data
         completions: Rows with `id`, `messages`, `output_content`, `output_tool_calls`.
         normalization: Exact dedup's options; its case and whitespace folding apply here too.
     """
-    messages = _message_hashes(completions, normalization)
-    prefixes = _prefix_keys(messages)
+    return chains_from_keys(chain_keys(completions, normalization))
+
+
+@dataclass(frozen=True)
+class ChainKeys:
+    """What chain detection reads of some rows, each row alone: the hashes of the prefixes of
+    its input that end with an assistant message (`id`, `_length`, `_h0`, `_h1`), and its own
+    extended key (`id`, `created`, `_ext_length`, `_ext0`, `_ext1`). Keys of parts of a table
+    are concatenated, then `chains_from_keys` joins them."""
+
+    prefixes: pl.DataFrame
+    rows: pl.DataFrame
+
+
+def chain_keys(completions: pl.DataFrame, normalization: ExactDedup) -> ChainKeys:
+    """The keys of `completions` (rows with `id`, `messages`, `output_content`,
+    `output_tool_calls`, `created`)."""
+    prefixes = _prefix_keys(_message_hashes(completions, normalization))
     rows = _row_keys(completions, prefixes, normalization)
-    parents = _parents(prefixes, rows)
-    return _trees(rows.select("id"), parents)
+    assistant = prefixes.filter(pl.col("_role") == "assistant").select(
+        "id", "_length", "_h0", "_h1"
+    )
+    return ChainKeys(prefixes=assistant, rows=rows)
+
+
+def chains_from_keys(keys: ChainKeys) -> pl.DataFrame:
+    """`id`, `parent_id`, `chain_id` and `turn` of every row whose keys these are."""
+    return _trees(keys.rows.select("id"), _parents(keys.prefixes, keys.rows))
 
 
 def chain_figures(chains: pl.DataFrame) -> ChainFigures:
@@ -93,7 +116,14 @@ def chain_completions(
             pl.col("id").alias("chain_id"), pl.lit(1, pl.UInt32).alias("turn")
         )
         return alone, StepReport("chains", completions.height, completions.height)
-    chains = find_chains(completions, normalization)
+    return keep_chains(completions, find_chains(completions, normalization), options)
+
+
+def keep_chains(
+    completions: pl.DataFrame, chains: pl.DataFrame, options: Chains
+) -> tuple[pl.DataFrame, StepReport]:
+    """Add `chain_id` and `turn` from `chains` (`find_chains`) and keep what `options.keep`
+    says. The rows may be the whole table or only `id` and `created`: nothing else is read."""
     figures = chain_figures(chains)
     counts = {
         "chains": figures.chains,
@@ -238,7 +268,7 @@ def _row_keys(
 
 def _parents(prefixes: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     """`id`, `parent_id`: the row whose extended key is the longest matching prefix."""
-    candidates = prefixes.filter(pl.col("_role") == "assistant").join(
+    candidates = prefixes.join(
         rows.select(
             pl.col("id").alias("parent_id"),
             pl.col("_ext_length").alias("_length"),

@@ -53,23 +53,34 @@ def dedupe_exact(completions: pl.DataFrame, options: ExactDedup) -> tuple[pl.Dat
     shared it, the survivor included). The survivor is the newest (`keep="newest"`) or oldest
     completion by `created`, ties broken by id, so the choice is deterministic.
     """
+    hashed = aligned(completions.with_columns(exact_hashes(completions, options)))
+    return keep_exact(hashed, options)
+
+
+def exact_hashes(completions: pl.DataFrame, options: ExactDedup) -> pl.Series:
+    """`dedup_hash` of every row: it reads the row alone (`keep_exact` decides across rows)."""
     # The streaming engine spreads the string work over every core whatever the chunking (the
     # eager engine runs one thread per chunk, and a frame built in memory is often one chunk).
-    hashes = (
+    return (
         completions.lazy()
         .select(conversation_key(options).alias("_key"))
         .select(plh.col("_key").chash.sha2_256().alias("dedup_hash"))
-        .collect(engine="streaming")
+        .collect(engine="streaming")["dedup_hash"]
     )
-    hashed = aligned(
-        completions.with_columns(hashes["dedup_hash"]).with_columns(
-            pl.len().over("dedup_hash").cast(pl.UInt32).alias("duplicate_count")
-        )
+
+
+def keep_exact(hashed: pl.DataFrame, options: ExactDedup) -> tuple[pl.DataFrame, StepReport]:
+    """Given `dedup_hash` (and `created`, `id`), add `duplicate_count` and keep the survivors.
+
+    The rows may be the whole table or only its keys: the choice reads nothing else.
+    """
+    hashed = hashed.with_columns(
+        pl.len().over("dedup_hash").cast(pl.UInt32).alias("duplicate_count")
     )
     if not options.enabled:
-        return hashed, StepReport("exact_dedup", completions.height, completions.height)
+        return hashed, StepReport("exact_dedup", hashed.height, hashed.height)
     kept = survivors(hashed, "dedup_hash", newest=options.keep == "newest")
-    report = StepReport.removing("exact_dedup", "exact_duplicate", completions.height, kept.height)
+    report = StepReport.removing("exact_dedup", "exact_duplicate", hashed.height, kept.height)
     return kept, report
 
 

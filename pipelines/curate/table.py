@@ -84,8 +84,9 @@ def write_curated(data_dir: str | AnyPath, curated: CuratedCompletions) -> AnyPa
     return target
 
 
-def read_curated(data_dir: str | AnyPath, recipe: str) -> pl.DataFrame:
-    return read_parquet(DataPaths(data_dir).curated(recipe))
+def read_curated(data_dir: str | AnyPath, recipe: str, *, head: int | None = None) -> pl.DataFrame:
+    """A recipe's curated rows (only the first `head` of them, if given)."""
+    return read_parquet(DataPaths(data_dir).curated(recipe), n_rows=head)
 
 
 def read_curation_steps(data_dir: str | AnyPath, recipe: str) -> list[StepReport]:

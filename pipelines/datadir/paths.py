@@ -117,6 +117,11 @@ class DataPaths:
         """Normalized rows kept per raw batch (`pipelines.completions.segments`)."""
         return self.data_dir / "lake" / "completions" / "segments"
 
+    @property
+    def completions_parts(self) -> AnyPath:
+        """The parts the `completions` table was written in, with their keys."""
+        return self.data_dir / "lake" / "completions.parts.json"
+
     def completions_segment(self, batch_id: str, key: str) -> AnyPath:
         return self.completions_segments_dir / f"{batch_id}-{key}.parquet"
 
@@ -129,6 +134,18 @@ class DataPaths:
 
     def curated(self, recipe: str) -> AnyPath:
         return self.data_dir / "lake" / "curated" / f"{recipe}.parquet"
+
+    def curation_parts_dir(self, recipe: str) -> AnyPath:
+        """What curation made of each part of the table (`pipelines.curate.lake`)."""
+        return self.data_dir / "lake" / "curated" / f"{recipe}.parts"
+
+    def curation_part(self, recipe: str, key: str, kind: str) -> AnyPath:
+        """One part's `rows`, `prefixes` (Parquet) or `report` (JSON)."""
+        suffix = "json" if kind == "report" else "parquet"
+        return self.curation_parts_dir(recipe) / f"{key}.{kind}.{suffix}"
+
+    def curation_part_files(self, recipe: str) -> list[AnyPath]:
+        return sorted(self.curation_parts_dir(recipe).glob("*.*"))
 
     def curation_steps(self, recipe: str) -> AnyPath:
         return self.data_dir / "lake" / "curated" / f"{recipe}.steps.json"

@@ -36,13 +36,8 @@ def run_stage(name: str, data_dir: Path) -> dict[str, object]:
     """One stage, as its asset does it, in this process alone (Dagster's multiprocess executor
     runs each asset in a process of its own): read its input from the data directory, write its
     output there."""
-    from pipelines.completions import build_completions, columns_without_raw_json, read_completions
-    from pipelines.curate import (
-        curate_completions,
-        read_curated,
-        read_curation_steps,
-        write_curated,
-    )
+    from pipelines.completions import build_completions, read_completions
+    from pipelines.curate import curate_lake, read_curated, read_curation_steps
     from pipelines.export import SNAPSHOT_COLUMNS, build_dataset_version, input_snapshot
     from pipelines.recipes import Recipe
 
@@ -53,8 +48,8 @@ def run_stage(name: str, data_dir: Path) -> dict[str, object]:
         segments = build_completions(data_dir).segments
         result = {"normalized_rows": segments.normalized_rows, "reused_rows": segments.reused_rows}
     elif name == "curated":
-        completions = read_completions(data_dir, columns=columns_without_raw_json())
-        write_curated(data_dir, curate_completions(completions, recipe))
+        curated = curate_lake(data_dir, recipe)
+        result = {"parts": curated.parts, "parts_curated": curated.parts_curated}
     else:
         version = build_dataset_version(
             data_dir,
