@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.completions import build_completions, read_completions
-from pipelines.curate import curate_completions, write_curated
-from pipelines.export import build_dataset_version, input_snapshot
+from pipelines.curate import curate_lake, read_curated
+from pipelines.export import SNAPSHOT_COLUMNS, build_dataset_version, input_snapshot
 from pipelines.recipes import Recipe
 from pipelines.sample import SAMPLE_PATH
 from tests.store_process import StoreProcess
@@ -21,16 +21,15 @@ DAYS = 10
 
 
 def build(data_dir: Path, recipe: Recipe) -> Path:
+    """What the assets do: the tables and the curation keep their pieces from day to day."""
     build_completions(data_dir)
-    completions = read_completions(data_dir)
-    curated = curate_completions(completions, recipe)
-    write_curated(data_dir, curated)
+    curated = curate_lake(data_dir, recipe)
     version = build_dataset_version(
         data_dir,
-        curated.rows,
+        read_curated(data_dir, recipe.name),
         recipe,
         curation_steps=curated.steps,
-        inputs=input_snapshot(completions),
+        inputs=input_snapshot(read_completions(data_dir, columns=SNAPSHOT_COLUMNS)),
     )
     return version.path
 
