@@ -18,6 +18,7 @@ from schemas.vocabularies import (
     MESSAGE_ROLES,
     RESPONSES_API,
     SOURCE_KINDS,
+    TRACES_API,
 )
 
 RAW_COMPLETIONS_SCHEMA = polars_schema(RawCompletions)
@@ -44,6 +45,7 @@ __all__ = [
     "RAW_JSON_COLUMNS",
     "RESPONSES_API",
     "SOURCE_KINDS",
+    "TRACES_API",
     "Completions",
     "CompletionsQuarantine",
     "Conversations",

@@ -14,7 +14,7 @@ from pandera.api.polars.types import PolarsData
 
 from schemas.record import StoredRecord
 from schemas.types import MESSAGE, METADATA_PAIR, TOOL_CALL
-from schemas.vocabularies import CONVERSATIONS_API, MESSAGE_ROLES
+from schemas.vocabularies import CONVERSATIONS_API, MESSAGE_ROLES, TRACES_API
 
 MAX_CONTENT_BYTES = 1_000_000
 """Largest message text accepted (bytes): far above any model's context, so only broken records."""
@@ -25,6 +25,12 @@ _messages = pl.col("messages")
 def _all_messages(condition: pl.Expr) -> pl.Expr:
     """True when `condition` (over one message struct) holds for every message of the row."""
     return _messages.list.eval(condition).list.all().fill_null(True)
+
+
+def _content_or_not_a_span() -> pl.Expr:
+    """True unless the record is a trace span that carries no messages: an LLM call always has
+    input, so a span without any recorded none (content capture was off, or redacted)."""
+    return (pl.col("api") != TRACES_API) | (_messages.list.len() > 0)
 
 
 def _completed_or_not_a_response() -> pl.Expr:
@@ -160,10 +166,21 @@ class Conversations(StoredRecord):
         # (A null finish_reason is no explanation: fill_null, or the null would pass the row.)
         explained = (
             (pl.col("choice_count") == 0)
+            | ~_content_or_not_a_span()
             | (pl.col("finish_reason") == "content_filter").fill_null(False)
             | ~_completed_or_not_a_response()
         )
         return data.lazyframe.select(has_output | explained)
+
+    @pa.dataframe_check(
+        error="the trace span carries no message content: turn content capture on"
+        " (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only,"
+        " TRACELOOP_TRACE_CONTENT=true, or OpenInference's hide_inputs/hide_outputs off)"
+    )
+    def trace_content_captured(cls, data: PolarsData) -> pl.LazyFrame:
+        """Most instrumentations record content only when told to; OpenInference writes
+        `__REDACTED__` placeholders instead, which normalize reads as no content."""
+        return data.lazyframe.select(_content_or_not_a_span())
 
     @pa.dataframe_check(
         error="the response did not complete (status failed, incomplete, cancelled, queued or"

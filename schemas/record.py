@@ -14,9 +14,13 @@ class StoredRecord(pa.DataFrameModel):
 
     api: str = pa.Field(
         isin=list(APIS),
-        description="The API the record came from: chat_completions, responses or conversations.",
+        description="The API the record came from: chat_completions, responses, conversations or"
+        " traces.",
     )
-    id: str = pa.Field(description="The record's id at the source: chatcmpl-…, resp_… or conv_….")
+    id: str = pa.Field(
+        description="The record's id at the source: chatcmpl-…, resp_…, conv_… or span_… (trace"
+        " id and span id)."
+    )
     created: pl.Int64 = pa.Field(
         nullable=True, description="Unix seconds as the API gave them; null when missing."
     )

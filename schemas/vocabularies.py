@@ -12,11 +12,15 @@ RESPONSES_API = "responses"
 CONVERSATIONS_API = "conversations"
 """A conversation, with its items."""
 
-APIS = (CHAT_COMPLETIONS_API, RESPONSES_API, CONVERSATIONS_API)
+TRACES_API = "traces"
+"""An LLM-call span of an OpenTelemetry trace, with its resource and scope (`pipelines.otlp`)."""
+
+APIS = (CHAT_COMPLETIONS_API, RESPONSES_API, CONVERSATIONS_API, TRACES_API)
 """Which API a stored object was read from: a stored chat completion, a stored response (with its
-input items), or a conversation (with its items). The lake keys its rows by (api, id), so ids of
-the three kinds never collide there; `completions` quarantines an id two of them share (the check
-`id_unique`), as everything downstream tells examples apart by id alone."""
+input items), a conversation (with its items), or an LLM-call span of a trace. The lake keys its
+rows by (api, id), so ids of the four kinds never collide there; `completions` quarantines an id
+two of them share (the check `id_unique`), as everything downstream tells examples apart by id
+alone."""
 
 LEGACY_API = CHAT_COMPLETIONS_API
 """The API of lake batches written before the `api` column existed (only chat completions)."""

@@ -11,7 +11,8 @@ also gets `estimated_tokens`: `total_tokens`, else an estimate from the text (`e
 
 One code path types every API: a stored response or conversation is first put in the shapes of a
 stored chat completion (`pipelines.completions.responses`), its earlier turns resolved among the
-same raw rows (`pipelines.completions.contexts`).
+same raw rows (`pipelines.completions.contexts`); so is an LLM-call span of a trace
+(`pipelines.completions.traces`), from its own row alone.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import pyarrow as pa
 from pipelines.completions.contexts import ResponseContexts
 from pipelines.completions.responses import ChatShapes, conversation_as_chat, response_as_chat
 from pipelines.completions.tokens import estimate_tokens
+from pipelines.completions.traces import span_as_chat
 from pipelines.jsontext import dumps as _json
 from pipelines.jsontext import loads as _loads
-from schemas import COMPLETIONS_SCHEMA, CONVERSATIONS_API, LEGACY_API, RESPONSES_API
+from schemas import COMPLETIONS_SCHEMA, CONVERSATIONS_API, LEGACY_API, RESPONSES_API, TRACES_API
 
 # Columns computed from the JSON, in the order `_normalize_record` returns them.
 _PARSED_COLUMNS = [
@@ -195,6 +197,8 @@ def _chat_shapes(
     if api == CONVERSATIONS_API:
         context = contexts.resolve_references(items)
         return conversation_as_chat(stored, context.items, context_missing=context.missing)
+    if api == TRACES_API:
+        return span_as_chat(stored)
     return ChatShapes(stored, items if isinstance(items, list) else [])
 
 

@@ -33,8 +33,8 @@ from functools import cache
 import polars as pl
 
 import schemas.completions as completions_model
-from pipelines import jsontext
-from pipelines.completions import contexts, normalize, responses, tokens, validate
+from pipelines import jsontext, otlp
+from pipelines.completions import contexts, normalize, responses, tokens, traces, validate
 from pipelines.completions.normalize import normalize_completions
 from pipelines.completions.validate import ID_UNIQUE, REASONS, failed_checks
 from pipelines.datadir.atomic import write_parquet_atomically
@@ -211,7 +211,17 @@ def _code_key() -> str:
     """A hash of what decides a segment: the source of the modules that normalize and check a
     row, and the table's schema."""
     digest = hashlib.sha256(str(COMPLETIONS_SCHEMA).encode())
-    modules = (normalize, responses, contexts, tokens, jsontext, validate, completions_model)
+    modules = (
+        normalize,
+        responses,
+        contexts,
+        tokens,
+        traces,
+        otlp,
+        jsontext,
+        validate,
+        completions_model,
+    )
     for module in modules:
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()

@@ -84,5 +84,8 @@ class StoredApi:
 CHAT_COMPLETIONS = StoredApi("chat_completions", "stored completions", "messages")
 RESPONSES = StoredApi("responses", "stored responses", "input items")
 CONVERSATIONS = StoredApi("conversations", "conversations", "items")
-STORED_APIS = {api.api: api for api in (CHAT_COMPLETIONS, RESPONSES, CONVERSATIONS)}
+TRACES = StoredApi("traces", "trace spans", "spans")
+"""Spans have no inner items and are not read through these calls: `pipelines.ingest.traces`
+reads a store's received spans (`GET /traces/spans`) and OTLP JSON-lines files."""
+STORED_APIS = {api.api: api for api in (CHAT_COMPLETIONS, RESPONSES, CONVERSATIONS, TRACES)}
 assert tuple(STORED_APIS) == APIS, "every API of the lake has its calls here"
