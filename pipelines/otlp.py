@@ -13,7 +13,6 @@ A *span record* is one span with the resource and instrumentation scope that sen
 from __future__ import annotations
 
 import base64
-import gzip
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +22,9 @@ from pipelines import jsontext
 LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 """`gen_ai.operation.name` values of a call that generates text (not embeddings, not tools)."""
 
+MAX_EXPORT_BYTES = 64 * 1024 * 1024
+"""Largest decompressed export accepted: eight times the store's largest body."""
+
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
@@ -30,27 +32,26 @@ class OtlpDecodeError(ValueError):
     """The body is not an OTLP trace export in the encoding it claims."""
 
 
-def request_from_body(body: bytes, *, content_type: str, content_encoding: str = "") -> dict:
+def request_from_body(
+    body: bytes, *, content_type: str, content_encoding: str = "", max_bytes: int = MAX_EXPORT_BYTES
+) -> dict:
     """An OTLP/HTTP trace export body as OTLP/JSON.
 
     Args:
         body: The request body as received.
         content_type: `application/x-protobuf` or `application/json` (parameters ignored).
         content_encoding: `gzip` or `deflate` when the exporter compressed the body.
+        max_bytes: Largest body once decompressed (a few KiB of gzip can inflate to GiB).
 
     Raises:
-        OtlpDecodeError: Not decompressible, or not an export in that encoding.
+        OtlpDecodeError: Not decompressible, larger than `max_bytes` decompressed, or not an
+            export in that encoding.
     """
     encoding = content_encoding.strip().lower()
-    try:
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "deflate":
-            body = zlib.decompress(body)
-        elif encoding not in ("", "identity"):
-            raise OtlpDecodeError(f"unsupported content-encoding {encoding!r}")
-    except (OSError, EOFError, zlib.error) as err:
-        raise OtlpDecodeError(f"the body is not valid {encoding}: {err}") from None
+    if encoding in ("gzip", "deflate"):
+        body = _decompressed(body, gzip=encoding == "gzip", max_bytes=max_bytes)
+    elif encoding not in ("", "identity"):
+        raise OtlpDecodeError(f"unsupported content-encoding {encoding!r}")
     kind = content_type.split(";")[0].strip().lower()
     if kind == "application/x-protobuf":
         return request_from_protobuf(body)
@@ -161,6 +162,21 @@ def span_key(record: dict[str, Any]) -> tuple[str, str]:
         trace_id if isinstance(trace_id, str) else "",
         span_id if isinstance(span_id, str) else "",
     )
+
+
+def _decompressed(body: bytes, *, gzip: bool, max_bytes: int) -> bytes:
+    # wbits: 16 + MAX_WBITS reads a gzip header, MAX_WBITS a zlib one (HTTP's "deflate").
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as err:
+        kind = "gzip" if gzip else "deflate"
+        raise OtlpDecodeError(f"the body is not valid {kind}: {err}") from None
+    if len(data) > max_bytes:
+        raise OtlpDecodeError(f"the export is larger than {max_bytes:,} bytes decompressed")
+    if not inflater.eof:
+        raise OtlpDecodeError("the compressed body is truncated")
+    return data
 
 
 def _ids_as_hex(span: dict[str, Any]) -> None:

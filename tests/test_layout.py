@@ -89,8 +89,9 @@ TARGET_FOLDERS = ("hf", "llamafactory", "axolotl", "promptfoo", "inspect", "foun
 VERSION_FILE = re.compile(r"^[\w.{}/-]*\.(parquet|jsonl)$|^(" + "|".join(TARGET_FOLDERS) + ")/")
 """A file name inside a version: `<split>.parquet`, `{split}.jsonl`, `hf/…` (or a piece of one,
 as an f-string holds it: `.parquet`, `llamafactory/`)."""
-NOT_THE_DATA_DIRECTORY = {"sample/__init__.py"}
-"""Modules whose file names are the package's own data (the bundled sample), not the layout."""
+NOT_THE_DATA_DIRECTORY = {"sample/__init__.py", "ingest/traces.py"}
+"""Modules whose file names are the package's own data (the bundled sample) or the user's (the
+trace files ingest reads), not the layout."""
 
 
 def string_constants(tree: ast.AST) -> list[ast.Constant]:

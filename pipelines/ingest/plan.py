@@ -4,7 +4,11 @@
 - `DISTILLERY_RESPONSES_LIST`: `on` pages the source's `GET /responses` (Azure Foundry, a
   capturing store; OpenAI has none);
 - `DISTILLERY_RESPONSE_IDS`: an ids file, stored responses read by id (`pipelines.ingest.ids`);
-- `DISTILLERY_CONVERSATION_IDS`: an ids file, conversations read by id.
+- `DISTILLERY_CONVERSATION_IDS`: an ids file, conversations read by id;
+- `DISTILLERY_TRACES`: `on` reads the trace spans the source's store received (`distillery store
+  serve` takes OTLP/HTTP exports at `/v1/traces`);
+- `DISTILLERY_TRACES_PATH`: a file or directory of OTLP JSON-lines files (the Collector's file
+  exporter), read incrementally.
 
 The bundled sample (the `local` source with no settings) reads everything it holds: its chat
 completions, its responses through the store's list, and its conversations by the ids of its
@@ -35,12 +39,27 @@ class ReadPlan:
         responses_list: Page the source's list of stored responses.
         response_ids: Stored responses to read by id.
         conversation_ids: Conversations to read by id.
+        traces: Page the trace spans the source's store received.
+        traces_path: Read OTLP JSON-lines files under this path.
     """
 
     chat_completions: bool = True
     responses_list: bool = False
     response_ids: tuple[str, ...] = ()
     conversation_ids: tuple[str, ...] = ()
+    traces: bool = False
+    traces_path: str | None = None
+
+    @property
+    def reads_source(self) -> bool:
+        """Whether anything is read from the source (trace files are read from disk)."""
+        return bool(
+            self.chat_completions
+            or self.responses_list
+            or self.response_ids
+            or self.conversation_ids
+            or self.traces
+        )
 
     def describe(self) -> str:
         parts = ["chat completions (list)"] if self.chat_completions else []
@@ -50,6 +69,10 @@ class ReadPlan:
             parts.append(f"{counted(len(self.response_ids), 'response')} by id")
         if self.conversation_ids:
             parts.append(f"{counted(len(self.conversation_ids), 'conversation')} by id")
+        if self.traces:
+            parts.append("trace spans the store received")
+        if self.traces_path:
+            parts.append(f"trace files under {self.traces_path}")
         return ", ".join(parts) or "nothing"
 
 
@@ -73,11 +96,13 @@ def read_plan(source_kind: str, env: Mapping[str, str] | None = None) -> ReadPla
         else read_ids(CONVERSATIONS_SAMPLE_PATH)
         if local
         else (),
+        traces=_switch(env, "DISTILLERY_TRACES", default=False),
+        traces_path=env.get("DISTILLERY_TRACES_PATH", "").strip() or None,
     )
     if plan.describe() == "nothing":
         raise SourceConfigError(
-            "nothing to read: DISTILLERY_CHAT_COMPLETIONS is off and no responses or"
-            " conversations are configured"
+            "nothing to read: DISTILLERY_CHAT_COMPLETIONS is off and no responses,"
+            " conversations or traces are configured"
         )
     return plan
 

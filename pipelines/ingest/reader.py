@@ -52,7 +52,8 @@ class IngestReport:
     api: str = CHAT_COMPLETIONS.api
     """Which API was read (`schemas.APIS`)."""
     reader: str = "list"
-    """`list` (paged the source's list) or `ids` (read ids the user keeps, one by one)."""
+    """`list` (paged the source's list), `ids` (read ids the user keeps, one by one), or for
+    traces `store` (the spans a store received) or `files` (OTLP JSON-lines files)."""
     pages: int = 0
     listed: int = 0
     new: int = 0
@@ -67,6 +68,8 @@ class IngestReport:
     expired: int = 0
     """Gone from the source after its retention (`SourceInfo.retention_days`): kept in the lake as
     they were, not flagged deleted (nobody deleted them: the archive is the point)."""
+    skipped: int = 0
+    """Trace spans that are not LLM calls (HTTP requests, tools, agent steps): not lake rows."""
     missing: int = 0
     """Ids asked for by id that the source never had (or no longer had when first asked)."""
     listing_restarts: int = 0
@@ -85,6 +88,7 @@ class IngestReport:
                 ("expired", self.expired),
                 ("missing", self.missing),
                 ("rejected", self.rejected),
+                ("skipped", self.skipped),
                 ("listing restarts", self.listing_restarts),
             )
             if count

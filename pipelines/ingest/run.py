@@ -1,8 +1,8 @@
 """One ingest: every reader the plan names, in turn, under one hold of the data directory.
 
 Chat completions first (they expire soonest: 30 days), then the responses list, then responses and
-conversations by id. A reader that stops on an error stops the run: what the earlier readers
-stored is checkpointed, and the next run goes on from there.
+conversations by id, then trace spans (the store's, then files). A reader that stops on an error
+stops the run: what the earlier readers stored is checkpointed, and the next run goes on from there.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import RequestCounter, SourceInfo
 from pipelines.ingest.state import CHAT_STATE, read_state
 from pipelines.ingest.sync import sync_listed
+from pipelines.ingest.traces import sync_span_files, sync_store_spans
 from pipelines.source_kind import BUNDLED_SAMPLE_KIND
 
 log = logging.getLogger("distillery.ingest")
@@ -42,7 +43,8 @@ class IngestRun:
         return "\n".join(report.summary() for report in self.reports)
 
     def by_reader(self) -> dict[str, IngestReport]:
-        """`chat_completions`, `responses_list`, `responses_ids`, `conversations_ids` → report."""
+        """`chat_completions_list`, `responses_list`, `responses_ids`, `conversations_ids`,
+        `traces_store`, `traces_files` → report."""
         return {f"{r.api}_{r.reader}": r for r in self.reports}
 
     def total(self, count: str) -> int:
@@ -71,7 +73,8 @@ def ingest(
     reading = Reading(client, source, DataPaths(data_dir), settings, requests, logger)
     run = IngestRun()
     logger.info(f"reading {plan.describe()} from {source.describe()}")
-    check_reachable(str(client.base_url))  # before the data directory is made
+    if plan.reads_source:  # trace files alone need no source
+        check_reachable(str(client.base_url))  # before the data directory is made
     with the_one_writer(reading.paths, settings):
         _refuse_mixing_the_sample(reading.paths, source)
         if plan.chat_completions:
@@ -82,6 +85,10 @@ def ingest(
             run.reports.append(sync_by_id(reading, RESPONSES, plan.response_ids))
         if plan.conversation_ids:
             run.reports.append(sync_by_id(reading, CONVERSATIONS, plan.conversation_ids))
+        if plan.traces:
+            run.reports.append(sync_store_spans(reading))
+        if plan.traces_path:
+            run.reports.append(sync_span_files(reading, plan.traces_path))
     return run
 
 

@@ -7,6 +7,7 @@ Surfaces:
     /openai/deployments/{d}/chat/completions      where AzureOpenAI(azure_deployment=…) sends `list`
     …/responses…                                  stored responses (see `responses`)
     …/conversations…                              conversations (see `conversations`)
+    …/traces, …/traces/spans                      OTLP/HTTP trace receiver, spans for ingest
     /_admin/…                                     test controls: faults, request counts, import
 
 With `capture` (`serve --upstream`), creating a chat completion or a response goes to the upstream
@@ -55,6 +56,7 @@ from pipelines.store.scoping import (
     visible,
 )
 from pipelines.store.tenants import TENANT_KEY, Keys
+from pipelines.store.traces import trace_routes
 
 if TYPE_CHECKING:
     from pipelines.store.capture import Proxy
@@ -98,6 +100,7 @@ def create_app(
         Route("/chat/completions/{completion_id}/messages", _list_messages, methods=["GET"]),
         *response_routes(),
         *conversation_routes(),
+        *trace_routes(),
     ]
     deployment_routes = [
         Route("/deployments/{deployment}/chat/completions", _list_completions, methods=["GET"])

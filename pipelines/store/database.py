@@ -32,6 +32,7 @@ from pipelines.store.imports import (
 )
 from pipelines.store.pages import Page, list_page, page_of, string_pairs
 from pipelines.store.responses_db import RESPONSES_SCHEMA
+from pipelines.store.traces_db import SPANS_SCHEMA
 
 SETTINGS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
@@ -61,7 +62,11 @@ class StoreDatabase:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.executescript(
-                COMPLETIONS_SCHEMA + RESPONSES_SCHEMA + CONVERSATIONS_SCHEMA + SETTINGS_SCHEMA
+                COMPLETIONS_SCHEMA
+                + RESPONSES_SCHEMA
+                + CONVERSATIONS_SCHEMA
+                + SETTINGS_SCHEMA
+                + SPANS_SCHEMA
             )
 
     def close(self) -> None:

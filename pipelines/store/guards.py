@@ -23,8 +23,8 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 # Neither is a CORS-safelisted type, so a page can send them only after a preflight, which the
-# store never grants. JSONL is what `/_admin/import` takes.
-BODY_MEDIA_TYPES = frozenset({"application/json", "application/x-ndjson"})
+# store never grants. JSONL is what `/_admin/import` takes; protobuf what OTLP trace exporters post.
+BODY_MEDIA_TYPES = frozenset({"application/json", "application/x-ndjson", "application/x-protobuf"})
 # What the SDK uploads files and audio as; a page can post it too, so see `RequestGuard`.
 UPLOAD_MEDIA_TYPE = "multipart/form-data"
 # Sec-Fetch-Site values that mean "sent by a page of another origin".

@@ -1,0 +1,88 @@
+"""SQLite storage of received trace spans, beside the completions, responses and conversations.
+
+Each span is kept as it came (`pipelines.otlp` span record: the span with its resource and scope,
+in the OTLP/JSON encoding), once per (trace id, span id): an exporter that sends a batch again
+(its retry after a timeout) changes nothing. Spans are listed in the order they arrived (`seq`),
+so a reader pages them with `after` = the last `seq` it read and never misses a late one. Every
+function takes the connection, as in `responses_db`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from pipelines import jsontext, otlp
+from pipelines.store.pages import Page
+
+SPANS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trace_spans (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,            -- unix seconds
+    body TEXT NOT NULL,                      -- the span record JSON, as received
+    UNIQUE (trace_id, span_id)
+);
+"""
+
+
+def store_spans(
+    conn: sqlite3.Connection, records: Iterable[dict[str, Any]], *, received_at: int
+) -> tuple[int, int]:
+    """Keep span records not stored yet.
+
+    Returns:
+        (spans stored, spans already held): records without a trace or span id are neither,
+        and the caller reports them rejected.
+    """
+    stored = repeated = 0
+    for record in records:
+        trace_id, span_id = otlp.span_key(record)
+        if not (trace_id and span_id):
+            continue
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO trace_spans (trace_id, span_id, received_at, body)"
+            " VALUES (?, ?, ?, ?)",
+            (trace_id, span_id, received_at, jsontext.dumps(record)),
+        )
+        if cursor.rowcount:
+            stored += 1
+        else:
+            repeated += 1
+    return stored, repeated
+
+
+def spans_page(conn: sqlite3.Connection, *, after: int | None, limit: int) -> Page:
+    """Spans in the order they arrived, after the span numbered `after`, as list items:
+    `{"id": "<seq>", "object": "trace.span", "trace_id", "span_id", "received_at", "record"}`."""
+    rows = conn.execute(
+        "SELECT seq, trace_id, span_id, received_at, body FROM trace_spans"
+        " WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after or 0, limit + 1),
+    ).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        json.dumps(
+            {
+                "id": str(seq),
+                "object": "trace.span",
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "received_at": received_at,
+            }
+        )[:-1]
+        + ',"record":'
+        + body
+        + "}"
+        for seq, trace_id, span_id, received_at, body in rows
+    ]
+    return Page(
+        items=items,
+        first_id=str(rows[0][0]) if rows else None,
+        last_id=str(rows[-1][0]) if rows else None,
+        has_more=more,
+    )
