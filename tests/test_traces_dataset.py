@@ -32,6 +32,8 @@ from tests.test_build_job import VERSION_LINE
 from tests.test_capture_dataset import run_main_job
 
 REPO = Path(__file__).resolve().parent.parent
+READ_KEY = "sk-ingest-read-0123456789"
+APP_KEY = "sk-app"  # what tests/traces_scenario.py's client sends
 LEGACY_OPENLLMETRY = REPO / ".ci" / "otel-legacy"
 LINES_PER_RUN = 4
 """A single call, a streamed one, a tool-call round trip (2 calls) and a three-turn chat (3): the
@@ -108,9 +110,12 @@ def test_traces_of_every_instrumentation_publish_the_lines_the_proxy_captures(
     trace_file.parent.mkdir()
     with (
         running_upstream() as upstream,
-        capturing_store(tmp_path / "capture.db", f"{upstream.url}/v1") as proxy,
+        capturing_store(
+            tmp_path / "capture.db", f"{upstream.url}/v1", extra_args=["--read-key", READ_KEY]
+        ) as proxy,
     ):
-        receiver = ["--otlp", f"{proxy.url}/v1/traces", "unused"]
+        # The app's key on its spans too: its captures and its spans are one tenant's.
+        receiver = ["--otlp", f"{proxy.url}/v1/traces", APP_KEY]
         for kind, tag, first in RUNS:
             export = ["--file", str(trace_file)] if tag == "oi" else receiver
             _scenario(kind, tag, f"{proxy.url}/v1", *export, first=first)
@@ -121,7 +126,7 @@ def test_traces_of_every_instrumentation_publish_the_lines_the_proxy_captures(
                 _scenario(kind, f"{tag}-off", f"{upstream.url}/v1", *off, first=first)
 
         source = {"DISTILLERY_SOURCE": "openai", "OPENAI_BASE_URL": f"{proxy.url}/v1"}
-        source |= {"OPENAI_API_KEY": "unused", "DISTILLERY_RECIPES": str(tmp_path / "r.yaml")}
+        source |= {"OPENAI_API_KEY": READ_KEY, "DISTILLERY_RECIPES": str(tmp_path / "r.yaml")}
         (tmp_path / "r.yaml").write_text(RECIPES, encoding="utf-8")
         captured = _published_lines(
             tmp_path / "capture-side",

@@ -18,11 +18,14 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from pipelines.completions.normalize import normalize_completions
 from pipelines.ingest import IngestRun, ReadPlan, ingest, read_raw_completions
 from pipelines.ingest.paging import RetryPolicy
 from pipelines.ingest.settings import IngestSettings
 from pipelines.ingest.sources import SourceInfo
+from tests.capture_support import capturing_store
 from tests.conftest import STORE_KEY
+from tests.fake_upstream import running_upstream
 from tests.spans import export_request, span_record
 from tests.store_process import StoreProcess
 from tests.test_ingest import source_env
@@ -32,12 +35,14 @@ from tests.test_normalize_traces import OPENINFERENCE_FLAT, SEMCONV_ROUND_TRIP
 pytestmark = pytest.mark.slow
 
 
-def _export_spans(store: StoreProcess, calls: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def _export_spans(
+    store: StoreProcess, calls: list[dict[str, Any]], key: str = STORE_KEY
+) -> list[tuple[str, str]]:
     """Send one trace through the real SDK and OTLP/HTTP exporter (protobuf, gzip): an agent
     span (no LLM call) holding one span per call. Returns the calls' (trace id, span id)."""
     exporter = OTLPSpanExporter(
         endpoint=f"{store.url}/v1/traces",
-        headers={"Authorization": f"Bearer {STORE_KEY}"},
+        headers={"Authorization": f"Bearer {key}"},
         compression=Compression.Gzip,
     )
     provider = TracerProvider(resource=Resource.create({"service.name": "weather-agent"}))
@@ -119,6 +124,11 @@ def test_otlp_json_exports_gzip_and_an_exporters_retry(fresh_store: StoreProcess
     assert spans[0]["record"] == record  # kept as it came
 
 
+def validated_spans_of(data_dir: Path) -> Any:
+    """The normalized rows of the lake under `data_dir`."""
+    return normalize_completions(read_raw_completions(data_dir))
+
+
 def _files_run(path: Path, data_dir: Path) -> IngestRun:
     unused = openai.OpenAI(api_key="unused", base_url="http://127.0.0.1:9/v1")
     return ingest(
@@ -156,3 +166,44 @@ def test_otlp_json_lines_files_are_read_once_and_followed_as_they_grow(tmp_path:
     assert sorted(read_raw_completions(data_dir)["id"]) == [
         f"span_5b8aa5a2d2c872e8321cf37308d69df2_{n:016x}" for n in range(1, 5)
     ]
+
+
+def test_a_capturing_stores_tenants_see_their_own_spans_and_the_read_key_all(
+    tmp_path: Path,
+) -> None:
+    read_key, app_a, app_b = "sk-ingest-read-0123456789", "sk-app-a-0123456789", "sk-app-b-012345"
+    with (
+        running_upstream() as upstream,
+        capturing_store(
+            tmp_path / "capture.db", f"{upstream.url}/v1", extra_args=["--read-key", read_key]
+        ) as proxy,
+    ):
+        (a,) = _export_spans(proxy, [SEMCONV_ROUND_TRIP], key=app_a)
+        (b,) = _export_spans(proxy, [SEMCONV_ROUND_TRIP], key=app_b)
+
+        def listed(key: str) -> list[str]:
+            client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=key)
+            page = client.get("/traces/spans", cast_to=httpx2.Response).json()["data"]
+            return [item["span_id"] for item in page]
+
+        # Each app lists its own two spans (the agent's and the call's), never the other's.
+        assert len(listed(app_a)) == 2 and a[1] in listed(app_a) and b[1] not in listed(app_a)
+        assert a[1] not in listed(app_b)
+        assert {a[1], b[1]} <= set(listed(read_key))
+        refused = httpx2.post(
+            f"{proxy.url}/v1/traces",
+            content=json.dumps(export_request([span_record(SEMCONV_ROUND_TRIP)])),
+            headers={"Authorization": f"Bearer {read_key}", "Content-Type": "application/json"},
+        )
+        assert refused.status_code == 403
+
+        env = {**_traces_env(proxy), "OPENAI_API_KEY": read_key}
+        run_ingest(env, tmp_path / "data")
+    rows = validated_spans_of(tmp_path / "data")
+    tenants = {
+        pair["value"]
+        for metadata in rows["metadata"]
+        for pair in metadata
+        if pair["key"] == "distillery_tenant"
+    }
+    assert len(tenants) == 2  # each app's spans carry its tenant, as its captures do

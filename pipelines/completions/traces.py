@@ -21,8 +21,9 @@ instrumentation wrote:
 
 Common to all: usage from `gen_ai.usage.*` (or `llm.token_count.*`), settings from
 `gen_ai.request.*`, `created` from the span's start; the trace id, span id, parent span id,
-response id and session or conversation id (when the span has them) become metadata pairs, so
-recipes select by them and splits can group by them.
+response id and session or conversation id (when the span has them), and the tenant a capturing
+store received it from, become metadata pairs, so recipes select by them and splits can group by
+them.
 
 What cannot be recovered: the semantic conventions keep tool-call arguments as a JSON object, so
 they are written back as compact JSON (`{"city":"Paris"}`), the same value but not necessarily the
@@ -41,6 +42,11 @@ from typing import Any
 from pipelines.completions.responses import ChatShapes
 from pipelines.jsontext import loads
 from pipelines.otlp import span_attributes
+
+TENANT_METADATA_KEY = "distillery_tenant"
+"""The metadata pair of the tenant a capturing store received the span from (the record's
+`tenant`), the key captures carry it under (`pipelines.store.tenants.TENANT_KEY`, which this stage
+does not import)."""
 
 REDACTED = "__REDACTED__"
 """OpenInference's placeholder for content it was told not to record."""
@@ -85,7 +91,7 @@ def span_as_chat(record: dict[str, Any]) -> ChatShapes:
             "gen_ai.openai.system_fingerprint",
         ),
         "input_user": _first_of(attrs, "gen_ai.request.user", "user.id"),
-        "metadata": _metadata(span, attrs),
+        "metadata": _metadata(span, attrs, record.get("tenant")),
         "choices": [
             {
                 "index": 0,
@@ -298,7 +304,7 @@ def _redacted(messages: list[Any], output: dict[str, Any]) -> bool:
     )
 
 
-def _metadata(span: dict[str, Any], attrs: dict[str, Any]) -> dict[str, str]:
+def _metadata(span: dict[str, Any], attrs: dict[str, Any], tenant: Any) -> dict[str, str]:
     pairs = {
         "trace_id": span.get("traceId"),
         "span_id": span.get("spanId"),
@@ -306,6 +312,7 @@ def _metadata(span: dict[str, Any], attrs: dict[str, Any]) -> dict[str, str]:
     }
     for key, names in _METADATA_ATTRIBUTES.items():
         pairs[key] = _first_of(attrs, *names)
+    pairs[TENANT_METADATA_KEY] = tenant
     return {key: str(value) for key, value in pairs.items() if value is not None}
 
 

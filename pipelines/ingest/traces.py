@@ -121,7 +121,7 @@ class _StoreSpans(_SpanRows):
         )
         try:
             for page in pages:
-                records = [i["record"] for i in page.items if isinstance(i.get("record"), dict)]
+                records = [_with_tenant(i) for i in page.items if isinstance(i.get("record"), dict)]
                 self._write_page(self._rows(records))
                 run.after = page.items[-1]["id"] if page.items else run.after
                 self._checkpoint()
@@ -219,6 +219,13 @@ def _records_of(lines: list[bytes], file: Path) -> tuple[list[dict[str, Any]], l
         text = line.decode("utf-8", "replace")[:10_000]
         rejected.append({"file": str(file), "reason": reason, "line": text})
     return records, rejected
+
+
+def _with_tenant(item: dict[str, Any]) -> dict[str, Any]:
+    """The span record, with the tenant a capturing store received it from (which
+    normalize makes the `distillery_tenant` metadata pair, as captures have it)."""
+    tenant = item.get("tenant")
+    return {**item["record"], "tenant": tenant} if isinstance(tenant, str) else item["record"]
 
 
 def _after(cursor: str | None) -> dict[str, str]:

@@ -5,7 +5,9 @@
                            exporter sends it to `<endpoint>/v1/traces`; each span kept as it came
     GET  …/traces/spans    the spans in the order they arrived (`after`, `limit`), for ingest
 
-Mounted beside the other routes under `/v1`, `/openai/v1` and `/openai`, behind the same key. The
+Mounted beside the other routes under `/v1`, `/openai/v1` and `/openai`, behind the same keys: in
+a capturing store with tenants, each span is kept with the sender's tenant, a tenant's key lists
+its own spans only, and the read key lists all and sends none (403), as for captures. The
 answer is the OTLP one: an `ExportTraceServiceResponse` in the request's encoding, with
 `partialSuccess` when spans without ids were rejected; a body that is not an export is a 400, which
 exporters do not retry.
@@ -23,6 +25,7 @@ from pipelines import otlp
 from pipelines.store.database import StoreDatabase
 from pipelines.store.errors import APIError, bad_parameter
 from pipelines.store.params import limit_param, list_response
+from pipelines.store.scoping import caller_of, refuse_reader_writes
 from pipelines.store.traces_db import spans_page, store_spans
 
 _PROTOBUF = "application/x-protobuf"
@@ -37,6 +40,7 @@ def trace_routes() -> list[Route]:
 
 
 async def _receive(request: Request) -> Response:
+    refuse_reader_writes(request)
     content_type = request.headers.get("content-type", "")
     try:
         export = otlp.request_from_body(
@@ -48,7 +52,9 @@ async def _receive(request: Request) -> Response:
         raise APIError(400, f"Invalid OTLP trace export: {err}", code="invalid_otlp") from None
     records = list(otlp.span_records(export))
     with _db(request).transaction() as conn:
-        stored, repeated = store_spans(conn, records, received_at=int(time.time()))
+        stored, repeated = store_spans(
+            conn, records, received_at=int(time.time()), tenant=caller_of(request).tenant
+        )
     rejected = len(records) - stored - repeated
     return _export_response(rejected, protobuf=content_type.startswith(_PROTOBUF))
 
@@ -59,7 +65,12 @@ async def _list_spans(request: Request) -> Response:
         raise bad_parameter("after", "Invalid 'after': expected the id of a listed span.")
     limit = limit_param(request.query_params.get("limit"))
     with _db(request).reading() as conn:
-        page = spans_page(conn, after=int(after) if after else None, limit=limit)
+        page = spans_page(
+            conn,
+            after=int(after) if after else None,
+            limit=limit,
+            tenant=caller_of(request).tenant,
+        )
     return list_response(page)
 
 

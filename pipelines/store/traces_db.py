@@ -3,8 +3,10 @@
 Each span is kept as it came (`pipelines.otlp` span record: the span with its resource and scope,
 in the OTLP/JSON encoding), once per (trace id, span id): an exporter that sends a batch again
 (its retry after a timeout) changes nothing. Spans are listed in the order they arrived (`seq`),
-so a reader pages them with `after` = the last `seq` it read and never misses a late one. Every
-function takes the connection, as in `responses_db`.
+so a reader pages them with `after` = the last `seq` it read and never misses a late one. A
+capturing store with tenants records the tenant of the key that sent each span, and a tenant's key
+lists only its own (`pipelines.store.scoping`). Every function takes the connection, as in
+`responses_db`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ CREATE TABLE IF NOT EXISTS trace_spans (
     trace_id TEXT NOT NULL,
     span_id TEXT NOT NULL,
     received_at INTEGER NOT NULL,            -- unix seconds
+    tenant TEXT,                             -- the sender's tenant; null in a plain store
     body TEXT NOT NULL,                      -- the span record JSON, as received
     UNIQUE (trace_id, span_id)
 );
@@ -30,7 +33,11 @@ CREATE TABLE IF NOT EXISTS trace_spans (
 
 
 def store_spans(
-    conn: sqlite3.Connection, records: Iterable[dict[str, Any]], *, received_at: int
+    conn: sqlite3.Connection,
+    records: Iterable[dict[str, Any]],
+    *,
+    received_at: int,
+    tenant: str | None,
 ) -> tuple[int, int]:
     """Keep span records not stored yet.
 
@@ -44,9 +51,9 @@ def store_spans(
         if not (trace_id and span_id):
             continue
         cursor = conn.execute(
-            "INSERT OR IGNORE INTO trace_spans (trace_id, span_id, received_at, body)"
-            " VALUES (?, ?, ?, ?)",
-            (trace_id, span_id, received_at, jsontext.dumps(record)),
+            "INSERT OR IGNORE INTO trace_spans (trace_id, span_id, received_at, tenant, body)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (trace_id, span_id, received_at, tenant, jsontext.dumps(record)),
         )
         if cursor.rowcount:
             stored += 1
@@ -55,13 +62,16 @@ def store_spans(
     return stored, repeated
 
 
-def spans_page(conn: sqlite3.Connection, *, after: int | None, limit: int) -> Page:
-    """Spans in the order they arrived, after the span numbered `after`, as list items:
-    `{"id": "<seq>", "object": "trace.span", "trace_id", "span_id", "received_at", "record"}`."""
+def spans_page(
+    conn: sqlite3.Connection, *, after: int | None, limit: int, tenant: str | None
+) -> Page:
+    """Spans in the order they arrived, after the span numbered `after` (of `tenant` only, unless
+    None), as list items: `{"id": "<seq>", "object": "trace.span", "trace_id", "span_id",
+    "received_at", "tenant", "record"}`."""
     rows = conn.execute(
-        "SELECT seq, trace_id, span_id, received_at, body FROM trace_spans"
-        " WHERE seq > ? ORDER BY seq LIMIT ?",
-        (after or 0, limit + 1),
+        "SELECT seq, trace_id, span_id, received_at, tenant, body FROM trace_spans"
+        " WHERE seq > ? AND (? IS NULL OR tenant = ?) ORDER BY seq LIMIT ?",
+        (after or 0, tenant, tenant, limit + 1),
     ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -73,12 +83,13 @@ def spans_page(conn: sqlite3.Connection, *, after: int | None, limit: int) -> Pa
                 "trace_id": trace_id,
                 "span_id": span_id,
                 "received_at": received_at,
+                "tenant": span_tenant,
             }
         )[:-1]
         + ',"record":'
         + body
         + "}"
-        for seq, trace_id, span_id, received_at, body in rows
+        for seq, trace_id, span_id, received_at, span_tenant, body in rows
     ]
     return Page(
         items=items,
