@@ -8,7 +8,9 @@
 - `DISTILLERY_TRACES`: `on` reads the trace spans the source's store received (`distillery store
   serve` takes OTLP/HTTP exports at `/v1/traces`);
 - `DISTILLERY_TRACES_PATH`: a file or directory of OTLP JSON-lines files (the Collector's file
-  exporter), read incrementally.
+  exporter), read incrementally;
+- `DISTILLERY_AGENT_SESSIONS`: `on` reads every session's traces through the Agents API
+  (`GET /agents/sessions`, OpenAI's or the store's).
 
 The bundled sample (the `local` source with no settings) reads everything it holds: its chat
 completions, its responses through the store's list, and its conversations by the ids of its
@@ -41,6 +43,7 @@ class ReadPlan:
         conversation_ids: Conversations to read by id.
         traces: Page the trace spans the source's store received.
         traces_path: Read OTLP JSON-lines files under this path.
+        agent_sessions: Read the Agents API sessions' traces.
     """
 
     chat_completions: bool = True
@@ -49,6 +52,7 @@ class ReadPlan:
     conversation_ids: tuple[str, ...] = ()
     traces: bool = False
     traces_path: str | None = None
+    agent_sessions: bool = False
 
     @property
     def reads_source(self) -> bool:
@@ -59,6 +63,7 @@ class ReadPlan:
             or self.response_ids
             or self.conversation_ids
             or self.traces
+            or self.agent_sessions
         )
 
     def describe(self) -> str:
@@ -73,6 +78,8 @@ class ReadPlan:
             parts.append("trace spans the store received")
         if self.traces_path:
             parts.append(f"trace files under {self.traces_path}")
+        if self.agent_sessions:
+            parts.append("agent sessions' traces")
         return ", ".join(parts) or "nothing"
 
 
@@ -98,6 +105,7 @@ def read_plan(source_kind: str, env: Mapping[str, str] | None = None) -> ReadPla
         else (),
         traces=_switch(env, "DISTILLERY_TRACES", default=False),
         traces_path=env.get("DISTILLERY_TRACES_PATH", "").strip() or None,
+        agent_sessions=_switch(env, "DISTILLERY_AGENT_SESSIONS", default=False),
     )
     if plan.describe() == "nothing":
         raise SourceConfigError(

@@ -1,8 +1,9 @@
 """One ingest: every reader the plan names, in turn, under one hold of the data directory.
 
 Chat completions first (they expire soonest: 30 days), then the responses list, then responses and
-conversations by id, then trace spans (the store's, then files). A reader that stops on an error
-stops the run: what the earlier readers stored is checkpointed, and the next run goes on from there.
+conversations by id, then trace spans (the store's, files, agent sessions). A reader that stops on
+an error stops the run: what the earlier readers stored is checkpointed, and the next run goes on
+from there.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import openai
 
 from pipelines.datadir.object_storage import AnyPath
 from pipelines.datadir.paths import DataPaths
+from pipelines.ingest.agent_sessions import sync_agent_sessions
 from pipelines.ingest.apis import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES
 from pipelines.ingest.by_id import state_name, sync_by_id
 from pipelines.ingest.errors import SampleMixError
@@ -89,6 +91,8 @@ def ingest(
             run.reports.append(sync_store_spans(reading))
         if plan.traces_path:
             run.reports.append(sync_span_files(reading, plan.traces_path))
+        if plan.agent_sessions:
+            run.reports.append(sync_agent_sessions(reading))
     return run
 
 

@@ -63,7 +63,7 @@ def sync_span_files(reading: Reading, path: str) -> IngestReport:
     ).sync()
 
 
-class _SpanRows(Reader):
+class SpanRows(Reader):
     """What both readers share: LLM-call spans to lake rows, counted."""
 
     def _rows(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,7 +97,7 @@ class _SpanRows(Reader):
         self.report.pages += 1
 
 
-class _StoreSpans(_SpanRows):
+class _StoreSpans(SpanRows):
     reader = "store"
 
     def _read(self) -> None:
@@ -141,7 +141,7 @@ class _StoreSpans(_SpanRows):
         )
 
 
-class _SpanFiles(_SpanRows):
+class _SpanFiles(SpanRows):
     reader = "files"
 
     def __init__(self, reading: Reading, api: Any, *, state_name: str, path: Path) -> None:

@@ -8,6 +8,7 @@ Surfaces:
     …/responses…                                  stored responses (see `responses`)
     …/conversations…                              conversations (see `conversations`)
     …/traces, …/traces/spans                      OTLP/HTTP trace receiver, spans for ingest
+    …/agents/sessions…                            the received spans as Agents API traces
     /_admin/…                                     test controls: faults, request counts, import
 
 With `capture` (`serve --upstream`), creating a chat completion or a response goes to the upstream
@@ -28,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pipelines.store.agent_sessions import agent_session_routes
 from pipelines.store.conversations import conversation_routes
 from pipelines.store.database import StoreDatabase
 from pipelines.store.errors import APIError, bad_parameter, not_found
@@ -101,6 +103,7 @@ def create_app(
         *response_routes(),
         *conversation_routes(),
         *trace_routes(),
+        *agent_session_routes(),
     ]
     deployment_routes = [
         Route("/deployments/{deployment}/chat/completions", _list_completions, methods=["GET"])

@@ -26,10 +26,16 @@ CREATE TABLE IF NOT EXISTS trace_spans (
     span_id TEXT NOT NULL,
     received_at INTEGER NOT NULL,            -- unix seconds
     tenant TEXT,                             -- the sender's tenant; null in a plain store
+    session_id TEXT NOT NULL,                -- its session (`session_of`), for /agents/sessions
     body TEXT NOT NULL,                      -- the span record JSON, as received
     UNIQUE (trace_id, span_id)
 );
+CREATE INDEX IF NOT EXISTS trace_spans_by_session ON trace_spans (session_id, seq);
 """
+
+SESSION_ATTRIBUTES = ("session.id", "gen_ai.conversation.id")
+"""Span attributes that name a session: OpenInference's `using_session`, the GenAI conventions'
+conversation id."""
 
 
 def store_spans(
@@ -51,9 +57,10 @@ def store_spans(
         if not (trace_id and span_id):
             continue
         cursor = conn.execute(
-            "INSERT OR IGNORE INTO trace_spans (trace_id, span_id, received_at, tenant, body)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (trace_id, span_id, received_at, tenant, jsontext.dumps(record)),
+            "INSERT OR IGNORE INTO trace_spans"
+            " (trace_id, span_id, received_at, tenant, session_id, body)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (trace_id, span_id, received_at, tenant, session_of(record), jsontext.dumps(record)),
         )
         if cursor.rowcount:
             stored += 1
@@ -97,3 +104,11 @@ def spans_page(
         last_id=str(rows[-1][0]) if rows else None,
         has_more=more,
     )
+
+
+def session_of(record: dict[str, Any]) -> str:
+    """The session a span belongs to: the one its attributes name, else its trace (a trace
+    without a named session is a session of its own)."""
+    attrs = otlp.span_attributes(record)
+    named = next((attrs[key] for key in SESSION_ATTRIBUTES if attrs.get(key)), None)
+    return str(named) if named is not None else otlp.span_key(record)[0]
