@@ -18,6 +18,7 @@ import openai
 import pytest
 from openai.pagination import SyncCursorPage
 from openai.types import ErrorObject
+from openai.types.beta.agents.sessions.session_trace import SessionTrace
 from openai.types.chat import ChatCompletion, ChatCompletionDeleted
 from openai.types.conversations import (
     Conversation,
@@ -30,10 +31,12 @@ from pipelines.sample import SAMPLE_PATHS
 from pipelines.store import StoreDatabase
 from tests.conftest import STORE_KEY
 from tests.sdk_models import UNDECLARED_CHAT_FIELDS, Findings
+from tests.spans import export_request, span_record
 from tests.store_process import StoreProcess, store_process
 from tests.store_surfaces import Surface, served_routes
 
 Record = dict[str, Any]
+CALL = {"gen_ai.operation.name": "chat", "gen_ai.input.messages": "[]", "session.id": "sess_1"}
 
 EXPECTED_FAILURES = {
     "malformed_missing_created": "created missing",
@@ -54,6 +57,11 @@ NOT_THE_STORES_ANSWER = {
     "POST /deployments/{deployment}/chat/completions": "capture: the upstream's answer",
     "/{path:path}": "capture: forwards what no route serves, answering the upstream's bytes",
     "/distillery/health": "capture: the store's own counters, not part of OpenAI's API",
+    "POST /traces": "OTLP/HTTP: OpenTelemetry's protocol, not OpenAI's (test_traces_ingest.py)",
+    "GET /traces/spans": "the store's list of received spans for ingest, not part of OpenAI's API",
+    "GET /agents/sessions": "sessions with what the store knows of them (id, times, metadata):"
+    " the SDK's AgentSession also requires an agent, environment and spend control the store"
+    " does not have; tests/test_agent_sessions.py lists them through the SDK",
 }
 """Routes whose answers are not the store's to shape, and why."""
 
@@ -328,6 +336,29 @@ def _refused(
         assert refused.value.body == answer["error"]
 
 
+def check_agent_session_traces(surface: Surface) -> None:
+    """The sample holds no spans: one trace is sent as an exporter sends it (OTLP/JSON), then
+    every session's traces are judged with the SDK's `SessionTrace` and read through
+    `client.beta.agents.sessions.traces`."""
+    status, answer = surface.http("POST", "/traces", export_request([span_record(CALL)]))
+    assert status == 200, answer
+    client = surface.client()
+    sessions = surface.get("/agents/sessions")["data"]
+    assert sessions
+    for session in sessions:
+        path = f"/agents/sessions/{session['id']}/traces"
+        served = []
+        for page in surface.pages(path):
+            _list_envelope(surface, page, f"GET {path}")
+            for item in page["data"]:
+                served.append(item["id"])
+                surface.findings.model(SessionTrace, item, owner=item["id"], where=f"GET {path}")
+        listed = surface.sdk(
+            session["id"], path, client.beta.agents.sessions.traces.list, session["id"], limit=100
+        )
+        assert served and (listed is None or [t.id for t in listed] == served)
+
+
 ROUTE_CHECKS: dict[tuple[str, str], Callable[[Surface], None]] = {
     ("GET", "/chat/completions"): check_chat_list,
     ("POST", "/chat/completions"): check_chat_store,
@@ -344,6 +375,7 @@ ROUTE_CHECKS: dict[tuple[str, str], Callable[[Surface], None]] = {
     ("GET", "/conversations/{conversation_id}"): check_conversation_retrieve,
     ("DELETE", "/conversations/{conversation_id}"): check_conversation_delete,
     ("GET", "/conversations/{conversation_id}/items"): check_conversation_items,
+    ("GET", "/agents/sessions/{session_id}/traces"): check_agent_session_traces,
 }
 """How each API route's answers are judged, by method and path under an API root."""
 

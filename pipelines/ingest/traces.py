@@ -64,7 +64,8 @@ def sync_span_files(reading: Reading, path: str) -> IngestReport:
 
 
 class SpanRows(Reader):
-    """What both readers share: LLM-call spans to lake rows, counted."""
+    """What every span reader shares (these two, `pipelines.ingest.agent_sessions`): LLM-call
+    spans to lake rows, counted, and a page written as one batch."""
 
     def _rows(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The lake rows of the LLM-call spans not in the lake as they are."""
