@@ -16,7 +16,6 @@ import cProfile
 import json
 import os
 import pstats
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import polars as pl
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+
+from tests.bench.measure import cpu_seconds, peak_rss_mib  # noqa: E402
 
 
 def prepare(n: int, path: Path) -> None:
@@ -58,7 +59,7 @@ def measure(kind: str, source: Path, out: Path) -> dict[str, float]:
     from pipelines.export.versions import build_dataset_version
     from pipelines.recipes import Recipe
 
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     if kind == "floor":
         # About as much JSONL as the version writes (within a tenth): each row's id, the role and
         # text of its messages, and its output. Whole message structs would be 2.4 times as much,
@@ -88,22 +89,8 @@ def measure(kind: str, source: Path, out: Path) -> dict[str, float]:
             stats.print_stats(r"pipelines|parquet|collect", 30)
         else:
             build()
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_mib": _peak_rss_mib()}
-
-
-def _cpu_seconds() -> float:
-    """CPU time of every thread of this process, user and system."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_rss_mib() -> float:
-    # VmHWM, not ru_maxrss: after fork + exec, ru_maxrss still counts the parent's pages.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_mib": peak_rss_mib()}
 
 
 def main() -> None:

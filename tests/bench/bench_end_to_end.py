@@ -26,6 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.measure import cpu_seconds, peak_rss_mib  # noqa: E402
+
 
 def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
     import polars as pl
@@ -55,7 +57,7 @@ def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
             inputs=input_snapshot(completions.select(SNAPSHOT_COLUMNS)),
         )
 
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     if kind == "floor":
         frame = pl.read_parquet(DataPaths(lake).batch_files())
         frame.select("completion_json", "messages_json").write_ndjson(out / "floor.jsonl")
@@ -69,22 +71,8 @@ def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
         )
     else:
         pipeline()
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_mib": _peak_rss_mib()}
-
-
-def _cpu_seconds() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_mib": peak_rss_mib()}
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+
+from tests.bench.measure import cpu_seconds, peak_rss_mib  # noqa: E402
 
 STAGES = ("completions", "curated", "version")
 
@@ -42,7 +43,7 @@ def run_stage(name: str, data_dir: Path) -> dict[str, object]:
     from pipelines.recipes import Recipe
 
     recipe = Recipe.model_validate({"name": "bench", "dedup": {"near": {"enabled": False}}})
-    started, cpu = time.perf_counter(), _cpu_seconds()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result: dict[str, object] = {}
     if name == "completions":
         segments = build_completions(data_dir).segments
@@ -62,21 +63,9 @@ def run_stage(name: str, data_dir: Path) -> dict[str, object]:
     return {
         **result,
         "seconds": time.perf_counter() - started,
-        "cpu_seconds": _cpu_seconds() - cpu,
-        "peak_mib": _peak_rss_mib(),
+        "cpu_seconds": cpu_seconds() - cpu,
+        "peak_mib": peak_rss_mib(),
     }
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _run_build(data_dir: Path) -> dict[str, object]:
