@@ -32,8 +32,8 @@ from tests.bench.measure import cpu_seconds, peak_rss_mib  # noqa: E402
 def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
     import polars as pl
 
-    from pipelines.completions import build_completions, columns_without_raw_json, read_completions
-    from pipelines.curate import curate_completions, write_curated
+    from pipelines.completions import build_completions, read_completions
+    from pipelines.curate import curate_lake, read_curated
     from pipelines.datadir.paths import DataPaths
     from pipelines.export import SNAPSHOT_COLUMNS, build_dataset_version, input_snapshot
     from pipelines.recipes import Recipe
@@ -45,16 +45,15 @@ def measure(kind: str, lake: Path, out: Path, chains: bool) -> dict[str, float]:
 
     def pipeline() -> None:
         shutil.copytree(lake / "lake", out / "lake")
+        # As the assets do it, stage after stage through the data directory.
         build_completions(out)
-        completions = read_completions(out, columns=columns_without_raw_json())
-        curated = curate_completions(completions, recipe)
-        write_curated(out, curated)
+        curated = curate_lake(out, recipe)
         build_dataset_version(
             out,
-            curated.rows,
+            read_curated(out, recipe.name),
             recipe,
             curation_steps=curated.steps,
-            inputs=input_snapshot(completions.select(SNAPSHOT_COLUMNS)),
+            inputs=input_snapshot(read_completions(out, columns=SNAPSHOT_COLUMNS)),
         )
 
     started, cpu_started = time.perf_counter(), cpu_seconds()
