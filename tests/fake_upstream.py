@@ -15,6 +15,8 @@ must receive. The model name picks a fault:
     same-id             every chat completion has the id `chatcmpl-same` (as short-id backends may)
     ragged              streams cut into 7-byte pieces, splitting lines and characters
     no-finish           a chat stream that ends cleanly (`[DONE]`) with no finish reason
+    recorded-NAME       `tests/fixtures/sse/NAME.sse`, a real upstream's stream, replayed byte for
+                        byte (event by event), whatever was asked
 
 A request whose last message asks about the weather, with tools given, is answered with two tool
 calls. The server runs on a thread of the test process (uvicorn, loopback port) and keeps every
@@ -32,6 +34,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -51,6 +54,8 @@ from tests.fake_answers import (
 )
 
 STALL_S = 30.0
+RECORDED = Path(__file__).parent / "fixtures" / "sse"
+"""Where the real streams `recorded-NAME` replays are kept (see the README there)."""
 RETRY_AFTER = "7"
 
 
@@ -127,6 +132,8 @@ def create_upstream_app(state: FakeUpstream) -> Starlette:
         fault = await _fault(request, payload.get("model", ""), request_id)
         if fault is not None:
             return fault
+        if payload.get("model", "").startswith("recorded-"):
+            return _recorded(payload["model"], {"x-request-id": request_id})
         if state.latency_s:
             await asyncio.sleep(state.latency_s)
         completion = chat_completion(payload, number, azure=request.url.path.startswith("/openai"))
@@ -150,6 +157,8 @@ def create_upstream_app(state: FakeUpstream) -> Starlette:
         fault = await _fault(request, payload.get("model", ""), request_id)
         if fault is not None:
             return fault
+        if payload.get("model", "").startswith("recorded-"):
+            return _recorded(payload["model"], {"x-request-id": request_id})
         if state.latency_s:
             await asyncio.sleep(state.latency_s)
         response = response_object(payload, number)
@@ -245,6 +254,25 @@ def _sse(lines: list[str], model: str, headers: dict[str, str]) -> Response:
                 await asyncio.sleep(STALL_S)
             yield chunk
             await asyncio.sleep(0.08 if model == "slow-stream" else 0)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+def recorded_stream(model: str) -> bytes:
+    """The recorded body the model `recorded-NAME` replays."""
+    return (RECORDED / f"{model.removeprefix('recorded-')}.sse").read_bytes()
+
+
+def _recorded(model: str, headers: dict[str, str]) -> Response:
+    # Sent one event at a time, as the upstream sent them; the pieces join to the file exactly.
+    body = recorded_stream(model)
+    events = [event + b"\n\n" for event in body.split(b"\n\n")[:-1]]
+    assert b"".join(events) == body, f"{model}: a recording must end with a blank line"
+
+    async def stream() -> AsyncIterator[bytes]:
+        for event in events:
+            yield event
+            await asyncio.sleep(0)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
