@@ -101,8 +101,9 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {
             "id": "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL",
             "model": "gpt-4o-2024-08-06",
-            "content": "I'm unable to provide real-time weather updates. To get the current weather in"
-            " San Francisco, I recommend checking a reliable weather website or a weather app.",
+            "content": "I'm unable to provide real-time weather updates. To get the current"
+            " weather in San Francisco, I recommend checking a reliable weather website or a"
+            " weather app.",
             "tool_calls": [],
             "finish_reason": "stop",
             "usage": {
