@@ -19,7 +19,9 @@ from tests.capture_support import (
     call,
     capturing_store,
     received_chat,
+    received_response,
     sdk,
+    without_tenant,
 )
 from tests.fake_upstream import FakeUpstream, recorded_stream, running_upstream
 from tests.store_process import StoreProcess
@@ -189,3 +191,91 @@ def test_a_recorded_stream_reaches_the_client_unchanged_and_is_stored_as_it_asse
     assert stored["choices"][0]["message"]["role"] == "assistant"
     messages = sdk(proxy).chat.completions.messages.list(expected["id"])
     assert [m.content for m in messages] == [m["content"] for m in request["messages"]]
+
+
+RESPONSE_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Get the weather for a specified location",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "location": {
+                "type": "string",
+                "description": "Name of the location to get the weather for",
+            }
+        },
+        "required": ["location"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+RESPONSE_ASSEMBLED = {
+    "id": "resp_68d835172d4481a3adc02a0a27d80dad05b5406cc515b605",
+    "status": "completed",
+    "model": "gpt-5-2025-08-07",
+    "created_at": 1758999831,
+    "output": [
+        ("reasoning", "rs_68d83517d32481a3a885d6180985b19505b5406cc515b605", None),
+        (
+            "function_call",
+            "fc_68d8351802e881a3aeaf0e594cbdc6d505b5406cc515b605",
+            ("call_zmgkl7rFpA4eOyUO0SamopGI", "get_weather", '{"location":"New York City, USA"}'),
+        ),
+    ],
+    "usage": {
+        "input_tokens": 69,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 24,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 93,
+    },
+}
+
+
+def response_as_transcript(response: dict[str, Any]) -> dict[str, Any]:
+    """A response (as JSON) in the shape of `RESPONSE_ASSEMBLED`."""
+    output = [
+        (
+            item["type"],
+            item["id"],
+            (item["call_id"], item["name"], item["arguments"])
+            if item["type"] == "function_call"
+            else None,
+        )
+        for item in response["output"]
+    ]
+    picked = {key: response.get(key) for key in RESPONSE_ASSEMBLED}
+    return {**picked, "output": output}
+
+
+@pytest.mark.slow
+def test_a_recorded_responses_stream_reaches_the_client_unchanged_and_is_stored_whole(
+    proxy: StoreProcess,
+) -> None:
+    request = {
+        "model": "recorded-openai-responses-tools",
+        "input": "What is the weather in New York City?",
+        "tools": [RESPONSE_TOOL],
+        "reasoning": {"effort": "minimal", "summary": "detailed"},
+        "stream": True,
+    }
+
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    unstored = {**request, "store": False}
+    with httpx2.stream(
+        "POST", f"{proxy.url}/v1/responses", json=unstored, headers=headers, timeout=30
+    ) as raw:
+        assert raw.status_code == 200
+        body = b"".join(raw.iter_bytes())
+    assert body == recorded_stream(request["model"])
+
+    events = call(sdk(proxy, "openai"), "responses.create", **request)
+    deltas = [e.delta for e in events if e.type == "response.function_call_arguments.delta"]
+    assert "".join(deltas) == '{"location":"New York City, USA"}'
+    received = received_response(events)
+    assert response_as_transcript(received) == RESPONSE_ASSEMBLED
+
+    stored = api_get(proxy, f"/v1/responses/{RESPONSE_ASSEMBLED['id']}").json()
+    assert response_as_transcript(stored) == RESPONSE_ASSEMBLED
+    assert without_tenant(stored) == received
