@@ -7,6 +7,8 @@ distillery store serve --db PATH [--host 127.0.0.1] [--port N] [--api-key K | --
                        [--insecure-no-key] [--upstream URL …] [fault flags]
 distillery store import FILE.jsonl --db PATH [--skip-invalid]
 distillery export --recipe R [--version V] --target T [--target T2 …] [--data-dir D]
+distillery forget [--id ID …] [--ids-file F] [--metadata K=V …] [--user U …] [--dry-run]
+                  [--at-source] [--store-db FILE …] [--data-dir D]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from pipelines.cli_forget import add_forget_command
 from pipelines.store.database import StoreDatabase
 from pipelines.store.faults import FaultConfig
 from pipelines.store.guards import DEFAULT_MAX_BODY_BYTES
@@ -206,6 +209,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rewrite", action="store_true", help="write targets the version already has again"
     )
     export_cmd.set_defaults(run=_export)
+    add_forget_command(commands)
     return parser
 
 

@@ -13,6 +13,10 @@
 <data dir>/artifacts/<recipe>/.staging-<token>/.owner.json   the build writing it (pid, host)
 <data dir>/artifacts/<recipe>/LATEST                         the version the last build produced
 <data dir>/lake/state/writer.lease                           the one writer's lease (object storage)
+<data dir>/forget/tombstones.txt                             erased ids, as salted sha256 hashes
+<data dir>/forget/salt                                       the salt of those hashes
+<data dir>/forget/<time>.json                                the record of one erasure
+<data dir>/forget/journal.json                               an unfinished erasure's version ids
 
 The data directory is a local path or an object storage URL (`s3://bucket/prefix`, `az://`,
 `abfs://`, `gs://`); for a URL every path here is a `pipelines.datadir.object_storage.ObjectPath`,
@@ -149,6 +153,54 @@ class DataPaths:
 
     def curation_steps(self, recipe: str) -> AnyPath:
         return self.data_dir / "lake" / "curated" / f"{recipe}.steps.json"
+
+    # Erasure (`pipelines.forget`).
+
+    @property
+    def forget_dir(self) -> AnyPath:
+        return self.data_dir / "forget"
+
+    @property
+    def tombstones(self) -> AnyPath:
+        """Every erased id as a salted hash, one a line (`pipelines.datadir.tombstones`)."""
+        return self.forget_dir / "tombstones.txt"
+
+    @property
+    def tombstone_salt(self) -> AnyPath:
+        return self.forget_dir / "salt"
+
+    @property
+    def forget_journal(self) -> AnyPath:
+        """An unfinished erasure's version ids: LATEST before it, what replaced what."""
+        return self.forget_dir / "journal.json"
+
+    def forget_record(self, stamp: str) -> AnyPath:
+        """The record of one erasure (hashed selectors, counts, versions replaced)."""
+        return self.forget_dir / f"{stamp}.json"
+
+    def rejected_files(self) -> list[AnyPath]:
+        """Every rejects file of every run."""
+        return sorted((self.data_dir / "lake" / "rejected").glob("items-*.jsonl"))
+
+    def seen_files(self) -> list[AnyPath]:
+        """The ids files of unfinished full refreshes."""
+        return sorted(self.state_dir.glob("seen-*.txt"))
+
+    def sync_states(self) -> list[AnyPath]:
+        """Every reader's sync state."""
+        return sorted(self.state_dir.glob("*.json"))
+
+    def curated_tables(self) -> list[AnyPath]:
+        """Every recipe's curated table."""
+        return sorted((self.data_dir / "lake" / "curated").glob("*.parquet"))
+
+    def recipes_with_versions(self) -> list[str]:
+        """Every recipe that has a folder under `artifacts/`."""
+        return sorted(
+            path.name
+            for path in (self.data_dir / "artifacts").glob("*")
+            if path.is_dir() and not path.name.startswith(".")
+        )
 
     # Dataset versions.
 

@@ -24,6 +24,7 @@ import polars as pl
 from pipelines.datadir.atomic import write_parquet_atomically
 from pipelines.datadir.object_storage import AnyPath, ObjectPath, append_text, scan_parquet
 from pipelines.datadir.paths import DataPaths
+from pipelines.datadir.tombstones import read_tombstones
 from schemas import LEGACY_API, RAW_COMPLETIONS_SCHEMA
 
 LAKE_KEY = ["api", "id"]
@@ -56,6 +57,9 @@ def write_batch(paths: DataPaths, batch_id: str, rows: list[dict[str, Any]]) -> 
         retry += 1
         name = f"{batch_id}-r{retry:03d}"  # padded: -r010 sorts after -r009
     frame = pl.DataFrame([{**row, "batch_id": name} for row in rows], schema=RAW_COMPLETIONS_SCHEMA)
+    tombstones = read_tombstones(paths)
+    if tombstones:
+        frame = frame.filter(~tombstones.matches("id"))
     target = paths.raw_batch(name)
     write_parquet_atomically(frame, target)
     return target

@@ -47,6 +47,8 @@ async def _delete(request: Request) -> Response:
     with _db(request).transaction() as conn:
         owned = visible(request, get_conversation(conn, conversation_id)) is not None
         deleted = owned and delete_conversation(conn, conversation_id)
+    if deleted:
+        _db(request).erase_log()
     if not deleted:
         return await upstream_or(request, _unknown_conversation(request))
     return JSONResponse({"id": conversation_id, "object": "conversation.deleted", "deleted": True})

@@ -61,6 +61,8 @@ class StoreDatabase:
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            # A deleted record's text is overwritten, not only unlinked (erasure: DELETE routes).
+            self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.executescript(
                 COMPLETIONS_SCHEMA
                 + RESPONSES_SCHEMA
@@ -159,7 +161,18 @@ class StoreDatabase:
     def delete(self, completion_id: str) -> bool:
         with self.transaction() as conn:
             cursor = conn.execute("DELETE FROM completions WHERE id = ?", (completion_id,))
-            return cursor.rowcount > 0
+            deleted = cursor.rowcount > 0
+        if deleted:
+            self.erase_log()
+        return deleted
+
+    def erase_log(self) -> None:
+        """Checkpoint the write-ahead log into the file and truncate it: after a deletion the
+        log still holds the record's pages as they were, and `secure_delete` has zeroed them in
+        the file. A reader in the middle of a read can keep part of the log (the next deletion's
+        checkpoint takes it)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -96,6 +96,8 @@ async def _delete(request: Request) -> Response:
     with _db(request).transaction() as conn:
         owned = visible(request, get_response(conn, response_id)) is not None
         deleted = owned and delete_response(conn, response_id)
+    if deleted:
+        _db(request).erase_log()
     if not deleted:
         return await upstream_or(request, _unknown_response(request))
     return JSONResponse({"id": response_id, "object": "response", "deleted": True})

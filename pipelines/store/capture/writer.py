@@ -296,6 +296,7 @@ def _connect(db_path: str | Path, *, busy_timeout_s: float) -> sqlite3.Connectio
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("PRAGMA secure_delete=ON")  # nothing deleted leaves its text behind
     return conn
 
 
