@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from assets.reporting import counts_table, markdown_table
+from assets.reporting import counts_table, rows_summary
 from assets.resources import WRITER_POOL, DataDirectory
 from pipelines.completions import (
     build_completions,
@@ -11,10 +11,8 @@ from pipelines.completions import (
     read_quarantine,
     reason_counts,
 )
-from pipelines.curate import redact_completions
 from pipelines.datadir.object_storage import scan_parquet
 from pipelines.datadir.paths import DataPaths
-from pipelines.recipes import Redaction
 from pipelines.wording import counted
 
 
@@ -51,7 +49,7 @@ def completions_tables(data_dir: DataDirectory):
     """Normalize the raw lake with explicit polars schemas and validate it with pandera."""
     validated = build_completions(data_dir.path)
     # Written part by part: read back only what the metadata shows, never the whole table.
-    quarantine = read_quarantine(data_dir.path, columns=["id", "model", "api", "reasons"])
+    quarantine = read_quarantine(data_dir.path, columns=["model", "api"])
     yield dg.MaterializeResult(
         asset_key="completions",
         metadata={
@@ -63,9 +61,7 @@ def completions_tables(data_dir: DataDirectory):
             "rows_reused": validated.segments.reused_rows,
             "lake_batches_normalized": validated.segments.normalized_batches,
             "path": dg.MetadataValue.path(str(DataPaths(data_dir.path).completions)),
-            "preview": dg.MetadataValue.md(
-                markdown_table(_preview(read_completions(data_dir.path, head=10)))
-            ),
+            "summary": dg.MetadataValue.md(_summary(data_dir.path)),
         },
     )
     yield dg.MaterializeResult(
@@ -76,20 +72,7 @@ def completions_tables(data_dir: DataDirectory):
                 counts_table(validated.reason_counts(), key="failed check", value="records")
             ),
             "path": dg.MetadataValue.path(str(DataPaths(data_dir.path).quarantine)),
-            "preview": dg.MetadataValue.md(
-                markdown_table(
-                    quarantine.select(
-                        "id",
-                        "model",
-                        "api",
-                        pl.col("reasons")
-                        .list.eval(pl.element().struct.field("message"))
-                        .list.join("; ")
-                        .alias("reasons"),
-                    ),
-                    max_chars=120,
-                )
-            ),
+            "summary": dg.MetadataValue.md(rows_summary(quarantine, ["api", "model"])),
         },
     )
 
@@ -128,17 +111,10 @@ def completions_quarantine_share(
     )
 
 
-def _preview(completions: pl.DataFrame, *, rows: int = 10) -> pl.DataFrame:
-    """The first rows, their texts redacted: the preview is stored in Dagster's event log,
-    which must never hold personal data or a key, whatever a recipe later does."""
-    redacted, _ = redact_completions(completions.head(rows), Redaction())
-    return redacted.select(
-        "id",
-        "created",
-        "model",
-        "api",
-        pl.col("messages").list.len().alias("input_messages"),
-        "finish_reason",
-        "total_tokens",
-        pl.col("output_content").alias("output"),
+def _summary(data_dir: str) -> str:
+    """Rows per API, model and finish reason with their tokens: no id and no text, since the
+    event log outlives any erasure (`assets.reporting.rows_summary`). Four narrow columns read."""
+    counted = read_completions(data_dir, columns=["api", "model", "finish_reason", "total_tokens"])
+    return rows_summary(
+        counted, ["api", "model", "finish_reason"], total_tokens=pl.col("total_tokens").sum()
     )

@@ -3,11 +3,14 @@
 import dagster as dg
 import polars as pl
 
-from assets.reporting import counts_table, markdown_table
+from assets.reporting import counts_table, markdown_table, rows_summary
 from assets.resources import WRITER_POOL, DataDirectory
-from pipelines.curate import curate_lake, read_curated, redact_completions
-from pipelines.recipes import Recipe, Redaction
+from pipelines.curate import curate_lake, read_curated
+from pipelines.recipes import Recipe
 from pipelines.steps import StepReport, steps_frame
+
+SUMMARY_COLUMNS = ["api", "model", "redactions", "duplicate_count"]
+"""What the curated asset's summary reads of the table: no id, no text."""
 
 
 def curated_asset(recipe: Recipe) -> dg.AssetsDefinition:
@@ -31,8 +34,8 @@ def curated_asset(recipe: Recipe) -> dg.AssetsDefinition:
             f" ({curated.parts_curated} of {curated.parts} parts of the table curated by this run,"
             " the rest kept from earlier runs)"
         )
-        preview = read_curated(data_dir.path, recipe.name, head=10)
-        metadata = curation_metadata(curated.steps, curated.rows, str(curated.path), preview)
+        counted_rows = read_curated(data_dir.path, recipe.name, columns=SUMMARY_COLUMNS)
+        metadata = curation_metadata(curated.steps, curated.rows, str(curated.path), counted_rows)
         metadata["table_parts"] = curated.parts
         metadata["table_parts_curated"] = curated.parts_curated
         return dg.MaterializeResult(metadata=metadata)
@@ -41,9 +44,10 @@ def curated_asset(recipe: Recipe) -> dg.AssetsDefinition:
 
 
 def curation_metadata(
-    steps: list[StepReport], rows: int, path: str, preview: pl.DataFrame
+    steps: list[StepReport], rows: int, path: str, counted_rows: pl.DataFrame
 ) -> dict[str, object]:
-    """The curated asset's metadata: counts by step and reason, and a redacted preview."""
+    """The curated asset's metadata: counts by step and reason, and rows per API and model
+    (`counted_rows`: the `SUMMARY_COLUMNS` of the curated table)."""
     redact = next(step for step in steps if step.step == "redact")
     redacted_share = redact.counts.get("records_redacted", 0) / rows if rows else 0.0
     drops = {reason: n for step in steps for reason, n in step.dropped.items()}
@@ -61,21 +65,13 @@ def curation_metadata(
         "near_duplicate_clusters": steps[-1].counts.get("clusters_with_duplicates", 0),
         **_chain_metadata(steps),
         "path": dg.MetadataValue.path(path),
-        "preview": dg.MetadataValue.md(
-            markdown_table(
-                # Redacted with the default kinds whatever the recipe says: the preview is
-                # stored in Dagster's event log.
-                redact_completions(preview, Redaction())[0].select(
-                    "id",
-                    "model",
-                    "redactions",
-                    "duplicate_count",
-                    "cluster_id",
-                    pl.col("messages")
-                    .list.eval(pl.element().struct.field("content"))
-                    .list.last()
-                    .alias("last_input"),
-                )
+        # Counts, not rows: the event log outlives any erasure (`assets.reporting.rows_summary`).
+        "summary": dg.MetadataValue.md(
+            rows_summary(
+                counted_rows,
+                ["api", "model"],
+                redactions=pl.col("redactions").sum(),
+                duplicates=(pl.col("duplicate_count") - 1).sum(),
             )
         ),
     }

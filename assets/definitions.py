@@ -7,6 +7,7 @@ import dagster as dg
 from assets.completions import completions_quarantine_share, completions_tables
 from assets.curation import broken_recipes_asset, curated_asset
 from assets.export import dataset_asset, export_targets_job
+from assets.forget import forget_job
 from assets.ingestion import raw_completions
 from assets.resources import DataDirectory, StoredCompletionsSource, env_or_default
 from assets.sensors import new_completions_sensor
@@ -86,6 +87,7 @@ defs = dg.Definitions(
         build_datasets_job,
         build_datasets_from_lake_job,
         export_targets_job,
+        forget_job,
     ],
     schedules=[daily_ingest_schedule, daily_build_datasets_schedule],
     sensors=[build_after_new_completions_sensor],

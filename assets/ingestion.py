@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from assets.reporting import markdown_table
+from assets.reporting import markdown_table, rows_summary
 from assets.resources import WRITER_POOL, DataDirectory, StoredCompletionsSource
 from pipelines.datadir.paths import DataPaths
 from pipelines.ingest import (
@@ -51,12 +51,9 @@ def raw_completions(
     metadata = _ingest_metadata(run, data_dir.path)
     metadata["dagster/row_count"] = lake.height
     metadata["rows_per_api"] = dict(sorted(lake.group_by("api").len().iter_rows()))
-    metadata["preview"] = dg.MetadataValue.md(
-        markdown_table(
-            lake.sort("created", descending=True, nulls_last=True).select(
-                "api", "id", "created", "model", "source", "ingested_at"
-            )
-        )
+    # Counts, not the newest rows: the event log outlives any erasure (`assets/reporting.py`).
+    metadata["summary"] = dg.MetadataValue.md(
+        rows_summary(lake, ["api", "model", "source"], newest_created=pl.col("created").max())
     )
     return dg.MaterializeResult(metadata=metadata)
 

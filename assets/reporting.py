@@ -23,6 +23,21 @@ def markdown_table(frame: pl.DataFrame, *, max_rows: int = 10, max_chars: int = 
     return "\n".join(lines)
 
 
+def rows_summary(frame: pl.DataFrame, by: list[str], **aggregates: pl.Expr) -> str:
+    """Rows per group of `by` (API, model, …) and `aggregates`, as a Markdown table.
+
+    What asset metadata shows of the rows instead of a preview of them: metadata is kept in
+    Dagster's event log, which an erasure (`distillery forget`) cannot rewrite, so it holds no
+    id and no text of any row, only counts over columns that name no one.
+    """
+    summary = (
+        frame.group_by(by)
+        .agg(pl.len().alias("rows"), **aggregates)
+        .sort("rows", *by, descending=[True, *[False] * len(by)], nulls_last=True)
+    )
+    return markdown_table(summary, max_rows=20)
+
+
 def counts_table(counts: Mapping[str, int], *, key: str, value: str = "rows") -> str:
     """A two-column Markdown table of counts, e.g. drops by reason."""
     if not counts:

@@ -263,7 +263,7 @@ def test_no_planted_personal_data_or_key_is_published_or_logged(
     stored_by_dagster = b"".join(
         path.read_bytes() for path in (cwd / SAMPLE_DIR / ".dagster").rglob("*") if path.is_file()
     )
-    assert b"preview" in stored_by_dagster  # the event log is where we look
+    assert b"summary" in stored_by_dagster  # the event log is where we look
 
     leaks = [
         (kind, value, name)

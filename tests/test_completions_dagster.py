@@ -54,7 +54,9 @@ def test_sample_build_reports_counts_reasons_and_a_warning(
     assert quarantine["dagster/row_count"].value == marked
     assert "| known_roles | 1 |" in quarantine["reasons"].value
     assert "| response_completed | 2 |" in quarantine["reasons"].value
-    assert "| id | created | model | api |" in completions["preview"].value
+    # Counts only: no id and no text of a row in the event log.
+    assert "| api | model | finish_reason | rows |" in completions["summary"].value
+    assert "chatcmpl" not in completions["summary"].value
     (check,) = result.get_asset_check_evaluations()
     # The sample's few malformed records are well under the limit: a pass, with a warning.
     assert (check.passed, check.severity) == (True, dg.AssetCheckSeverity.WARN)

@@ -84,9 +84,15 @@ def write_curated(data_dir: str | AnyPath, curated: CuratedCompletions) -> AnyPa
     return target
 
 
-def read_curated(data_dir: str | AnyPath, recipe: str, *, head: int | None = None) -> pl.DataFrame:
-    """A recipe's curated rows (only the first `head` of them, if given)."""
-    return read_parquet(DataPaths(data_dir).curated(recipe), n_rows=head)
+def read_curated(
+    data_dir: str | AnyPath,
+    recipe: str,
+    *,
+    head: int | None = None,
+    columns: list[str] | None = None,
+) -> pl.DataFrame:
+    """A recipe's curated rows (only the first `head` of them, or only `columns`, if given)."""
+    return read_parquet(DataPaths(data_dir).curated(recipe), n_rows=head, columns=columns)
 
 
 def read_curation_steps(data_dir: str | AnyPath, recipe: str) -> list[StepReport]:
