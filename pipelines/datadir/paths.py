@@ -132,6 +132,11 @@ class DataPaths:
     def completions_segments(self) -> list[AnyPath]:
         return sorted(self.completions_segments_dir.glob("*.parquet"))
 
+    @staticmethod
+    def segment_batch(segment: AnyPath) -> str:
+        """The batch id a segment was normalized from (`<batch>-<key>.parquet`)."""
+        return segment.name.removesuffix(".parquet").rsplit("-", 1)[0]
+
     @property
     def quarantine(self) -> AnyPath:
         return self.data_dir / "lake" / "quarantine" / "completions_quarantine.parquet"
@@ -186,13 +191,14 @@ class DataPaths:
         """The ids files of unfinished full refreshes."""
         return sorted(self.state_dir.glob("seen-*.txt"))
 
-    def sync_states(self) -> list[AnyPath]:
-        """Every reader's sync state."""
-        return sorted(self.state_dir.glob("*.json"))
+    def sync_state_names(self) -> list[str]:
+        """The name of every reader's sync state (`sync_state(name)`)."""
+        return sorted(p.name.removesuffix(".json") for p in self.state_dir.glob("*.json"))
 
-    def curated_tables(self) -> list[AnyPath]:
-        """Every recipe's curated table."""
-        return sorted((self.data_dir / "lake" / "curated").glob("*.parquet"))
+    def curated_tables(self) -> dict[str, AnyPath]:
+        """recipe → its curated table, for every recipe curated here."""
+        tables = (self.data_dir / "lake" / "curated").glob("*.parquet")
+        return {p.name.removesuffix(".parquet"): p for p in sorted(tables)}
 
     def recipes_with_versions(self) -> list[str]:
         """Every recipe that has a folder under `artifacts/`."""

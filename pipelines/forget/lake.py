@@ -85,11 +85,7 @@ def purge_segments(paths: DataPaths, tombstones: Tombstones, *, dry_run: bool) -
 
 def _segments_of(paths: DataPaths, batch_id: str) -> list[AnyPath]:
     # `<batch>-<key>.parquet`; a retried batch `<batch>-r001` shares the prefix, so compare whole.
-    return [
-        path
-        for path in paths.completions_segments()
-        if path.name.removesuffix(".parquet").rsplit("-", 1)[0] == batch_id
-    ]
+    return [path for path in paths.completions_segments() if paths.segment_batch(path) == batch_id]
 
 
 def purge_sync_states(paths: DataPaths, tombstones: Tombstones, *, dry_run: bool) -> int:
@@ -97,8 +93,7 @@ def purge_sync_states(paths: DataPaths, tombstones: Tombstones, *, dry_run: bool
     unfinished run's list cursor (that run then lists from the start; what it re-reads is
     filtered by the lake's writer). Returns the ids removed."""
     removed = 0
-    for path in paths.sync_states():
-        name = path.name.removesuffix(".json")
+    for name in paths.sync_state_names():
         state = read_state(paths, name)
         missing = [i for i in state.missing if not tombstones.holds(i)]
         cursor = state.run is not None and state.run.after is not None

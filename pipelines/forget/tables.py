@@ -65,12 +65,12 @@ def _label_columns(path: AnyPath) -> list[str]:
 
 
 def purge_tables(paths: DataPaths, tombstones: Tombstones, *, dry_run: bool) -> dict[str, int]:
-    """Rows removed from each table: `completions`, `quarantine`, `curated/<recipe>`."""
+    """Rows removed from each table: `completions`, `completions_quarantine`,
+    `curated/<recipe>`."""
     counts = {
         "completions": purge_table(paths.completions, tombstones, dry_run=dry_run),
-        "quarantine": purge_table(paths.quarantine, tombstones, dry_run=dry_run),
+        "completions_quarantine": purge_table(paths.quarantine, tombstones, dry_run=dry_run),
     }
-    for path in paths.curated_tables():
-        recipe = path.name.removesuffix(".parquet")
+    for recipe, path in paths.curated_tables().items():
         counts[f"curated/{recipe}"] = purge_table(path, tombstones, dry_run=dry_run)
     return counts

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
+from pydantic import ValidationError
 
 from pipelines.datadir.atomic import atomic_path
 from pipelines.datadir.object_storage import AnyPath, ObjectPath, read_parquet, scan_parquet
@@ -157,7 +158,11 @@ def _rebuild(
     tombstones: Tombstones,
 ) -> str:
     """Build the version again without its forgotten rows; return the new id."""
-    recipe = Recipe.model_validate(manifest.recipe)
+    try:
+        recipe = Recipe.model_validate(manifest.recipe)
+    except ValidationError:  # written by a distillery whose recipes this one cannot read
+        unreadable = CheckResult("recipe_readable", False, "the manifest's recipe", {})
+        raise DatasetRefused(manifest.recipe.get("name", "?"), [unreadable]) from None
     # Targets added to the version after it was built (`distillery export`) are kept too.
     targets = list(dict.fromkeys([*recipe.export.targets, *manifest.targets]))
     recipe = recipe.model_copy(
