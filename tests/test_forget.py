@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tests.capture_support import TOOLS, capturing_store, sdk
+from tests.capture_support import READ_KEY, TOOLS, capturing_store, sdk
 from tests.fake_upstream import running_upstream
 from tests.store_process import distillery_command, store_process, write_jsonl
 
@@ -149,7 +149,7 @@ def _environment(world: Path, source_url: str) -> dict[str, str]:
         "DAGSTER_HOME": str(world / "dagster_home"),
         "DISTILLERY_SOURCE": "openai",
         "OPENAI_BASE_URL": f"{source_url}/v1",
-        "OPENAI_API_KEY": "unused",
+        "OPENAI_API_KEY": READ_KEY,  # the store's reader of every tenant
         "DISTILLERY_DATA_DIR": str(world / "data"),
         "DISTILLERY_RECIPES": str(world / "recipes.yaml"),
         "DISTILLERY_RESPONSES_LIST": "on",
@@ -313,7 +313,7 @@ def test_forget_a_user_leaves_no_byte_and_a_resync_brings_nothing_back(
     (copy / "source.db").rename(copy.parent / "source.db")
     assert_forgotten(copy, world)
 
-    with store_process(copy.parent / "source.db") as source:
+    with store_process(copy.parent / "source.db", extra_args=["--read-key", READ_KEY]) as source:
         _build(copy, source.url)
     assert canaries_in(copy / "data") == {}
     assert canaries_in(copy / "dagster_home") == {}

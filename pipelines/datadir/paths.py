@@ -156,6 +156,15 @@ class DataPaths:
     def curation_part_files(self, recipe: str) -> list[AnyPath]:
         return sorted(self.curation_parts_dir(recipe).glob("*.*"))
 
+    def curation_part_tables(self, recipe: str) -> list[AnyPath]:
+        """The Parquet files among them (rows, keys, chain prefixes)."""
+        return sorted(self.curation_parts_dir(recipe).glob("*.parquet"))
+
+    @staticmethod
+    def curation_part_name(path: AnyPath) -> str:
+        """The part a curation part's file belongs to (`<name>.<kind>.<suffix>`)."""
+        return path.name.split(".", 1)[0]
+
     def curation_steps(self, recipe: str) -> AnyPath:
         return self.data_dir / "lake" / "curated" / f"{recipe}.steps.json"
 

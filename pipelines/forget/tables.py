@@ -1,7 +1,14 @@
-"""Erase tombstoned ids from the tables built from the lake: completions, quarantine, curated.
+"""Erase tombstoned ids from the tables built from the lake: completions, quarantine, curated,
+and what curation keeps of each part of the table.
 
-A table is read by its ids first (a small column), and rewritten whole, atomically, only when it
-holds a tombstoned row. A curated row that survives may still *name* a forgotten one: its
+A table is read by its ids first (a small column), and rewritten, atomically, only when it holds
+a tombstoned row: streamed from the old file to the new one, so memory never holds the table.
+The `completions` table's list of parts (`lake/completions.parts.json`) then no longer matches
+its rows and is deleted (a later stage reads the table as one part until the next build lists
+them again). What curation keeps of a part holding a forgotten row (its rows, keys, chain
+prefixes, report) is deleted: the next build curates that part again.
+
+A curated row that survives may still *name* a forgotten one: its
 near-duplicate cluster or its chat chain is labelled by the smallest or first id, which may be
 the forgotten row's. Those labels move to the smallest surviving id of the group, so no id of a
 forgotten row is left in clear.
@@ -11,8 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.datadir.atomic import write_parquet_atomically
-from pipelines.datadir.object_storage import AnyPath, read_parquet
+from pipelines.datadir.atomic import atomic_path, write_parquet_atomically
+from pipelines.datadir.object_storage import AnyPath, read_parquet, scan_parquet
 from pipelines.datadir.paths import DataPaths
 from pipelines.datadir.tombstones import Tombstones
 
@@ -40,9 +47,16 @@ def purge_table(path: AnyPath, tombstones: Tombstones, *, dry_run: bool) -> int:
             return 0
     if dry_run:
         return int(hits)
-    table = read_parquet(path)
-    kept = relabel_groups(table.filter(~tombstones.matches("id")), tombstones)
-    write_parquet_atomically(kept, path)
+    labels = [c for c in GROUP_LABELS if c in read_parquet(path, n_rows=0).columns]
+    if labels:  # a curated table: narrow enough to relabel in memory
+        table = read_parquet(path)
+        write_parquet_atomically(
+            relabel_groups(table.filter(~tombstones.matches("id")), tombstones), path
+        )
+    else:
+        with atomic_path(path) as temporary:
+            kept = scan_parquet([path]).filter(~tombstones.matches("id"))
+            kept.sink_parquet(temporary, compression="zstd")
     return int(hits)
 
 
@@ -64,13 +78,35 @@ def _label_columns(path: AnyPath) -> list[str]:
     return [column for column in GROUP_LABELS if column in names]
 
 
+def purge_curation_parts(paths: DataPaths, tombstones: Tombstones, *, dry_run: bool) -> int:
+    """Delete every kept curation part holding a tombstoned id (all its files). Returns the
+    parts deleted."""
+    deleted = 0
+    for recipe in paths.curated_tables():
+        holding = set()
+        for path in paths.curation_part_tables(recipe):
+            if "id" in read_parquet(path, n_rows=0).columns:
+                ids = read_parquet(path, columns=["id"])
+                if ids.select(tombstones.matches("id").any()).item():
+                    holding.add(paths.curation_part_name(path))
+        if not dry_run:
+            for path in paths.curation_part_files(recipe):
+                if paths.curation_part_name(path) in holding:
+                    path.unlink(missing_ok=True)
+        deleted += len(holding)
+    return deleted
+
+
 def purge_tables(paths: DataPaths, tombstones: Tombstones, *, dry_run: bool) -> dict[str, int]:
     """Rows removed from each table: `completions`, `completions_quarantine`,
     `curated/<recipe>`."""
     counts = {
         "completions": purge_table(paths.completions, tombstones, dry_run=dry_run),
+        "curation_parts": purge_curation_parts(paths, tombstones, dry_run=dry_run),
         "completions_quarantine": purge_table(paths.quarantine, tombstones, dry_run=dry_run),
     }
+    if counts["completions"] and not dry_run:
+        paths.completions_parts.unlink(missing_ok=True)
     for recipe, path in paths.curated_tables().items():
         counts[f"curated/{recipe}"] = purge_table(path, tombstones, dry_run=dry_run)
     return counts
