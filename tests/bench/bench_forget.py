@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 def build_three_versions(data_dir: Path, rows: int) -> list[str]:
     """Three days of records, a version built after each; returns the version ids."""
-    from pipelines.completions import build_completions, columns_without_raw_json, read_completions
-    from pipelines.curate import curate_completions, write_curated
+    from pipelines.completions import build_completions, read_completions
+    from pipelines.curate import curate_lake, read_curated
     from pipelines.export import SNAPSHOT_COLUMNS, build_dataset_version, input_snapshot
     from pipelines.recipes import Recipe
     from tests.bench.realistic import write_realistic_lake
@@ -36,15 +36,15 @@ def build_three_versions(data_dir: Path, rows: int) -> list[str]:
     for day in range(3):
         write_realistic_lake(data_dir, n=rows // 3, seed=day, run=f"day{day}")
         build_completions(data_dir)
-        completions = read_completions(data_dir, columns=columns_without_raw_json())
-        curated = curate_completions(completions, recipe)
-        write_curated(data_dir, curated)
+        # As the assets do: curation part by part, kept per part.
+        curated = curate_lake(data_dir, recipe)
+        completions = read_completions(data_dir, columns=list(SNAPSHOT_COLUMNS))
         built = build_dataset_version(
             data_dir,
-            curated.rows,
+            read_curated(data_dir, recipe.name),
             recipe,
             curation_steps=curated.steps,
-            inputs=input_snapshot(completions.select(SNAPSHOT_COLUMNS)),
+            inputs=input_snapshot(completions),
         )
         versions.append(built.version)
     return versions
