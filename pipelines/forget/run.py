@@ -91,6 +91,7 @@ def forget(
             report.at_source = {
                 "deleted": done.deleted,
                 "not_found": done.not_found,
+                "not_deletable": done.not_deletable,
                 "refused": done.refused,
                 "refused_statuses": done.refused_statuses,
             }

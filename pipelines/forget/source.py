@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 import openai
 
-from schemas import APIS, CHAT_COMPLETIONS_API, CONVERSATIONS_API, RESPONSES_API
+from schemas import CHAT_COMPLETIONS_API, CONVERSATIONS_API, RESPONSES_API
+
+DELETABLE_APIS = (CHAT_COMPLETIONS_API, RESPONSES_API, CONVERSATIONS_API)
+"""The APIs whose objects a source deletes on request (a trace has no delete route)."""
 
 
 @dataclass
@@ -23,6 +26,8 @@ class SourceDeletion:
 
     deleted: dict[str, int] = field(default_factory=dict)
     not_found: int = 0
+    not_deletable: int = 0
+    """Objects of an API with no delete route (traces: the source keeps them)."""
     refused: int = 0
     refused_statuses: dict[str, int] = field(default_factory=dict)
 
@@ -37,7 +42,10 @@ def delete_at_source(
     for object_id in sorted(named - known):
         asks.append(("", object_id))
     for api, object_id in asks:
-        for candidate in [api] if api else list(APIS):
+        if api and api not in DELETABLE_APIS:
+            result.not_deletable += 1
+            continue
+        for candidate in [api] if api else list(DELETABLE_APIS):
             outcome = _delete_one(client, candidate, object_id)
             if outcome == "deleted":
                 result.deleted[candidate] = result.deleted.get(candidate, 0) + 1
