@@ -3,6 +3,7 @@ and a distillery store's DELETE erases the bytes from its live SQLite file and W
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import openai
@@ -51,3 +52,32 @@ def test_at_source_deletes_through_the_sdk_and_the_store_keeps_no_byte(
     # The store is still running, its connection open: its file and log, read raw.
     files = [p for p in (tmp_path).glob("store.db*") if p.is_file()]
     assert files and all(CANARY.encode() not in p.read_bytes() for p in files)
+
+
+def test_spans_the_trace_receiver_kept_are_erased_by_lake_id(tmp_path: Path) -> None:
+    from pipelines.datadir.tombstones import Tombstones
+    from pipelines.forget.stores import purge_store
+    from pipelines.store.traces_db import SPANS_SCHEMA, store_spans
+
+    def span(trace_id: str, span_id: str, text: str) -> dict[str, object]:
+        attributes = [{"key": "gen_ai.input.messages", "value": {"stringValue": text}}]
+        return {"span": {"traceId": trace_id, "spanId": span_id, "attributes": attributes}}
+
+    database = tmp_path / "store.db"
+    conn = sqlite3.connect(database)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(SPANS_SCHEMA)
+    records = [span("aa", "01", CANARY), span("aa", "02", f"and {CANARY}"), span("bb", "01", "x")]
+    store_spans(conn, records, received_at=0, tenant=None)
+    conn.commit()
+    conn.close()
+    # The first by the id a user names, the second by its tombstone (matched in the lake).
+    tombstones = Tombstones("salt", frozenset()).with_ids(["span_aa_02"])
+
+    purge = purge_store(database, Selection(ids=("span_aa_01",)), tombstones, dry_run=False)
+
+    assert purge.deleted["traces"] == 2 and purge.ids >= {"span_aa_01", "span_aa_02"}
+    left = sqlite3.connect(database).execute("SELECT trace_id, span_id FROM trace_spans")
+    assert left.fetchall() == [("bb", "01")]
+    files = [p for p in tmp_path.glob("store.db*") if p.is_file()]
+    assert all(CANARY.encode() not in p.read_bytes() for p in files)

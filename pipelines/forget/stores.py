@@ -9,7 +9,8 @@ was on), and the log truncated again.
 
 A store names what it holds by its own tables, matched like the lake: by id (a tombstoned id
 included), by metadata pair, by user, and responses built on a matching response or
-conversation.
+conversation. Spans its trace receiver kept are matched by their lake id
+(`span_<trace id>_<span id>`), named or tombstoned: a span carries no metadata of the request.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ def matching_store_ids(
 ) -> dict[str, set[str]]:
     """API → ids in the store that the selection or the tombstones name."""
     conn.create_function("tombstoned", 1, lambda i: i is not None and tombstones.holds(i))
-    found: dict[str, set[str]] = {}
+    found: dict[str, set[str]] = {api: set() for api in STORE_TABLES}
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     for api, table in STORE_TABLES.items():
+        if table not in present:  # a store file from before that table existed
+            continue
         clauses, params = ["tombstoned(id)"], []
         if selection.ids:
             clauses.append(f"id IN ({','.join('?' * len(selection.ids))})")
@@ -70,11 +74,34 @@ def matching_store_ids(
         query = f"SELECT id FROM {table} WHERE json_valid(body) AND ({' OR '.join(clauses)})"
         found[api] = {row[0] for row in conn.execute(query, params)}
     _add_dependents(conn, found)
+    found[TRACES] = _matching_spans(conn, selection)
     return found
+
+
+TRACES = "traces"
+_SPAN_ID = "'span_' || trace_id || '_' || span_id"
+"""A stored span's lake id (`pipelines.ingest.rows`), in SQL."""
+
+
+def _matching_spans(conn: sqlite3.Connection, selection: Selection) -> set[str]:
+    """Lake ids of the spans in the store's trace receiver that are named or tombstoned."""
+    has_spans = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trace_spans'"
+    ).fetchone()
+    if has_spans is None:
+        return set()
+    clauses, params = [f"tombstoned({_SPAN_ID})"], []
+    if selection.ids:
+        clauses.append(f"{_SPAN_ID} IN ({','.join('?' * len(selection.ids))})")
+        params.extend(selection.ids)
+    query = f"SELECT {_SPAN_ID} FROM trace_spans WHERE {' OR '.join(clauses)}"
+    return {row[0] for row in conn.execute(query, params)}
 
 
 def _add_dependents(conn: sqlite3.Connection, found: dict[str, set[str]]) -> None:
     """Responses continuing a found response, or made in a found conversation."""
+    if not found["responses"] | found["conversations"]:
+        return
     links = conn.execute(
         "SELECT id, json_extract(body, '$.previous_response_id'),"
         " coalesce(json_extract(body, '$.conversation.id'), json_extract(body, '$.conversation'))"
@@ -109,6 +136,13 @@ def purge_store(
             return purge
         conn.execute("BEGIN IMMEDIATE")
         for api, ids in found.items():
+            if not ids:
+                continue
+            if api == TRACES:
+                conn.executemany(
+                    f"DELETE FROM trace_spans WHERE {_SPAN_ID} = ?", [(i,) for i in sorted(ids)]
+                )
+                continue
             conn.executemany(
                 f"DELETE FROM {STORE_TABLES[api]} WHERE id = ?",
                 [(i,) for i in sorted(ids)],
