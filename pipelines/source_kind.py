@@ -22,3 +22,12 @@ def named_source_kind(env: Mapping[str, str]) -> str:
     if env.get("AZURE_OPENAI_ENDPOINT"):
         return "azure"
     return BUNDLED_SAMPLE_KIND
+
+
+STORE_HEADER = "x-distillery-store"
+"""The header on every answer of distillery's own store, naming which it is: `capture` (serving
+with `--upstream`) or `local` (serving what was imported, a stand-in for OpenAI in the tests).
+Ingest lists a capturing store's stored responses without being told to
+(`pipelines.ingest.plan`)."""
+CAPTURE_STORE = "capture"
+LOCAL_STORE = "local"

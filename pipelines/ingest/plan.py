@@ -2,7 +2,9 @@
 
 - `DISTILLERY_CHAT_COMPLETIONS`: `off` skips the stored-chat-completions list (default on);
 - `DISTILLERY_RESPONSES_LIST`: `on` pages the source's `GET /responses` (Azure Foundry, a
-  capturing store; OpenAI has none);
+  capturing store; OpenAI has none), `off` never; unset, it is paged when the source is a
+  capturing store (`distillery store serve --upstream`): its every answer says so
+  (`STORE_HEADER`), and the chat-completions list, read first, hears it;
 - `DISTILLERY_RESPONSE_IDS`: an ids file, stored responses read by id (`pipelines.ingest.ids`);
 - `DISTILLERY_CONVERSATION_IDS`: an ids file, conversations read by id;
 - `DISTILLERY_TRACES`: `on` reads the trace spans the source's store received (`distillery store
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pipelines.ingest.ids import read_ids
 from pipelines.ingest.sources import SourceConfigError
 from pipelines.sample import CONVERSATIONS_SAMPLE_PATH
+from pipelines.source_kind import CAPTURE_STORE
 from pipelines.wording import counted
 
 _ON = {"1", "true", "yes", "on"}
@@ -38,7 +41,8 @@ class ReadPlan:
 
     Attributes:
         chat_completions: Page the stored-chat-completions list.
-        responses_list: Page the source's list of stored responses.
+        responses_list: Page the source's list of stored responses; None: when the source's
+            answers say it is a capturing store (`listing_responses`).
         response_ids: Stored responses to read by id.
         conversation_ids: Conversations to read by id.
         traces: Page the trace spans the source's store received.
@@ -47,7 +51,7 @@ class ReadPlan:
     """
 
     chat_completions: bool = True
-    responses_list: bool = False
+    responses_list: bool | None = False
     response_ids: tuple[str, ...] = ()
     conversation_ids: tuple[str, ...] = ()
     traces: bool = False
@@ -66,10 +70,17 @@ class ReadPlan:
             or self.agent_sessions
         )
 
+    def listing_responses(self, store: str | None) -> bool:
+        """Whether the responses list is read, once the source has answered: `store` is what
+        it said it is (`RequestCounter.store`), None when not distillery's own store."""
+        return bool(self.responses_list or (self.responses_list is None and store == CAPTURE_STORE))
+
     def describe(self) -> str:
         parts = ["chat completions (list)"] if self.chat_completions else []
         if self.responses_list:
             parts.append("responses (list)")
+        elif self.responses_list is None:
+            parts.append("responses (list, if the source is a capturing store)")
         if self.response_ids:
             parts.append(f"{counted(len(self.response_ids), 'response')} by id")
         if self.conversation_ids:
@@ -94,9 +105,17 @@ def read_plan(source_kind: str, env: Mapping[str, str] | None = None) -> ReadPla
     local = source_kind == "local"
     response_ids = env.get("DISTILLERY_RESPONSE_IDS", "").strip()
     conversation_ids = env.get("DISTILLERY_CONVERSATION_IDS", "").strip()
+    chat_completions = _switch(env, "DISTILLERY_CHAT_COMPLETIONS", default=True)
+    # Unset: the sample's store lists; another source is listed if it is a capturing store,
+    # which the chat-completions list (read first) finds out; without it, nothing tells.
+    responses_list = _switch(
+        env,
+        "DISTILLERY_RESPONSES_LIST",
+        default=True if local else (None if chat_completions else False),
+    )
     plan = ReadPlan(
-        chat_completions=_switch(env, "DISTILLERY_CHAT_COMPLETIONS", default=True),
-        responses_list=_switch(env, "DISTILLERY_RESPONSES_LIST", default=local),
+        chat_completions=chat_completions,
+        responses_list=responses_list,
         response_ids=read_ids(response_ids) if response_ids else (),
         conversation_ids=read_ids(conversation_ids)
         if conversation_ids
@@ -115,7 +134,7 @@ def read_plan(source_kind: str, env: Mapping[str, str] | None = None) -> ReadPla
     return plan
 
 
-def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+def _switch(env: Mapping[str, str], name: str, *, default: bool | None) -> bool | None:
     value = env.get(name, "").strip().lower()
     if not value:
         return default

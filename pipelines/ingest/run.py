@@ -81,7 +81,7 @@ def ingest(
         _refuse_mixing_the_sample(reading.paths, source)
         if plan.chat_completions:
             run.reports.append(sync_listed(reading, CHAT_COMPLETIONS))
-        if plan.responses_list:
+        if plan.listing_responses(_store_heard(requests, plan, logger)):
             run.reports.append(sync_listed(reading, RESPONSES, state_name=RESPONSES_LIST_STATE))
         if plan.response_ids:
             run.reports.append(sync_by_id(reading, RESPONSES, plan.response_ids))
@@ -94,6 +94,20 @@ def ingest(
         if plan.agent_sessions:
             run.reports.append(sync_agent_sessions(reading))
     return run
+
+
+def _store_heard(
+    requests: RequestCounter | None, plan: ReadPlan, logger: logging.Logger | Any
+) -> str | None:
+    """Which distillery store the source's answers said it is, logged when that decides that
+    its responses are listed."""
+    store = requests.store if requests is not None else None
+    if plan.responses_list is None and plan.listing_responses(store):
+        logger.info(
+            "the source is a capturing store: listing its stored responses"
+            " (DISTILLERY_RESPONSES_LIST=off not to)"
+        )
+    return store
 
 
 def _refuse_mixing_the_sample(paths: DataPaths, source: SourceInfo) -> None:

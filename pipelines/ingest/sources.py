@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipelines.ingest.deadline import DeadlineTransport
 from pipelines.sample import SAMPLE_PATHS
-from pipelines.source_kind import named_source_kind
+from pipelines.source_kind import STORE_HEADER, named_source_kind
 from schemas import SOURCE_KINDS
 
 DEFAULT_AZURE_API_VERSION = "2025-02-01-preview"
@@ -71,10 +71,17 @@ class SourceInfo(BaseModel):
 
 @dataclass
 class RequestCounter:
-    """Counts HTTP requests as they go out, retries included (the SDK numbers each attempt)."""
+    """Counts HTTP requests as they go out, retries included (the SDK numbers each attempt), and
+    notes what distillery store the source says it is.
+
+    Attributes:
+        store: `capture` or `local` once an answer carried `STORE_HEADER` (distillery's own
+            store), else None (OpenAI, Azure, anything else).
+    """
 
     requests: int = 0
     retries: int = 0
+    store: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self, request: httpx2.Request) -> None:
@@ -82,6 +89,11 @@ class RequestCounter:
         with self._lock:  # message fetches run on a thread pool
             self.requests += 1
             self.retries += retry
+
+    def answered(self, response: httpx2.Response) -> None:
+        """The response hook: any answer, an error too, says which store this is."""
+        if kind := response.headers.get(STORE_HEADER):
+            self.store = kind
 
 
 def resolve_source_kind(env: Mapping[str, str]) -> str:
@@ -136,7 +148,7 @@ def open_source(
     read = min(read_timeout_s or DEFAULT_READ_TIMEOUT_S, deadline)
     counter = RequestCounter()
     http_client = openai.DefaultHttpxClient(
-        event_hooks={"request": [counter]},
+        event_hooks={"request": [counter], "response": [counter.answered]},
         transport=DeadlineTransport(
             httpx2.HTTPTransport(limits=_LIMITS), seconds=deadline, attempts=max_retries + 1
         ),

@@ -41,6 +41,7 @@ from pipelines.store.guards import (
     is_wildcard,
     server_error,
 )
+from pipelines.store.identity import CAPTURE_STORE, LOCAL_STORE, StoreIdentity
 from pipelines.store.params import (
     check_metadata,
     json_text,
@@ -145,7 +146,7 @@ def create_app(
         passes_through=proxy.passes_through if proxy else None,
         forwards_uploads=proxy is not None,
     )
-    injector = FaultInjector(guard, faults)
+    injector = FaultInjector(StoreIdentity(guard, CAPTURE_STORE if proxy else LOCAL_STORE), faults)
     app.state.injector = injector
     return injector
 
@@ -303,8 +304,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 async def _health(request: Request) -> Response:
-    """The capturing store's own counters (captures committed, lost, queued); the caller's tenant
-    is not needed to read them, and they hold no record."""
+    """The capturing store's counters (committed, lost, queued): no tenant needed, no record."""
     return JSONResponse(request.app.state.proxy.health())
 
 
