@@ -8,7 +8,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import openai
 import polars as pl
 import pytest
 
@@ -28,12 +30,19 @@ from pipelines.datadir.paths import DataPaths
 from pipelines.export.manifest import read_manifest
 from pipelines.export.retarget import add_targets
 from pipelines.export.versions import build_dataset_version, latest_version, list_versions
+from pipelines.ingest import ingest as ingest_run
 from pipelines.ingest.errors import LakeWriteError
 from pipelines.ingest.lake import read_raw_completions
+from pipelines.ingest.paging import RetryPolicy
+from pipelines.ingest.plan import read_plan
+from pipelines.ingest.settings import IngestSettings
+from pipelines.ingest.sources import SourceInfo
 from pipelines.ingest.state import read_state
 from pipelines.recipes import Recipe
 from tests.s3_server import moto_server, new_bucket, s3_environment
+from tests.spans import export_request, span_record
 from tests.test_ingest import ingest
+from tests.test_normalize_traces import SEMCONV_ROUND_TRIP
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +219,73 @@ def test_a_conditional_replace_names_the_version_gcs_needs(monkeypatch) -> None:
 
     assert sent == [{"e_tag": '"old"', "version": "17"}, {"e_tag": '"old"'}]
     assert renewed == ObjectTag('"new"', "18") == on_s3
+
+
+@pytest.mark.slow
+def test_trace_objects_under_a_prefix_are_read_once_and_new_ones_on_the_next_run(
+    s3: dict[str, str], tmp_path
+) -> None:
+    import boto3
+
+    bucket = new_bucket(s3)
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3["AWS_ENDPOINT_URL"],
+        aws_access_key_id=s3["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=s3["AWS_SECRET_ACCESS_KEY"],
+        region_name=s3["AWS_REGION"],
+    )
+
+    def put(key: str, lines: list[str]) -> None:
+        client.put_object(Bucket=bucket, Key=key, Body="\n".join(lines).encode())
+
+    spans = [span_record(SEMCONV_ROUND_TRIP, span_id=f"{n:016x}") for n in range(1, 5)]
+    agent_step = span_record({"gen_ai.operation.name": "invoke_agent"}, span_id="f" * 16)
+    # The Collector's file exporter, one ExportTraceServiceRequest per line; an object is put
+    # whole, so its last line counts without a newline.
+    first_lines = [
+        json.dumps(export_request([spans[0], agent_step])),
+        json.dumps(export_request([spans[1]])),
+    ]
+    put("traces/2026/12/08/traces-1.jsonl", first_lines)
+    put("traces/README.txt", ["not a trace file"])
+    env = {
+        "DISTILLERY_SOURCE": "openai",
+        "OPENAI_API_KEY": "unused",
+        "DISTILLERY_CHAT_COMPLETIONS": "off",
+        "DISTILLERY_TRACES_PATH": f"s3://{bucket}/traces/",
+    }
+    data_dir = tmp_path / "data"
+
+    def run() -> Any:
+        unused = openai.OpenAI(api_key="unused", base_url="http://127.0.0.1:9/v1")
+        return ingest_run(
+            unused,
+            source=SourceInfo(kind="openai", endpoint_host="none"),
+            data_dir=data_dir,
+            plan=read_plan("openai", env),
+            settings=IngestSettings(retry=RetryPolicy(attempts=1)),
+        ).by_reader()["traces_files"]
+
+    def lake_ids() -> list[str]:
+        return sorted(read_raw_completions(data_dir)["id"])
+
+    def ids(*numbers: int) -> list[str]:
+        return [f"span_5b8aa5a2d2c872e8321cf37308d69df2_{n:016x}" for n in numbers]
+
+    first = run()
+    assert (first.listed, first.new, first.skipped, first.rejected) == (3, 2, 1, 0)
+    assert lake_ids() == ids(1, 2)
+
+    again = run()
+    assert (again.listed, again.new, again.batch_files) == (0, 0, [])
+
+    # The exporter rotates: a new object; the first is not read again.
+    put("traces/2026/12/08/traces-2.jsonl", [json.dumps(export_request([spans[2]])) + "\n"])
+    third = run()
+    assert (third.listed, third.new, third.skipped) == (1, 1, 0)
+    # An object replaced by a longer one (a grown file uploaded again): only its new line.
+    put("traces/2026/12/08/traces-1.jsonl", [*first_lines, json.dumps(export_request([spans[3]]))])
+    fourth = run()
+    assert (fourth.listed, fourth.new) == (1, 1)
+    assert lake_ids() == ids(1, 2, 3, 4)  # each span once

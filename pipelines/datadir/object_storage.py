@@ -127,12 +127,26 @@ class ObjectPath:
             raise FileNotFoundError(2, "no such object", str(self)) from None
         return bytes(result.bytes()), _tag(result.meta)
 
+    def size(self) -> int:
+        """The object's size in bytes."""
+        try:
+            meta = obstore.head(_store(self.root), self.key)
+        except (NotFoundError, FileNotFoundError):
+            raise FileNotFoundError(2, "no such object", str(self)) from None
+        return int(meta["size"])
+
     def walk(self) -> Iterator[ObjectPath]:
         """Every object under this prefix, in key order."""
+        for item, _ in self.walk_sizes():
+            yield item
+
+    def walk_sizes(self) -> Iterator[tuple[ObjectPath, int]]:
+        """Every object under this prefix with its size in bytes (from the listing itself, no
+        request per object), in key order."""
         prefix = self.key + "/" if self.key else None
         for chunk in obstore.list(_store(self.root), prefix):
             for meta in chunk:
-                yield ObjectPath(self.root, meta["path"])
+                yield ObjectPath(self.root, meta["path"]), int(meta["size"])
 
     def glob(self, pattern: str) -> Iterator[ObjectPath]:
         """Objects under this prefix matching `pattern` segment by segment (`*` stays within one

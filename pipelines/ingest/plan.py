@@ -10,7 +10,7 @@
 - `DISTILLERY_TRACES`: `on` reads the trace spans the source's store received (`distillery store
   serve` takes OTLP/HTTP exports at `/v1/traces`);
 - `DISTILLERY_TRACES_PATH`: a file or directory of OTLP JSON-lines files (the Collector's file
-  exporter), read incrementally;
+  exporter), or an object storage prefix (`s3://`, `az://`, `gs://`), read incrementally;
 - `DISTILLERY_AGENT_SESSIONS`: `on` reads every session's traces through the Agents API
   (`GET /agents/sessions`, OpenAI's or the store's).
 
@@ -46,7 +46,7 @@ class ReadPlan:
         response_ids: Stored responses to read by id.
         conversation_ids: Conversations to read by id.
         traces: Page the trace spans the source's store received.
-        traces_path: Read OTLP JSON-lines files under this path.
+        traces_path: Read OTLP JSON-lines files under this path or object storage prefix.
         agent_sessions: Read the Agents API sessions' traces.
     """
 

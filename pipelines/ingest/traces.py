@@ -9,17 +9,21 @@ are. Both are incremental and checkpointed like every reader (`pipelines.ingest.
   written as one lake batch, then the cursor checkpointed: a killed run resumes after its last
   written page, and a span read twice is the same row (same id, same hash), so the merged lake
   ends with the exact span set.
-- **files** (`DISTILLERY_TRACES_PATH`, a file or a directory of `*.json` / `*.jsonl` files): one
+- **files** (`DISTILLERY_TRACES_PATH`, a file or a directory of `*.json` / `*.jsonl` files, or
+  an object or prefix on object storage: `s3://`, `az://`, `gs://`): one
   `ExportTraceServiceRequest` in OTLP/JSON per line, what the OpenTelemetry Collector's file
   exporter writes. Each file is read from where the last run stopped (its byte offset after the
   last whole line, kept in the state), so a file is read once and one still being appended to
   gives only its new lines; a trailing line without its newline (being written) waits for the
-  next run. A file shorter than its offset was replaced, and is read from the start. A line that
-  is not an export is kept with the reason under `lake/rejected/`.
+  next run. An object is put whole, so its last line is whole with or without a newline; an
+  object replaced by a longer one (an upload of a file that grew) is read from its offset. A file
+  shorter than its offset was replaced, and is read from the start. A line that is not an export
+  is kept with the reason under `lake/rejected/`.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +33,7 @@ import httpx2
 import openai
 
 from pipelines import otlp
+from pipelines.datadir import AnyPath, ObjectPath, as_path
 from pipelines.ingest.apis import TRACES
 from pipelines.ingest.errors import SourceUnavailableError
 from pipelines.ingest.lake import utc_now
@@ -50,16 +55,18 @@ def sync_store_spans(reading: Reading) -> IngestReport:
 
 
 def sync_span_files(reading: Reading, path: str) -> IngestReport:
-    """Read OTLP JSON-lines files under `path`; the caller holds the writer lease."""
+    """Read OTLP JSON-lines files under `path` (local, or an object storage URL); the caller
+    holds the writer lease."""
     # The rows name the run's source kind (the vocabulary has none for files); which files is
     # in the report and the state.
-    where = str(Path(path).resolve())
+    location = as_path(path)
+    where = str(location.resolve())
     files = SourceInfo(kind=reading.source.kind, endpoint_host=where, detail="OTLP files")
     return _SpanFiles(
         Reading(reading.client, files, reading.paths, reading.settings, None, reading.logger),
         TRACES,
         state_name=FILES_STATE,
-        path=Path(path),
+        path=location,
     ).sync()
 
 
@@ -145,7 +152,7 @@ class _StoreSpans(SpanRows):
 class _SpanFiles(SpanRows):
     reader = "files"
 
-    def __init__(self, reading: Reading, api: Any, *, state_name: str, path: Path) -> None:
+    def __init__(self, reading: Reading, api: Any, *, state_name: str, path: AnyPath) -> None:
         self.path = path
         super().__init__(reading, api, state_name=state_name)
         extra = self.state.model_extra or {}
@@ -157,8 +164,8 @@ class _SpanFiles(SpanRows):
     def _read(self) -> None:
         if not self.path.exists():
             raise SourceUnavailableError(f"DISTILLERY_TRACES_PATH {self.path} does not exist")
-        for file in _span_files(self.path):
-            key, size = str(file.resolve()), file.stat().st_size
+        for file, size in _span_files(self.path):
+            key = str(file.resolve())
             offset = self.offsets.get(key, 0)
             if size < offset:
                 self.log.warning(f"{file} is shorter than what was read of it: reading it anew")
@@ -178,21 +185,30 @@ class _SpanFiles(SpanRows):
         self._record_finished(changed=bool(self.report.pages))
 
 
-def _span_files(path: Path) -> list[Path]:
+def _span_files(path: AnyPath) -> list[tuple[AnyPath, int]]:
+    """The files (objects) to read under `path`, each with its size, in name order."""
+    if isinstance(path, ObjectPath):
+        if path.is_file():
+            return [(path, path.size())]
+        listed = path.walk_sizes()
+        return [(item, size) for item, size in listed if Path(item.name).suffix in FILE_SUFFIXES]
     if path.is_file():
-        return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in FILE_SUFFIXES)
+        return [(path, path.stat().st_size)]
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in FILE_SUFFIXES)
+    return [(file, file.stat().st_size) for file in files]
 
 
-def _line_chunks(file: Path, offset: int) -> Iterator[tuple[list[bytes], int]]:
+def _line_chunks(file: AnyPath, offset: int) -> Iterator[tuple[list[bytes], int]]:
     """Whole lines from `offset`, `LINES_PER_BATCH` at a time, each chunk with the offset after
-    it; a last line without its newline is left for the next run."""
-    with open(file, "rb") as stream:
+    it; a last line without its newline is left for the next run (in a local file, which may be
+    being written; an object is put whole, so its last line is whole)."""
+    whole = isinstance(file, ObjectPath)
+    with io.BytesIO(file.read_bytes()) if whole else open(file, "rb") as stream:
         stream.seek(offset)
         chunk: list[bytes] = []
         position = offset
         for line in stream:
-            if not line.endswith(b"\n"):
+            if not line.endswith(b"\n") and not whole:
                 break
             chunk.append(line)
             position += len(line)
@@ -203,7 +219,7 @@ def _line_chunks(file: Path, offset: int) -> Iterator[tuple[list[bytes], int]]:
             yield chunk, position
 
 
-def _records_of(lines: list[bytes], file: Path) -> tuple[list[dict[str, Any]], list[dict]]:
+def _records_of(lines: list[bytes], file: AnyPath) -> tuple[list[dict[str, Any]], list[dict]]:
     records, rejected = [], []
     for line in lines:
         if not line.strip():
