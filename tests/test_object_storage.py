@@ -30,8 +30,9 @@ from pipelines.datadir.paths import DataPaths
 from pipelines.export.manifest import read_manifest
 from pipelines.export.retarget import add_targets
 from pipelines.export.versions import build_dataset_version, latest_version, list_versions
+from pipelines.ingest import ReadPlan
 from pipelines.ingest import ingest as ingest_run
-from pipelines.ingest.errors import LakeWriteError
+from pipelines.ingest.errors import LakeWriteError, SourceUnavailableError
 from pipelines.ingest.lake import read_raw_completions
 from pipelines.ingest.paging import RetryPolicy
 from pipelines.ingest.plan import read_plan
@@ -289,3 +290,20 @@ def test_trace_objects_under_a_prefix_are_read_once_and_new_ones_on_the_next_run
     fourth = run()
     assert (fourth.listed, fourth.new) == (1, 1)
     assert lake_ids() == ids(1, 2, 3, 4)  # each span once
+
+
+def test_a_trace_prefix_in_a_missing_bucket_is_named_in_one_line(
+    s3: dict[str, str], tmp_path
+) -> None:
+    unused = openai.OpenAI(api_key="unused", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(SourceUnavailableError) as failed:
+        ingest_run(
+            unused,
+            source=SourceInfo(kind="openai", endpoint_host="none"),
+            data_dir=tmp_path / "data",
+            plan=ReadPlan(chat_completions=False, traces_path="s3://no-such-bucket/traces"),
+            settings=IngestSettings(retry=RetryPolicy(attempts=1)),
+        )
+    message = str(failed.value)
+    assert "NoSuchBucket" in message and "s3://no-such-bucket/traces" in message
+    assert "\n" not in message

@@ -31,7 +31,11 @@ from typing import Any
 
 import obstore
 import polars as pl
-from obstore.exceptions import AlreadyExistsError, NotFoundError, PreconditionError
+from obstore.exceptions import AlreadyExistsError, BaseError, NotFoundError, PreconditionError
+
+StorageError = BaseError
+"""What an object store's request raises (a missing bucket, refused credentials), for callers
+that name the failure without importing obstore."""
 
 SCHEMES = ("s3", "az", "abfs", "abfss", "gs")
 _AZURE = ("az", "abfs", "abfss")

@@ -34,6 +34,7 @@ import openai
 
 from pipelines import otlp
 from pipelines.datadir import AnyPath, ObjectPath, as_path
+from pipelines.datadir.object_storage import StorageError, storage_error_summary
 from pipelines.ingest.apis import TRACES
 from pipelines.ingest.errors import SourceUnavailableError
 from pipelines.ingest.lake import utc_now
@@ -162,9 +163,15 @@ class _SpanFiles(SpanRows):
         return {"file_offsets": dict(self.offsets)}
 
     def _read(self) -> None:
-        if not self.path.exists():
-            raise SourceUnavailableError(f"DISTILLERY_TRACES_PATH {self.path} does not exist")
-        for file, size in _span_files(self.path):
+        try:
+            if not self.path.exists():
+                raise SourceUnavailableError(f"DISTILLERY_TRACES_PATH {self.path} does not exist")
+            files = _span_files(self.path)
+        except StorageError as err:  # obstore's error holds the whole HTTP exchange: one line
+            raise SourceUnavailableError(
+                f"DISTILLERY_TRACES_PATH {self.path}: {storage_error_summary(err)}"
+            ) from None
+        for file, size in files:
             key = str(file.resolve())
             offset = self.offsets.get(key, 0)
             if size < offset:
