@@ -63,6 +63,7 @@ def from_scratch(data_dir: Path) -> ValidatedCompletions:
     return validate_completions(normalize_completions(read_raw_completions(data_dir)))
 
 
+@pytest.mark.slow
 def test_a_lake_built_from_segments_equals_one_validated_at_once(tmp_path: Path) -> None:
     rows = sample_rows()
     chat = next(row for row in rows if row["api"] == "chat_completions")
@@ -93,6 +94,7 @@ def test_a_lake_built_from_segments_equals_one_validated_at_once(tmp_path: Path)
     assert built.segments.reused_rows == 0
 
 
+@pytest.mark.slow
 def test_a_second_build_normalizes_only_the_new_batch(tmp_path: Path) -> None:
     rows = sample_rows()
     chats = [row for row in rows if row["api"] == "chat_completions"]

@@ -16,6 +16,9 @@ from pipelines.ingest.lake import write_batch
 from pipelines.recipes import Recipe
 from tests.test_completion_segments import sample_rows, write_days
 
+# Each builds the sample's tables and curates them twice (over half a second): the full tier.
+pytestmark = pytest.mark.slow
+
 RECIPES = {
     "default": {"name": "default"},
     "near_dedup": {"name": "near_dedup", "dedup": {"near": {"enabled": True}}},

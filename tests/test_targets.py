@@ -259,6 +259,7 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.slow
 def test_axolotl_block_names_files_its_loader_reads(version: Path, tmp_path: Path) -> None:
     """Every block of datasets.yaml loaded as axolotl's `_load_from_local_path` does
     (`load_dataset(ds_type, data_files=path, split=…)`): all the split's rows, each a
