@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 import pipelines.completions.table as completions_table
 from pipelines.completions import build_completions, columns_without_raw_json, read_completions
+from pipelines.completions.parts import read_table_parts
 from pipelines.curate import curate_completions, curate_lake, read_curated, read_curation_steps
 from pipelines.datadir.paths import DataPaths
 from pipelines.ingest.lake import write_batch
@@ -100,3 +102,31 @@ def test_other_settings_curate_every_part_again_and_remove_the_old(
     after = set(DataPaths(tmp_path).curation_part_files("r"))
     assert changed.parts_curated == changed.parts
     assert before and after and not before & after
+
+
+def test_a_table_whose_footer_lists_no_parts_is_curated_as_one(
+    tmp_path: Path, small_parts: None
+) -> None:
+    recipe = Recipe.model_validate(RECIPES["default"])
+    write_days(tmp_path, sample_rows(), days=5)
+    build_completions(tmp_path)
+    parts = read_table_parts(DataPaths(tmp_path))
+    assert (
+        parts
+        and len(parts) > 3
+        and sum(p.rows for p in parts) == read_completions(tmp_path, columns=["id"]).height
+    )
+    curate_lake(tmp_path, recipe)
+    # What an erasure does: the table rewritten by another writer, its footer without parts.
+    table = DataPaths(tmp_path).completions
+    pl.read_parquet(table).write_parquet(table)
+
+    rewritten = curate_lake(tmp_path, recipe)
+
+    assert rewritten.parts == rewritten.parts_curated == 1
+    table_rows = read_completions(tmp_path, columns=columns_without_raw_json())
+    whole = curate_completions(table_rows, recipe)
+    curated = read_curated(tmp_path, recipe.name)
+    assert_frame_equal(
+        curated.sort("id"), whole.rows.sort("id").select(curated.columns), check_dtypes=False
+    )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.completions.parts import TablePart, gathered_key, write_table_parts
+from pipelines.completions.parts import TablePart, gathered_key, parts_footer
 from pipelines.completions.segments import CheckedLake, SegmentReport
 from pipelines.completions.validate import split_by_reasons
 from pipelines.datadir.atomic import parquet_in_parts
@@ -84,7 +84,8 @@ def build_completions(data_dir: str | AnyPath) -> BuiltCompletions:
                 parts.append(TablePart(key=key, rows=split.completions.height))
                 for reason, count in split.reason_counts().items():
                     reasons[reason] = reasons.get(reason, 0) + count
-        write_table_parts(paths, parts)
+            # In the table's own footer: the list of parts changes with the table, or not at all.
+            completions.footer = parts_footer(parts)
     return BuiltCompletions(paths.data_dir, completions.rows, quarantine.rows, reasons, lake.report)
 
 

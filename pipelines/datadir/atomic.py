@@ -79,12 +79,18 @@ def parquet_in_parts(target: AnyPath, schema: pl.Schema) -> Iterator[ParquetPart
 
 
 class ParquetParts:
-    """Appends frames of one schema to an open Parquet file (zstd), each as row groups."""
+    """Appends frames of one schema to an open Parquet file (zstd), each as row groups.
+
+    `footer` (key → text) is written into the file's key-value metadata when it closes: facts
+    about the file that must change with it, atomically (a file beside it could be left stale by
+    a writer killed between the two).
+    """
 
     def __init__(self, path: Path, schema: pl.Schema) -> None:
         self.schema = schema
         self.arrow_schema = schema.to_frame().to_arrow().schema
         self.rows = 0
+        self.footer: dict[str, str] = {}
         self._writer = pq.ParquetWriter(path, self.arrow_schema, compression="zstd")
 
     def write(self, frame: pl.DataFrame) -> None:
@@ -95,4 +101,6 @@ class ParquetParts:
         self.rows += frame.height
 
     def close(self) -> None:
+        if self.footer:
+            self._writer.add_key_value_metadata(self.footer)
         self._writer.close()

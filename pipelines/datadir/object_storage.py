@@ -254,6 +254,13 @@ def append_text(path: AnyPath, text: str) -> None:
         out.write(text)
 
 
+def read_parquet_footer(path: AnyPath) -> dict[str, str]:
+    """The key-value metadata of a Parquet file's footer (only the footer is read)."""
+    if isinstance(path, ObjectPath):
+        return pl.read_parquet_metadata(str(path), storage_options=storage_options(path))
+    return pl.read_parquet_metadata(path)
+
+
 def read_parquet(path: AnyPath, **options: Any) -> pl.DataFrame:
     """`pl.read_parquet` for a local or object path (polars reads object storage itself)."""
     if isinstance(path, ObjectPath):

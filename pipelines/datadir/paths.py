@@ -121,11 +121,6 @@ class DataPaths:
         """Normalized rows kept per raw batch (`pipelines.completions.segments`)."""
         return self.data_dir / "lake" / "completions" / "segments"
 
-    @property
-    def completions_parts(self) -> AnyPath:
-        """The parts the `completions` table was written in, with their keys."""
-        return self.data_dir / "lake" / "completions.parts.json"
-
     def completions_segment(self, batch_id: str, key: str) -> AnyPath:
         return self.completions_segments_dir / f"{batch_id}-{key}.parquet"
 

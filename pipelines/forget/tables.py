@@ -3,10 +3,10 @@ and what curation keeps of each part of the table.
 
 A table is read by its ids first (a small column), and rewritten, atomically, only when it holds
 a tombstoned row: streamed from the old file to the new one, so memory never holds the table.
-The `completions` table's list of parts (`lake/completions.parts.json`) then no longer matches
-its rows and is deleted (a later stage reads the table as one part until the next build lists
-them again). What curation keeps of a part holding a forgotten row (its rows, keys, chain
-prefixes, report) is deleted: the next build curates that part again.
+The `completions` table rewritten here has no list of parts in its footer (its rows no longer match
+it): a later stage reads it as one part until the next build lists them again. What curation keeps
+of a part holding a forgotten row (its rows, keys, chain prefixes, report) is deleted: the next
+build curates that part again.
 
 A curated row that survives may still *name* a forgotten one: its
 near-duplicate cluster or its chat chain is labelled by the smallest or first id, which may be
@@ -105,8 +105,6 @@ def purge_tables(paths: DataPaths, tombstones: Tombstones, *, dry_run: bool) -> 
         "curation_parts": purge_curation_parts(paths, tombstones, dry_run=dry_run),
         "completions_quarantine": purge_table(paths.quarantine, tombstones, dry_run=dry_run),
     }
-    if counts["completions"] and not dry_run:
-        paths.completions_parts.unlink(missing_ok=True)
     for recipe, path in paths.curated_tables().items():
         counts[f"curated/{recipe}"] = purge_table(path, tombstones, dry_run=dry_run)
     return counts
