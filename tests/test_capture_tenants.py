@@ -237,3 +237,38 @@ def test_an_upload_streams_through_beyond_the_body_limit_when_files_are_forwarde
 
     assert uploaded.bytes > upload.stat().st_size
     assert too_big.status_code == 413
+
+
+@pytest.mark.slow
+def test_another_tenants_capture_is_never_asked_of_the_upstream_when_chat_is_forwarded(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    # With `--forward chat`, an id the store does not hold goes to the upstream (it may be the
+    # upstream's own). An id the store holds for another tenant must not: the upstream stored
+    # that tenant's call too, under the store's one key, and would serve or delete it.
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(f"tenants:\n  app_a: {{key: {KEY_A}}}\n  app_b: {{key: {KEY_B}}}\n")
+    args = ["--keys", str(keys), "--forward", "models,chat,responses"]
+    url = f"{upstream.url}/v1"
+    with capturing_store(tmp_path / "s.db", url, read_key=None, extra_args=args) as proxy:
+        chat_id, response_id = capture_both(proxy, KEY_B)
+        asked = len(upstream.requests)
+        a = client(proxy, KEY_A)
+        with pytest.raises(openai.NotFoundError):
+            a.chat.completions.retrieve(chat_id)
+        with pytest.raises(openai.NotFoundError):
+            a.chat.completions.delete(chat_id)
+        with pytest.raises(openai.NotFoundError):
+            a.chat.completions.messages.list(chat_id)
+        with pytest.raises(openai.NotFoundError):
+            a.responses.retrieve(response_id)
+        with pytest.raises(openai.NotFoundError):
+            a.responses.delete(response_id)
+        not_held = len(upstream.requests)
+        with pytest.raises(openai.NotFoundError):  # the fake upstream holds nothing either
+            a.chat.completions.retrieve("chatcmpl-held-by-nobody")
+        still_b = client(proxy, KEY_B).chat.completions.retrieve(chat_id).id
+
+    assert not_held == asked, upstream.requests[asked:]  # none of the five reached the upstream
+    assert len(upstream.requests) == asked + 1  # an id the store does not hold is forwarded
+    assert still_b == chat_id

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,6 +34,9 @@ from functools import cache
 import polars as pl
 
 import schemas.completions as completions_model
+import schemas.record as record_model
+import schemas.types as schema_types
+import schemas.vocabularies as vocabularies
 from pipelines import jsontext, otlp
 from pipelines.completions import contexts, normalize, responses, tokens, traces, validate
 from pipelines.completions.normalize import normalize_completions
@@ -221,6 +225,10 @@ def _code_key() -> str:
         jsontext,
         validate,
         completions_model,
+        record_model,
+        schema_types,
+        vocabularies,
+        sys.modules[__name__],
     )
     for module in modules:
         digest.update(inspect.getsource(module).encode())
@@ -254,6 +262,8 @@ def _normalize_with_context(paths: DataPaths, keys: pl.DataFrame) -> pl.DataFram
         scan_raw_batches(paths)
         .filter(pl.col("api").is_in(_WITH_CONTEXT))
         .join(current.lazy(), on=["api", "id", "batch_id"], how="semi")
+        # A batch holding one object twice keeps its last row, as the lake's merge does.
+        .unique(["api", "id"], keep="last", maintain_order=True)
         .sort("id", "api")
         .collect()
     )

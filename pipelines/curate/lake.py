@@ -23,29 +23,34 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import sys
 from dataclasses import asdict, dataclass
 from functools import cache
+from importlib.metadata import version
 
 import polars as pl
 
+from pipelines import steps
 from pipelines.completions.parts import TablePart, read_table_parts
 from pipelines.completions.table import columns_without_raw_json, read_completions
-from pipelines.curate import chains, dedup, filters, redact, text_fields
+from pipelines.curate import chains, chunks, dedup, filters, redact, text_fields
 from pipelines.curate.chains import ChainKeys, chain_keys, chains_from_keys, keep_chains
 from pipelines.curate.dedup import dedupe_near, exact_hashes, keep_exact
 from pipelines.curate.filters import select_completions
 from pipelines.curate.redact import redact_completions
 from pipelines.datadir.atomic import atomic_path, parquet_in_parts, write_parquet_atomically
 from pipelines.datadir.lease import build_wait_s, one_writer
-from pipelines.datadir.object_storage import AnyPath, read_parquet, scan_parquet
+from pipelines.datadir.object_storage import AnyPath, ObjectPath, read_parquet, scan_parquet
 from pipelines.datadir.paths import DataPaths
-from pipelines.privacy import pii, secret_rules
+from pipelines.privacy import phones, pii, secret_rules
 from pipelines.recipes import Recipe
 from pipelines.steps import StepReport
-from schemas import CURATED_SCHEMA
+from schemas import CURATED_SCHEMA, vocabularies
 
 _KEY_COLUMNS = ["id", "created", "dedup_hash", "_ext_length", "_ext0", "_ext1"]
 MESSAGE_COLUMNS = ["id", "messages"]
+WHOLE_TABLE = "file"
+"""The key prefix of a table curated as one part: one whose footer lists no parts."""
 """What near dedup reads of the rows still in: their prompts."""
 
 
@@ -97,7 +102,10 @@ def curate_lake(data_dir: str | AnyPath, recipe: Recipe) -> LakeCuration:
         written = _write_table(paths, recipe, names, decisions)
         with atomic_path(paths.curation_steps(recipe.name)) as temporary:
             temporary.write_text(json.dumps([asdict(step) for step in steps], indent=2))
-        _remove_stale(paths, recipe, set(names))
+        # A table read as one part (rewritten by an erasure) keeps the parts the next build
+        # will list again; only other one-part curations of it are stale.
+        whole = len(parts) == 1 and parts[0].key.startswith(WHOLE_TABLE)
+        _remove_stale(paths, recipe, set(names), only=WHOLE_TABLE if whole else "")
     return LakeCuration(
         recipe=recipe,
         rows=written,
@@ -117,9 +125,19 @@ def _table_parts(paths: DataPaths) -> list[TablePart]:
     table = paths.completions
     if not table.exists():
         return []
-    digest = hashlib.sha256(table.read_bytes()).hexdigest()[:16]
     rows = read_completions(paths.data_dir, columns=["id"]).height
-    return [TablePart(key=f"file{digest}", rows=rows)]
+    return [TablePart(key=f"{WHOLE_TABLE}{_file_sha256(table)[:16]}", rows=rows)]
+
+
+def _file_sha256(path: AnyPath) -> str:
+    """sha256 of a file, read a MiB at a time (an object is fetched whole: a put is one)."""
+    if isinstance(path, ObjectPath):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _curate_part(paths: DataPaths, recipe: Recipe, name: str, offset: int, rows: int) -> None:
@@ -241,10 +259,28 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
 
 @cache
 def _code_key() -> str:
-    """A hash of the code that makes a part: its steps, and what they read of a recipe."""
+    """A hash of the code that makes a part: its steps, what they read of a recipe, the rules
+    redaction applies, and the versions of the libraries that decide what a rule finds (a
+    fixed phone rule must reach the parts made before it)."""
     digest = hashlib.sha256(str(CURATED_SCHEMA).encode())
-    for module in (filters, redact, dedup, chains, text_fields, pii, secret_rules):
+    modules = (
+        sys.modules[__name__],
+        filters,
+        redact,
+        dedup,
+        chains,
+        chunks,
+        text_fields,
+        steps,
+        pii,
+        phones,
+        secret_rules,
+        vocabularies,
+    )
+    for module in modules:
         digest.update(inspect.getsource(module).encode())
+    for package in ("phonenumbers", "detect-secrets", "polars-hash", "polars"):
+        digest.update(f"{package}=={version(package)}".encode())
     return digest.hexdigest()
 
 
@@ -259,8 +295,10 @@ def _settings_key(recipe: Recipe) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _remove_stale(paths: DataPaths, recipe: Recipe, names: set[str]) -> None:
-    """Parts no longer in the table, or made with other settings or code."""
+def _remove_stale(paths: DataPaths, recipe: Recipe, names: set[str], *, only: str) -> None:
+    """Parts no longer in the table, or made with other settings or code (of those whose name
+    starts with `only`)."""
     for path in paths.curation_part_files(recipe.name):
-        if path.name.split(".", 1)[0] not in names:
+        name = path.name.split(".", 1)[0]
+        if name.startswith(only) and name not in names:
             path.unlink()

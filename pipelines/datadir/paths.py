@@ -199,6 +199,12 @@ class DataPaths:
         """The name of every reader's sync state (`sync_state(name)`)."""
         return sorted(p.name.removesuffix(".json") for p in self.state_dir.glob("*.json"))
 
+    def recipes_with_curation_parts(self) -> list[str]:
+        """Every recipe that has kept curation parts (with or without a curated table: a first
+        curation killed after some parts left no table)."""
+        reports = (self.data_dir / "lake" / "curated").glob("*.parts/*.report.json")
+        return sorted({path.parent.name.removesuffix(".parts") for path in reports})
+
     def curated_tables(self) -> dict[str, AnyPath]:
         """recipe → its curated table, for every recipe curated here."""
         tables = (self.data_dir / "lake" / "curated").glob("*.parquet")

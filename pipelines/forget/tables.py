@@ -82,7 +82,7 @@ def purge_curation_parts(paths: DataPaths, tombstones: Tombstones, *, dry_run: b
     """Delete every kept curation part holding a tombstoned id (all its files). Returns the
     parts deleted."""
     deleted = 0
-    for recipe in paths.curated_tables():
+    for recipe in sorted(set(paths.curated_tables()) | set(paths.recipes_with_curation_parts())):
         holding = set()
         for path in paths.curation_part_tables(recipe):
             if "id" in read_parquet(path, n_rows=0).columns:

@@ -32,7 +32,7 @@ from pipelines.datadir.paths import DataPaths, VersionLayout
 from pipelines.datadir.tombstones import Tombstones
 from pipelines.export.checks import CheckResult
 from pipelines.export.manifest import InputSnapshot, Manifest, read_manifest
-from pipelines.export.publish import point_latest
+from pipelines.export.publish import point_latest, remove_stale_staging
 from pipelines.export.splits import SPLITS
 from pipelines.export.versions import DatasetRefused, build_dataset_version
 from pipelines.recipes import Recipe
@@ -205,11 +205,13 @@ def _delete_version(version_dir: AnyPath) -> None:
 
 
 def _remove_leftovers(paths: DataPaths, recipe: str, tombstones: Tombstones) -> None:
-    """Finish the deletions a killed run began."""
+    """Finish the deletions a killed run began, and remove the staging folders killed builds
+    left (they hold whole target files; a live build's is kept)."""
     artifacts = paths.artifacts(recipe)
     if not paths.remote:
         for gone in artifacts.glob(f"{GONE_PREFIX}*"):
             shutil.rmtree(gone, ignore_errors=True)
+        remove_stale_staging(paths, recipe)
         return
     for folder in {p.parent for p in artifacts.glob(f"*/{VersionLayout.rows('train')}")}:
         if not (folder / VersionLayout.MANIFEST).exists() and _forgotten_ids(folder, tombstones):

@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pipelines.store.admin import admin_routes
 from pipelines.store.agent_sessions import agent_session_routes
 from pipelines.store.conversations import conversation_routes
 from pipelines.store.database import StoreDatabase
@@ -122,7 +123,7 @@ def create_app(
         Mount("/openai", routes=api_routes + deployment_routes + forwarded),
     ]
     if test_controls:
-        routes.append(Mount("/_admin", routes=_admin_routes()))
+        routes.append(Mount("/_admin", routes=admin_routes()))
     if proxy:
         routes.append(Route("/distillery/health", _health, methods=["GET"]))
     app = Starlette(
@@ -229,9 +230,10 @@ async def _store_record(request: Request) -> Response:
 
 
 async def _retrieve(request: Request) -> Response:
-    body = visible(request, _db(request).get(request.path_params["completion_id"]))
+    stored = _db(request).get(request.path_params["completion_id"])
+    body = visible(request, stored)
     if body is None:
-        return await upstream_or(request, _unknown_completion(request))
+        return await upstream_or(request, _unknown_completion(request), held=stored is not None)
     return json_text(body)
 
 
@@ -251,9 +253,10 @@ async def _update(request: Request) -> Response:
     refuse_reader_writes(request)
     db = _db(request)
     completion_id = request.path_params["completion_id"]
-    body = visible(request, db.get(completion_id))
+    stored = db.get(completion_id)
+    body = visible(request, stored)
     if body is None:
-        return await upstream_or(request, _unknown_completion(request))
+        return await upstream_or(request, _unknown_completion(request), held=stored is not None)
     current = db.metadata_of(completion_id) or {}
     tenant = current.pop(TENANT_KEY, None)
     changes = payload["metadata"]
@@ -269,17 +272,19 @@ async def _update(request: Request) -> Response:
 async def _delete(request: Request) -> Response:
     refuse_reader_writes(request)
     completion_id = request.path_params["completion_id"]
-    owned = visible(request, _db(request).get(completion_id)) is not None
+    stored = _db(request).get(completion_id)
+    owned = visible(request, stored) is not None
     if not owned or not _db(request).delete(completion_id):
-        return await upstream_or(request, _unknown_completion(request))
+        return await upstream_or(request, _unknown_completion(request), held=stored is not None)
     return JSONResponse({"id": completion_id, "object": "chat.completion.deleted", "deleted": True})
 
 
 async def _list_messages(request: Request) -> Response:
     query = request.query_params
     completion_id = request.path_params["completion_id"]
-    if visible(request, _db(request).get(completion_id)) is None:
-        return await upstream_or(request, _unknown_completion(request))
+    stored = _db(request).get(completion_id)
+    if visible(request, stored) is None:
+        return await upstream_or(request, _unknown_completion(request), held=stored is not None)
     page = _db(request).list_messages(
         completion_id,
         limit=limit_param(query.get("limit")),
@@ -306,41 +311,6 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 async def _health(request: Request) -> Response:
     """The capturing store's counters (committed, lost, queued): no tenant needed, no record."""
     return JSONResponse(request.app.state.proxy.health())
-
-
-# -- admin routes (test controls) --------------------------------------------------------------
-
-
-def _admin_routes() -> list[Route]:
-    async def get_faults(request: Request) -> Response:
-        return JSONResponse(request.app.state.injector.config.to_dict())
-
-    async def put_faults(request: Request) -> Response:
-        try:
-            config = FaultConfig.from_dict(await request.json())
-        except (ValueError, TypeError) as err:
-            raise APIError(400, f"Invalid fault configuration: {err}") from None
-        request.app.state.injector.configure(config)
-        return JSONResponse(config.to_dict())
-
-    async def get_stats(request: Request) -> Response:
-        return JSONResponse(request.app.state.injector.stats())
-
-    async def post_import(request: Request) -> Response:
-        # Body: JSONL in the `distillery store import` format (any kind); all of it or nothing.
-        text = (await request.body()).decode("utf-8")
-        report = _db(request).import_lines(text.splitlines())
-        if report.invalid:
-            lines = "; ".join(f"line {n}: {reason}" for n, reason in report.invalid)
-            raise APIError(400, f"Nothing imported. Invalid lines: {lines}")
-        return JSONResponse(report.to_dict())
-
-    return [
-        Route("/faults", get_faults, methods=["GET"]),
-        Route("/faults", put_faults, methods=["PUT"]),
-        Route("/stats", get_stats, methods=["GET"]),
-        Route("/import", post_import, methods=["POST"]),
-    ]
 
 
 # -- access: API key and api-version -----------------------------------------------------------

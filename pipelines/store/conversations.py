@@ -35,9 +35,11 @@ def conversation_routes() -> list[Route]:
 
 async def _retrieve(request: Request) -> Response:
     with _db(request).reading() as conn:
-        body = visible(request, get_conversation(conn, request.path_params["conversation_id"]))
+        stored = get_conversation(conn, request.path_params["conversation_id"])
+    body = visible(request, stored)
     if body is None:
-        return await upstream_or(request, _unknown_conversation(request))
+        held = stored is not None
+        return await upstream_or(request, _unknown_conversation(request), held=held)
     return json_text(body)
 
 
@@ -45,12 +47,14 @@ async def _delete(request: Request) -> Response:
     refuse_reader_writes(request)
     conversation_id = request.path_params["conversation_id"]
     with _db(request).transaction() as conn:
-        owned = visible(request, get_conversation(conn, conversation_id)) is not None
+        stored = get_conversation(conn, conversation_id)
+        owned = visible(request, stored) is not None
         deleted = owned and delete_conversation(conn, conversation_id)
     if deleted:
         _db(request).erase_log()
     if not deleted:
-        return await upstream_or(request, _unknown_conversation(request))
+        held = stored is not None and not owned
+        return await upstream_or(request, _unknown_conversation(request), held=held)
     return JSONResponse({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
 
 

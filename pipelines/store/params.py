@@ -107,12 +107,17 @@ def json_body(body: bytes) -> Any:
         return None
 
 
-async def upstream_or(request: Request, error: APIError) -> Response:
+async def upstream_or(request: Request, error: APIError, *, held: bool = False) -> Response:
     """Forward to the upstream when the store is a capturing proxy that forwards this route
     (`--forward`), else answer `error`: an id the store does not hold may be one the upstream
-    stored, but the upstream's key is spent only where the operator said."""
+    stored, but the upstream's key is spent only where the operator said.
+
+    `held`: the store holds the record, for another tenant. Then it is answered `error`, never
+    forwarded: the upstream stored that tenant's call too, under the store's one key, and would
+    serve (or delete) it to whoever asks.
+    """
     proxy = request.app.state.proxy
-    if proxy is None or not proxy.forwards(request):
+    if held or proxy is None or not proxy.forwards(request):
         raise error
     return await proxy.forward(request)
 
@@ -133,11 +138,12 @@ async def owned_items(
     order = order_param(query.get("order"), default="desc")
     page = None
     with request.app.state.db.reading() as conn:
-        known = visible(request, body(conn, owner_id)) is not None
+        stored = body(conn, owner_id)
+        known = visible(request, stored) is not None
         if known:
             page = read(conn, owner_id, limit=limit, order=order, after=query.get("after"))
     if not known:
-        return await upstream_or(request, unknown)
+        return await upstream_or(request, unknown, held=stored is not None)
     if page is None:
         raise not_found(f"No item found with id '{query.get('after')}'.", param="after")
     return list_response(page)

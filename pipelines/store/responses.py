@@ -81,12 +81,14 @@ async def _create(request: Request) -> Response:
 
 
 async def _retrieve(request: Request) -> Response:
-    if "stream" in request.query_params:  # a background response streamed again: upstream's
-        return await upstream_or(request, _unknown_response(request))
     with _db(request).reading() as conn:
-        body = visible(request, get_response(conn, request.path_params["response_id"]))
+        stored = get_response(conn, request.path_params["response_id"])
+    body = visible(request, stored)
+    held = stored is not None and body is None
+    if "stream" in request.query_params:  # a background response streamed again: upstream's
+        return await upstream_or(request, _unknown_response(request), held=held)
     if body is None:
-        return await upstream_or(request, _unknown_response(request))
+        return await upstream_or(request, _unknown_response(request), held=held)
     return json_text(body)
 
 
@@ -94,12 +96,14 @@ async def _delete(request: Request) -> Response:
     refuse_reader_writes(request)
     response_id = request.path_params["response_id"]
     with _db(request).transaction() as conn:
-        owned = visible(request, get_response(conn, response_id)) is not None
+        stored = get_response(conn, response_id)
+        owned = visible(request, stored) is not None
         deleted = owned and delete_response(conn, response_id)
     if deleted:
         _db(request).erase_log()
     if not deleted:
-        return await upstream_or(request, _unknown_response(request))
+        held = stored is not None and not owned
+        return await upstream_or(request, _unknown_response(request), held=held)
     return JSONResponse({"id": response_id, "object": "response", "deleted": True})
 
 
