@@ -206,20 +206,17 @@ def _serve(args: argparse.Namespace) -> int:
         print("distillery: error: the capture flags need --upstream URL", file=sys.stderr)
         return 2
     try:
+        # The flags named as `serve` names its options, passed through as they are.
+        same_names = ("host", "port", "api_key", "test_controls", "access_log", "read_key")
         serve(
             args.db,
-            host=args.host,
-            port=args.port,
-            api_key=args.api_key,
             faults=faults,
-            test_controls=args.test_controls,
-            access_log=args.access_log,
+            capture=capture,
             allowed_hosts=args.allowed_host,
             max_body_bytes=args.max_body_bytes,
             insecure_no_key=args.insecure_no_key,
-            capture=capture,
             keys_file=args.keys,
-            read_key=args.read_key,
+            **{name: getattr(args, name) for name in same_names},
         )
     except (InsecureBindError, CaptureKeyError, KeysFileError, StoreFileError) as err:
         print(f"distillery: error: {err}", file=sys.stderr)

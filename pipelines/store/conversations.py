@@ -10,7 +10,7 @@ traffic through it.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from pipelines.store.conversations_db import (
@@ -20,8 +20,8 @@ from pipelines.store.conversations_db import (
 )
 from pipelines.store.database import StoreDatabase
 from pipelines.store.errors import APIError, not_found
-from pipelines.store.params import json_text, owned_items, upstream_or
-from pipelines.store.scoping import refuse_reader_writes, visible
+from pipelines.store.params import delete_owned, json_text, owned_items, upstream_or
+from pipelines.store.scoping import visible
 
 
 def conversation_routes() -> list[Route]:
@@ -44,18 +44,15 @@ async def _retrieve(request: Request) -> Response:
 
 
 async def _delete(request: Request) -> Response:
-    refuse_reader_writes(request)
     conversation_id = request.path_params["conversation_id"]
-    with _db(request).transaction() as conn:
-        stored = get_conversation(conn, conversation_id)
-        owned = visible(request, stored) is not None
-        deleted = owned and delete_conversation(conn, conversation_id)
-    if deleted:
-        _db(request).erase_log()
-    if not deleted:
-        held = stored is not None and not owned
-        return await upstream_or(request, _unknown_conversation(request), held=held)
-    return JSONResponse({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+    return await delete_owned(
+        request,
+        conversation_id,
+        read=get_conversation,
+        delete=delete_conversation,
+        unknown=_unknown_conversation(request),
+        answer={"id": conversation_id, "object": "conversation.deleted", "deleted": True},
+    )
 
 
 async def _items(request: Request) -> Response:

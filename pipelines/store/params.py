@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from pipelines.store.errors import APIError, bad_parameter, not_found
 from pipelines.store.pages import Page
-from pipelines.store.scoping import visible
+from pipelines.store.scoping import refuse_reader_writes, visible
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -120,6 +120,38 @@ async def upstream_or(request: Request, error: APIError, *, held: bool = False) 
     if held or proxy is None or not proxy.forwards(request):
         raise error
     return await proxy.forward(request)
+
+
+async def delete_owned(
+    request: Request,
+    record_id: str,
+    *,
+    read: Callable[[sqlite3.Connection, str], str | None],
+    delete: Callable[[sqlite3.Connection, str], bool],
+    unknown: APIError,
+    answer: dict[str, Any],
+) -> Response:
+    """Delete a stored response or conversation the caller owns, erasing its bytes from the log;
+    else the upstream's (`upstream_or`), never another tenant's.
+
+    Args:
+        request: The request (its caller, the store).
+        record_id: The record's id.
+        read: The record's JSON text by id (None when the store does not hold it).
+        delete: Deletes it; True when a row went.
+        unknown: The 404 for an id the caller may not see.
+        answer: The deletion object OpenAI answers with.
+    """
+    refuse_reader_writes(request)
+    db = request.app.state.db
+    with db.transaction() as conn:
+        stored = read(conn, record_id)
+        owned = visible(request, stored) is not None
+        deleted = owned and delete(conn, record_id)
+    if not deleted:
+        return await upstream_or(request, unknown, held=stored is not None and not owned)
+    db.erase_log()
+    return JSONResponse(answer)
 
 
 async def owned_items(

@@ -10,13 +10,14 @@ streamed again), so an app can send all its traffic through it.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from pipelines.store.database import StoreDatabase
 from pipelines.store.errors import APIError, not_found
 from pipelines.store.pages import list_page
 from pipelines.store.params import (
+    delete_owned,
     json_body,
     json_text,
     limit_param,
@@ -32,7 +33,7 @@ from pipelines.store.responses_db import (
     get_response,
     list_input_items,
 )
-from pipelines.store.scoping import refuse_reader_writes, scoped_filter, visible
+from pipelines.store.scoping import scoped_filter, visible
 
 
 def response_routes() -> list[Route]:
@@ -93,18 +94,15 @@ async def _retrieve(request: Request) -> Response:
 
 
 async def _delete(request: Request) -> Response:
-    refuse_reader_writes(request)
     response_id = request.path_params["response_id"]
-    with _db(request).transaction() as conn:
-        stored = get_response(conn, response_id)
-        owned = visible(request, stored) is not None
-        deleted = owned and delete_response(conn, response_id)
-    if deleted:
-        _db(request).erase_log()
-    if not deleted:
-        held = stored is not None and not owned
-        return await upstream_or(request, _unknown_response(request), held=held)
-    return JSONResponse({"id": response_id, "object": "response", "deleted": True})
+    return await delete_owned(
+        request,
+        response_id,
+        read=get_response,
+        delete=delete_response,
+        unknown=_unknown_response(request),
+        answer={"id": response_id, "object": "response", "deleted": True},
+    )
 
 
 async def _input_items(request: Request) -> Response:
